@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Offline throughput benchmark over the eval `longform` set (4 clips, ~6.9 min), one
+# process per engine, wall time of the whole process (model load included) and peak RSS
+# from /usr/bin/time -v. Engines, all at 2 threads:
+#   chorus          node bin/chorus.js transcribe FILE... --json --threads 2 --model MODEL
+#   faster-whisper  int8 and float32, cpu_threads=2, beam 1, no VAD (needs bench/.venv)
+# Engines that are not available are skipped and reported as such.
+# Output: a markdown table on stdout, bench/out/offline.json, per-engine transcripts in
+# bench/out/offline-<engine>-<precision>.jsonl and /usr/bin/time logs in *.time.
+# RTF here = audio seconds / wall seconds (higher is faster).
+# Env: CHORUS_EVAL_DIR, CHORUS_MODEL_DIR (default models/tiny.en), THREADS (2),
+#      SETS (longform), ENGINES ("chorus fw-int8 fw-float32"), REPEAT (1; median wall/RSS).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+EVAL="${CHORUS_EVAL_DIR:-$ROOT/../shared/eval}"
+MODEL="${CHORUS_MODEL_DIR:-models/tiny.en}"
+THREADS="${THREADS:-2}"
+SETS="${SETS:-longform}"
+ENGINES="${ENGINES:-chorus fw-int8 fw-float32}"
+REPEAT="${REPEAT:-1}"
+OUT="$ROOT/bench/out"
+PY="$ROOT/bench/.venv/bin/python"
+mkdir -p "$OUT"
+
+if [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing GNU time (apt-get install time)" >&2
+    (apt-get update -qq && apt-get install -y -qq time) >/dev/null 2>&1
+  fi
+  [ -x /usr/bin/time ] || { echo "error: /usr/bin/time (GNU time) is required: apt-get install time" >&2; exit 1; }
+fi
+[ -f "$EVAL/manifest.jsonl" ] || { echo "error: no manifest at $EVAL/manifest.jsonl (set CHORUS_EVAL_DIR)" >&2; exit 1; }
+
+# clip list for the selected sets (node: no Python needed for the Chorus column)
+mapfile -t FILES < <(node -e '
+  const fs = require("fs"), path = require("path");
+  const [dir, sets] = process.argv.slice(1); const want = new Set(sets.split(","));
+  for (const l of fs.readFileSync(path.join(dir, "manifest.jsonl"), "utf8").split("\n"))
+    if (l.trim()) { const m = JSON.parse(l); if (want.has(m.set)) console.log(path.join(dir, m.path)); }' "$EVAL" "$SETS")
+[ "${#FILES[@]}" -gt 0 ] || { echo "error: no clips in set(s) $SETS" >&2; exit 1; }
+echo "clips: ${#FILES[@]} from set(s) $SETS; model $MODEL; threads $THREADS; repeat $REPEAT" >&2
+
+# warm the page cache so the first engine does not pay for cold disk reads
+cat "$MODEL"/* "${FILES[@]}" > /dev/null 2>&1 || true
+
+STATUS="$OUT/offline-status.tsv"   # engine  precision  status  reason  run_files...
+: > "$STATUS"
+
+run_engine() {  # name precision cmd...
+  local name="$1" prec="$2"; shift 2
+  local base="$OUT/offline-$name-$prec" runs=() i
+  for ((i = 1; i <= REPEAT; i++)); do
+    echo "running $name $prec (run $i/$REPEAT)" >&2
+    /usr/bin/time -v -o "$base.$i.time" "$@" > "$base.jsonl" 2> "$base.stderr"
+    local rc=$?
+    if [ $rc -ne 0 ] && grep -q 'ERR_MODULE_NOT_FOUND\|Cannot find module' "$base.stderr"; then
+      printf '%s\t%s\tskipped\tnot built (npm run build): %s\n' "$name" "$prec" \
+        "$(grep -m1 -o "Cannot find module '[^']*'" "$base.stderr" | sed "s#$ROOT/##")" >> "$STATUS"
+      echo "  $name $prec SKIPPED: not built, see $base.stderr" >&2
+      return
+    fi
+    if [ $rc -ne 0 ]; then
+      printf '%s\t%s\tfailed\texit %s: %s\n' "$name" "$prec" "$rc" \
+        "$(grep -v '^\s*at ' "$base.stderr" | grep -m1 -iE 'error|cannot|not found|no such' | cut -c1-160)" >> "$STATUS"
+      echo "  $name $prec FAILED (exit $rc), see $base.stderr" >&2
+      return
+    fi
+    runs+=("$base.$i.time")
+  done
+  printf '%s\t%s\tok\t\t%s\n' "$name" "$prec" "${runs[*]}" >> "$STATUS"
+}
+
+skip() { printf '%s\t%s\tskipped\t%s\n' "$1" "$2" "$3" >> "$STATUS"; echo "  skipping $1 $2: $3" >&2; }
+
+for e in $ENGINES; do
+  case "$e" in
+    chorus)
+      if [ ! -f bin/chorus.js ]; then skip chorus default "bin/chorus.js not found"
+      elif ! command -v node >/dev/null; then skip chorus default "node not found"
+      else run_engine chorus default node bin/chorus.js transcribe "${FILES[@]}" --json --threads "$THREADS" --model "$MODEL"
+      fi ;;
+    fw-int8|fw-float32)
+      ct="${e#fw-}"
+      if [ ! -x "$PY" ]; then skip faster-whisper "$ct" "bench/.venv missing (run bench/setup-venv.sh)"
+      else run_engine faster-whisper "$ct" "$PY" bench/reference/fw_transcribe.py --model-dir "$MODEL" \
+             --eval-dir "$EVAL" --sets "$SETS" --compute-type "$ct" --threads "$THREADS" --beam-size 1 --out -
+      fi ;;
+    *) skip "$e" "?" "unknown engine name" ;;
+  esac
+done
+
+node bench/offline-report.mjs "$STATUS" "$EVAL" "$SETS" "$THREADS" "$MODEL" "$OUT/offline.json"

@@ -1,0 +1,84 @@
+// Instruction-set selection and aligned allocation.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "internal.h"
+
+namespace chorus::kernels {
+namespace {
+
+Isa probe_cpu() {
+#if defined(CHORUS_KERNELS_X86) && (defined(__x86_64__) || defined(__i386__))
+  // libgcc's probe also checks that the OS saves the wider register state (XCR0).
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("fma")) {
+    return Isa::Avx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+#endif
+  return Isa::Scalar;
+}
+
+Isa lower(Isa a, Isa b) { return static_cast<int>(a) < static_cast<int>(b) ? a : b; }
+
+// CHORUS_ISA can only lower the choice: asking for an unsupported set must not crash.
+Isa initial_isa() {
+  Isa isa = detect_isa();
+  if (const char* env = std::getenv("CHORUS_ISA")) {
+    if (std::strcmp(env, "scalar") == 0) isa = lower(isa, Isa::Scalar);
+    if (std::strcmp(env, "avx2") == 0) isa = lower(isa, Isa::Avx2);
+    if (std::strcmp(env, "avx512") == 0) isa = lower(isa, Isa::Avx512);
+  }
+  return isa;
+}
+
+std::atomic<int> g_active{-1};
+
+}  // namespace
+
+Isa detect_isa() {
+  static const Isa isa = probe_cpu();
+  return isa;
+}
+
+Isa active_isa() {
+  int v = g_active.load(std::memory_order_acquire);
+  if (v < 0) {
+    int expected = -1;
+    g_active.compare_exchange_strong(expected, static_cast<int>(initial_isa()),
+                                     std::memory_order_acq_rel);
+    v = g_active.load(std::memory_order_acquire);
+  }
+  return static_cast<Isa>(v);
+}
+
+void force_isa(Isa isa) {
+  g_active.store(static_cast<int>(lower(isa, detect_isa())), std::memory_order_release);
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    case Isa::Scalar: break;
+  }
+  return "scalar";
+}
+
+void AlignedFree::operator()(float* p) const { std::free(p); }
+
+AlignedBuffer aligned_alloc_floats(size_t count) {
+  // aligned_alloc wants a multiple of the alignment; never ask for zero bytes so a valid
+  // pointer always comes back.
+  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  if (bytes == 0) bytes = 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<float*>(p));
+}
+
+}  // namespace chorus::kernels

@@ -1,0 +1,69 @@
+// The narrow device interface: a backend owns the model weights and the KV pool on one
+// device and executes batched operations over session and window handles. The scheduler
+// decides what runs; a backend only executes. A GPU or NPU backend implements the same class.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "whisper_model.h"
+
+namespace chorus {
+
+struct BackendOptions {
+  int threads = 0;  // 0: one per core
+  int max_windows = 4;
+  int max_sessions = 8;
+};
+
+// One encoder run: normalised log-mel [n_mels][mel_frames] into a window slot.
+struct EncodeJob {
+  int window;
+  const float* mel;
+  int mel_frames;  // even, at most 2 * n_audio_ctx
+  float* output;   // optional: receives the encoder states [mel_frames / 2][n_state]
+};
+
+// Feed tokens to a session at a cache position; positions past it are discarded first, so a
+// session can rewind (temperature fallback, prompt changes) without copying.
+struct DecodeItem {
+  int session;
+  int position;
+  int n_tokens;
+  const int32_t* tokens;
+};
+
+struct PoolStats {
+  int max_windows, windows_in_use, max_sessions, sessions_in_use;
+  size_t window_bytes, session_bytes;
+};
+
+// Thread contract: handle bookkeeping (create_*, release_*, pool_stats) is safe from any
+// thread; fork_session, log_mel, encode and decode run on the one thread that owns the device.
+// Callers order releases after the work that uses a handle.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const WhisperDims& dims() const = 0;
+  virtual std::string device_name() const = 0;
+  virtual size_t weight_bytes() const = 0;
+  virtual PoolStats pool_stats() const = 0;
+
+  virtual int create_window() = 0;  // -1: pool exhausted
+  virtual void release_window(int window) = 0;
+  virtual int create_session(int window) = 0;  // -1: pool exhausted
+  virtual int fork_session(int session) = 0;   // copies the self-attention cache
+  virtual void release_session(int session) = 0;
+
+  // log10 mel power of 16 kHz mono pcm as [n_mels][n / 160].
+  virtual void log_mel(const float* pcm, int n, std::vector<float>& out) = 0;
+  virtual void encode(const std::vector<EncodeJob>& jobs) = 0;
+  // Logits of each item's last token, [items][n_vocab].
+  virtual void decode(const std::vector<DecodeItem>& items, float* logits) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const std::string& model_dir, const BackendOptions& options);
+
+}  // namespace chorus

@@ -1,0 +1,342 @@
+// Whisper on the CPU: fp32 activations over packed weights, every product through
+// chorus::kernels::gemm, work split over one shared thread pool.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "backend.h"
+#include "kv_pool.h"
+#include "log_mel.h"
+
+namespace chorus {
+namespace {
+
+using kernels::gemm;
+
+constexpr float kLayerNormEps = 1e-5f;
+
+template <typename T>
+void ensure(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const std::string& dir, const BackendOptions& opt)
+      : model_(WhisperModel::load(dir)),
+        pool_(model_.dims, opt.max_windows, opt.max_sessions),
+        threads_(opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency())),
+        mel_(model_.dims.n_mels) {}
+
+  const WhisperDims& dims() const override { return model_.dims; }
+  std::string device_name() const override {
+    return std::string("cpu-") + kernels::isa_name(kernels::active_isa()) + "-x" + std::to_string(threads_.size());
+  }
+  size_t weight_bytes() const override { return model_.weight_bytes; }
+  PoolStats pool_stats() const override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    return {pool_.max_windows(), pool_.windows_in_use(), pool_.max_sessions(), pool_.sessions_in_use(),
+            pool_.window_bytes(), pool_.session_bytes()};
+  }
+
+  int create_window() override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    return pool_.acquire_window();
+  }
+  void release_window(int w) override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    pool_.release_window(w);
+  }
+  int create_session(int w) override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    return pool_.acquire_session(w);
+  }
+  int fork_session(int s) override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    return pool_.fork_session(s);
+  }
+  void release_session(int s) override {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    pool_.release_session(s);
+  }
+
+  void log_mel(const float* pcm, int n, std::vector<float>& out) override { mel_.compute(pcm, n, out, &threads_); }
+
+  void encode(const std::vector<EncodeJob>& jobs) override {
+    for (const auto& job : jobs) encode_one(job);
+  }
+
+  void decode(const std::vector<DecodeItem>& items, float* logits) override;
+
+ private:
+  void encode_one(const EncodeJob& job);
+  void layer_norm(const float* x, float* out, int rows, const Norm& n) {
+    const int s = model_.dims.n_state;
+    threads_.parallel_for((rows + 15) / 16, [&](int block) {
+      const int r0 = block * 16, r1 = std::min(rows, r0 + 16);
+      kernels::layer_norm(x + static_cast<size_t>(r0) * s, out + static_cast<size_t>(r0) * s, r1 - r0, s,
+                          n.gamma.data(), n.beta.data(), kLayerNormEps);
+    });
+  }
+  void gelu(float* x, size_t count) {
+    const size_t chunk = 16384;
+    threads_.parallel_for(static_cast<int>((count + chunk - 1) / chunk), [&](int i) {
+      const size_t begin = i * chunk;
+      kernels::gelu(x + begin, std::min(chunk, count - begin));
+    });
+  }
+  void linear(int rows, const float* in, const Linear& l, float* out, bool residual) {
+    gemm(rows, in, l.in(), l.w, out, l.out(), l.bias(), residual, &threads_);
+  }
+
+  WhisperModel model_;
+  KvPool pool_;
+  mutable std::mutex pool_mutex_;  // slot bookkeeping only; slot contents belong to the device thread
+  kernels::ThreadPool threads_;
+  LogMel mel_;
+  // Workspaces grow to the largest shape seen and are then reused.
+  std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
+  std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
+};
+
+void CpuBackend::encode_one(const EncodeJob& job) {
+  const auto& d = model_.dims;
+  const int s = d.n_state, hd = d.head_dim(), mels = d.n_mels;
+  const int tm = job.mel_frames;
+  if (tm <= 0 || tm % 2 != 0 || tm > 2 * d.n_audio_ctx) {
+    throw std::invalid_argument("encode: mel frames must be even and in [2, " + std::to_string(2 * d.n_audio_ctx) +
+                                "], got " + std::to_string(tm));
+  }
+  const int t = tm / 2;
+  auto& window = pool_.window(job.window);
+
+  // conv1 (k=3, pad 1) as an im2col product, column order (channel, tap) as the weight.
+  ensure(cols_, static_cast<size_t>(tm) * mels * 3);
+  for (int f = 0; f < tm; ++f) {
+    float* row = cols_.data() + static_cast<size_t>(f) * mels * 3;
+    for (int c = 0; c < mels; ++c) {
+      const float* ch = job.mel + static_cast<size_t>(c) * tm;
+      for (int k = 0; k < 3; ++k) {
+        const int src = f + k - 1;
+        row[c * 3 + k] = (src >= 0 && src < tm) ? ch[src] : 0.0f;
+      }
+    }
+  }
+  ensure(x1_, static_cast<size_t>(tm) * s);
+  linear(tm, cols_.data(), model_.conv1, x1_.data(), false);
+  gelu(x1_.data(), static_cast<size_t>(tm) * s);
+
+  // conv2 (k=3, stride 2, pad 1).
+  ensure(cols_, static_cast<size_t>(t) * s * 3);
+  threads_.parallel_for(t, [&](int f) {
+    float* row = cols_.data() + static_cast<size_t>(f) * s * 3;
+    for (int k = 0; k < 3; ++k) {
+      const int src = 2 * f + k - 1;
+      const float* in = (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(src) * s : nullptr;
+      for (int c = 0; c < s; ++c) row[c * 3 + k] = in ? in[c] : 0.0f;
+    }
+  });
+  ensure(x_, static_cast<size_t>(t) * s);
+  float* x = x_.data();
+  linear(t, cols_.data(), model_.conv2, x, false);
+  gelu(x, static_cast<size_t>(t) * s);
+  kernels::add_inplace(x, model_.audio_pos.data(), static_cast<size_t>(t) * s);
+
+  ensure(h_, static_cast<size_t>(t) * s);
+  ensure(qkv_, static_cast<size_t>(t) * 3 * s);
+  ensure(attn_, static_cast<size_t>(t) * s);
+  ensure(ffn_, static_cast<size_t>(t) * 4 * s);
+  ensure(scores_, static_cast<size_t>(t) * t);
+  ensure(packed_, kernels::packed_size(t, hd) + kernels::packed_size(hd, t));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  float* packed_k = packed_.data();
+  float* packed_v = packed_.data() + kernels::packed_size(t, hd);
+
+  for (const auto& layer : model_.encoder) {
+    layer_norm(x, h_.data(), t, layer.attn_ln);
+    linear(t, h_.data(), layer.qkv, qkv_.data(), false);
+    for (int r = 0; r < t; ++r) {
+      float* q = qkv_.data() + static_cast<size_t>(r) * 3 * s;
+      for (int c = 0; c < s; ++c) q[c] *= scale;
+    }
+    for (int head = 0; head < d.n_head; ++head) {
+      const float* q = qkv_.data() + head * hd;
+      const float* k = qkv_.data() + s + head * hd;
+      const float* v = qkv_.data() + 2 * s + head * hd;
+      kernels::pack_nk_into(k, t, hd, 3 * s, packed_k);
+      kernels::pack_kn_into(v, t, hd, 3 * s, packed_v);
+      gemm(t, q, 3 * s, packed_k, t, hd, scores_.data(), t, nullptr, false, &threads_);
+      threads_.parallel_for((t + 31) / 32, [&](int block) {
+        const int r0 = block * 32, r1 = std::min(t, r0 + 32);
+        kernels::softmax_rows(scores_.data() + static_cast<size_t>(r0) * t, r1 - r0, t, t);
+      });
+      gemm(t, scores_.data(), t, packed_v, hd, t, attn_.data() + head * hd, s, nullptr, false, &threads_);
+    }
+    linear(t, attn_.data(), layer.attn_out, x, true);
+    layer_norm(x, h_.data(), t, layer.mlp_ln);
+    linear(t, h_.data(), layer.fc1, ffn_.data(), false);
+    gelu(ffn_.data(), static_cast<size_t>(t) * 4 * s);
+    linear(t, ffn_.data(), layer.fc2, x, true);
+  }
+  layer_norm(x, h_.data(), t, model_.encoder_ln);
+  if (job.output) std::memcpy(job.output, h_.data(), static_cast<size_t>(t) * s * sizeof(float));
+
+  // Cross-attention K/V of every decoder layer, computed once per window and stored packed.
+  ensure(qkv_, static_cast<size_t>(t) * 2 * s);
+  for (int l = 0; l < d.n_text_layer; ++l) {
+    linear(t, h_.data(), model_.decoder[l].cross_kv, qkv_.data(), false);
+    threads_.parallel_for(d.n_head, [&](int head) {
+      kernels::pack_nk_into(qkv_.data() + head * hd, t, hd, 2 * s, pool_.cross_keys(window, l, head));
+      kernels::pack_kn_into(qkv_.data() + s + head * hd, t, hd, 2 * s, pool_.cross_values(window, l, head));
+    });
+  }
+  window.frames = t;
+}
+
+void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits) {
+  const auto& d = model_.dims;
+  const int s = d.n_state, hd = d.head_dim(), heads = d.n_head;
+  const int n_items = static_cast<int>(items.size());
+  if (n_items == 0) return;
+
+  // Validate everything before touching any cache, so a bad item fails the call cleanly.
+  std::vector<int> first_row(n_items + 1, 0);
+  for (int i = 0; i < n_items; ++i) {
+    const auto& it = items[i];
+    auto& sess = pool_.session(it.session);
+    if (it.n_tokens <= 0) throw std::invalid_argument("decode: an item has no tokens");
+    if (it.position < 0 || it.position > sess.length) {
+      throw std::invalid_argument("decode: position " + std::to_string(it.position) + " is past the cache length " +
+                                  std::to_string(sess.length));
+    }
+    if (it.position + it.n_tokens > d.n_text_ctx) {
+      throw std::invalid_argument("decode: text context of " + std::to_string(d.n_text_ctx) + " tokens exceeded");
+    }
+    for (int j = 0; j < it.n_tokens; ++j) {
+      if (it.tokens[j] < 0 || it.tokens[j] >= d.n_vocab) {
+        throw std::invalid_argument("decode: token " + std::to_string(it.tokens[j]) + " outside the vocabulary");
+      }
+    }
+    if (pool_.window(sess.window).frames == 0) throw std::invalid_argument("decode: session's window was never encoded");
+    for (int k = 0; k < i; ++k) {
+      if (items[k].session == it.session) throw std::invalid_argument("decode: a session appears twice in one batch");
+    }
+    first_row[i + 1] = first_row[i] + it.n_tokens;
+  }
+  const int rows = first_row[n_items];
+
+  ensure(dx_, static_cast<size_t>(rows) * s);
+  ensure(dh_, static_cast<size_t>(rows) * s);
+  ensure(dqkv_, static_cast<size_t>(rows) * 3 * s);
+  ensure(dattn_, static_cast<size_t>(rows) * s);
+  ensure(dffn_, static_cast<size_t>(rows) * 4 * s);
+  int max_frames = 0;
+  for (const auto& it : items) max_frames = std::max(max_frames, pool_.window(pool_.session(it.session).window).frames);
+  int max_tokens = 0;
+  for (const auto& it : items) max_tokens = std::max(max_tokens, it.n_tokens);
+  const size_t scores_per_task = static_cast<size_t>(max_tokens) * std::max(max_frames, d.n_text_ctx);
+  ensure(dscores_, scores_per_task * n_items * heads);
+
+  float* x = dx_.data();
+  for (int i = 0; i < n_items; ++i) {
+    for (int j = 0; j < items[i].n_tokens; ++j) {
+      float* row = x + static_cast<size_t>(first_row[i] + j) * s;
+      model_.embed(items[i].tokens[j], row);
+      const float* pos = model_.text_pos.data() + static_cast<size_t>(items[i].position + j) * s;
+      for (int c = 0; c < s; ++c) row[c] += pos[c];
+    }
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  for (int l = 0; l < d.n_text_layer; ++l) {
+    const auto& layer = model_.decoder[l];
+    // Self-attention over each session's own cache.
+    layer_norm(x, dh_.data(), rows, layer.self_ln);
+    linear(rows, dh_.data(), layer.self_qkv, dqkv_.data(), false);
+    for (int i = 0; i < n_items; ++i) {
+      auto& sess = pool_.session(items[i].session);
+      float* keys = pool_.self_keys(sess, l);
+      float* values = pool_.self_values(sess, l);
+      for (int j = 0; j < items[i].n_tokens; ++j) {
+        const float* src = dqkv_.data() + static_cast<size_t>(first_row[i] + j) * 3 * s;
+        const size_t at = static_cast<size_t>(items[i].position + j) * s;
+        std::memcpy(keys + at, src + s, s * sizeof(float));
+        std::memcpy(values + at, src + 2 * s, s * sizeof(float));
+      }
+    }
+    threads_.parallel_for(n_items * heads, [&](int task) {
+      const int i = task / heads, head = task % heads;
+      auto& sess = pool_.session(items[i].session);
+      const float* keys = pool_.self_keys(sess, l) + head * hd;
+      const float* values = pool_.self_values(sess, l) + head * hd;
+      float* scores = dscores_.data() + static_cast<size_t>(task) * scores_per_task;
+      for (int j = 0; j < items[i].n_tokens; ++j) {
+        const int row = first_row[i] + j;
+        const int visible = items[i].position + j + 1;
+        const float* q = dqkv_.data() + static_cast<size_t>(row) * 3 * s + head * hd;
+        float peak = -INFINITY;
+        for (int t = 0; t < visible; ++t) {
+          const float* k = keys + static_cast<size_t>(t) * s;
+          float dot = 0.0f;
+          for (int c = 0; c < hd; ++c) dot += q[c] * k[c];
+          scores[t] = dot * scale;
+          peak = std::max(peak, scores[t]);
+        }
+        float total = 0.0f;
+        for (int t = 0; t < visible; ++t) total += (scores[t] = std::exp(scores[t] - peak));
+        float* out = dattn_.data() + static_cast<size_t>(row) * s + head * hd;
+        std::fill(out, out + hd, 0.0f);
+        for (int t = 0; t < visible; ++t) {
+          const float w = scores[t] / total;
+          const float* v = values + static_cast<size_t>(t) * s;
+          for (int c = 0; c < hd; ++c) out[c] += w * v[c];
+        }
+      }
+    });
+    linear(rows, dattn_.data(), layer.self_out, x, true);
+
+    // Cross-attention over each session's encoded window.
+    layer_norm(x, dh_.data(), rows, layer.cross_ln);
+    linear(rows, dh_.data(), layer.cross_q, dqkv_.data(), false);
+    for (size_t r = 0; r < static_cast<size_t>(rows) * s; ++r) dqkv_[r] *= scale;
+    threads_.parallel_for(n_items * heads, [&](int task) {
+      const int i = task / heads, head = task % heads;
+      auto& window = pool_.window(pool_.session(items[i].session).window);
+      const int frames = window.frames, n = items[i].n_tokens;
+      float* scores = dscores_.data() + static_cast<size_t>(task) * scores_per_task;
+      const float* q = dqkv_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
+      gemm(n, q, s, pool_.cross_keys(window, l, head), frames, hd, scores, frames, nullptr, false, nullptr);
+      kernels::softmax_rows(scores, n, frames, frames);
+      gemm(n, scores, frames, pool_.cross_values(window, l, head), hd, frames,
+           dattn_.data() + static_cast<size_t>(first_row[i]) * s + head * hd, s, nullptr, false, nullptr);
+    });
+    linear(rows, dattn_.data(), layer.cross_out, x, true);
+
+    layer_norm(x, dh_.data(), rows, layer.mlp_ln);
+    linear(rows, dh_.data(), layer.fc1, dffn_.data(), false);
+    gelu(dffn_.data(), static_cast<size_t>(rows) * 4 * s);
+    linear(rows, dffn_.data(), layer.fc2, x, true);
+  }
+
+  for (int i = 0; i < n_items; ++i) pool_.session(items[i].session).length = items[i].position + items[i].n_tokens;
+
+  // Only each item's last token needs logits: the vocabulary product dominates a step.
+  ensure(dlast_, static_cast<size_t>(n_items) * s);
+  for (int i = 0; i < n_items; ++i) {
+    std::memcpy(dlast_.data() + static_cast<size_t>(i) * s, x + static_cast<size_t>(first_row[i + 1] - 1) * s,
+                s * sizeof(float));
+  }
+  layer_norm(dlast_.data(), dh_.data(), n_items, model_.decoder_ln);
+  gemm(n_items, dh_.data(), s, model_.token_embedding, logits, d.n_vocab, nullptr, false, &threads_);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const std::string& model_dir, const BackendOptions& options) {
+  return std::make_unique<CpuBackend>(model_dir, options);
+}
+
+}  // namespace chorus

@@ -1,0 +1,70 @@
+// Device memory for every live stream, in two fixed-capacity pools with free lists:
+//  - a window slot holds the cross-attention K/V of one encoded audio window, pre-packed per
+//    layer and head for the attention products, and may be shared by several sessions
+//    (beam hypotheses, or a re-decode of the same audio);
+//  - a session slot holds one hypothesis' self-attention K/V cache for the full text context.
+// Capacity is fixed when the pool is made; slots are allocated the first time they are used
+// and recycled afterwards, so nothing is allocated per token or per step.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include "chorus/kernels.h"
+#include "whisper_model.h"
+
+namespace chorus {
+
+struct WindowSlot {
+  kernels::AlignedBuffer data;
+  int frames = 0;  // encoder frames held (<= n_audio_ctx)
+  int refs = 0;    // sessions using this window, plus one for the owner handle
+  bool in_use = false;
+};
+
+struct SessionSlot {
+  kernels::AlignedBuffer keys, values;  // [layer][n_text_ctx][n_state]
+  int window = -1;
+  int length = 0;  // tokens in the cache
+  bool in_use = false;
+};
+
+class KvPool {
+ public:
+  KvPool(const WhisperDims& dims, int max_windows, int max_sessions);
+
+  size_t window_bytes() const { return window_floats_ * sizeof(float); }
+  size_t session_bytes() const { return 2 * session_floats_ * sizeof(float); }
+  int max_windows() const { return static_cast<int>(windows_.size()); }
+  int max_sessions() const { return static_cast<int>(sessions_.size()); }
+  int windows_in_use() const { return windows_in_use_; }
+  int sessions_in_use() const { return sessions_in_use_; }
+
+  // Return -1 when the pool is exhausted: admission control refuses, nothing fails mid-stream.
+  int acquire_window();
+  void release_window(int id);
+  int acquire_session(int window);
+  int fork_session(int source);
+  void release_session(int id);
+
+  WindowSlot& window(int id);
+  SessionSlot& session(int id);
+
+  // Packed cross-attention keys and values of (layer, head) inside a window slot.
+  float* cross_keys(WindowSlot& w, int layer, int head) const;
+  float* cross_values(WindowSlot& w, int layer, int head) const;
+  float* self_keys(SessionSlot& s, int layer) const;
+  float* self_values(SessionSlot& s, int layer) const;
+
+ private:
+  size_t head_floats() const;
+  WhisperDims dims_;
+  size_t window_floats_, session_floats_;
+  std::vector<WindowSlot> windows_;
+  std::vector<SessionSlot> sessions_;
+  std::vector<int> free_windows_, free_sessions_;
+  int windows_in_use_ = 0, sessions_in_use_ = 0;
+};
+
+}  // namespace chorus

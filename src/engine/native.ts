@@ -1,0 +1,90 @@
+// Typed view of the native addon (native/src/addon.cpp). Every method that touches the device
+// returns a promise: the work runs on the addon's device thread, never on the event loop.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../paths.js';
+
+export interface NativeModelInfo {
+  nMels: number;
+  nAudioCtx: number;
+  nState: number;
+  nHead: number;
+  nAudioLayer: number;
+  nTextLayer: number;
+  nTextCtx: number;
+  nVocab: number;
+  device: string;
+  isa: string;
+  weightBytes: number;
+  maxWindows: number;
+  windowsInUse: number;
+  maxSessions: number;
+  sessionsInUse: number;
+  windowBytes: number;
+  sessionBytes: number;
+}
+
+export interface NativeLoadOptions {
+  threads?: number;
+  maxWindows?: number;
+  maxSessions?: number;
+}
+
+export interface NativeEngine {
+  load(modelDir: string, options: NativeLoadOptions): Promise<NativeModelInfo>;
+  info(): NativeModelInfo;
+  /** Returns -1 when the window pool is exhausted. */
+  createWindow(): number;
+  releaseWindow(window: number): Promise<void>;
+  /** Returns -1 when the session pool is exhausted. */
+  createSession(window: number): number;
+  forkSession(session: number): Promise<number>;
+  releaseSession(session: number): Promise<void>;
+  /** log10 mel power of 16 kHz mono PCM, [nMels][samples / 160]. */
+  logMel(pcm: Float32Array): Promise<Float32Array>;
+  /**
+   * Encodes normalised log-mel windows ([nMels][melFrames] each) into window slots; outputs[i],
+   * when given, receives the encoder states [melFrames / 2][nState].
+   */
+  encode(
+    windows: Int32Array,
+    mels: Float32Array[],
+    melFrames: Int32Array,
+    outputs?: (Float32Array | null)[],
+  ): Promise<void>;
+  /**
+   * Feeds tokenCounts[i] tokens (concatenated in tokens) to sessions[i] at positions[i] and
+   * writes the logits of each session's last token into logits[i * nVocab ...].
+   * The arrays must not be touched until the promise settles.
+   */
+  decode(
+    sessions: Int32Array,
+    positions: Int32Array,
+    tokenCounts: Int32Array,
+    tokens: Int32Array,
+    logits: Float32Array,
+  ): Promise<void>;
+  close(): void;
+}
+
+interface NativeModule {
+  Engine: new () => NativeEngine;
+  isa(): string;
+}
+
+let cached: NativeModule | undefined;
+
+export function nativeAddonPath(): string {
+  return process.env.CHORUS_ADDON ?? join(repoRoot(), 'build', 'chorus.node');
+}
+
+export function loadNative(): NativeModule {
+  if (cached) return cached;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    throw new Error(`native addon not built: ${path} is missing (run \`npm run build\`)`);
+  }
+  cached = createRequire(import.meta.url)(path) as NativeModule;
+  return cached;
+}

@@ -1,0 +1,231 @@
+// Offline long-form transcription: 30 s windows that advance by the timestamps the model
+// predicts, conditioning each window on the text before it, with temperature fallback when a
+// window's output looks like a loop (compression ratio) or a guess (mean log-probability).
+import { WindowDecoder, type SearchOptions, type WindowResult, type WindowTask } from './decoder.js';
+import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, WINDOW_FRAMES } from './features.js';
+import type { WhisperModel } from './whisper.js';
+
+export interface TranscribeOptions {
+  language: string | null;
+  task: 'transcribe' | 'translate';
+  beamSize: number;
+  bestOf: number;
+  patience: number;
+  lengthPenalty: number | null;
+  temperatures: number[];
+  compressionRatioThreshold: number | null;
+  logProbThreshold: number | null;
+  noSpeechThreshold: number | null;
+  conditionOnPreviousText: boolean;
+  /** previous text conditioning stops after a window decoded above this temperature */
+  promptResetOnTemperature: number;
+  initialPrompt: string | null;
+  withoutTimestamps: boolean;
+  maxInitialTimestamp: number;
+  suppressBlank: boolean;
+  /** seeds the sampler so that runs are repeatable */
+  seed: number;
+  onProgress?: (doneSeconds: number, totalSeconds: number) => void;
+}
+
+export const DEFAULT_TRANSCRIBE_OPTIONS: TranscribeOptions = {
+  language: null,
+  task: 'transcribe',
+  beamSize: 1,
+  bestOf: 5,
+  patience: 1,
+  lengthPenalty: null,
+  temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1.0],
+  compressionRatioThreshold: 2.4,
+  logProbThreshold: -1.0,
+  noSpeechThreshold: 0.6,
+  conditionOnPreviousText: true,
+  promptResetOnTemperature: 0.5,
+  initialPrompt: null,
+  withoutTimestamps: false,
+  maxInitialTimestamp: 1.0,
+  suppressBlank: true,
+  seed: 0,
+};
+
+export interface Segment {
+  start: number;
+  end: number;
+  text: string;
+  tokens: number[];
+  avgLogprob: number;
+  noSpeechProb: number;
+  compressionRatio: number;
+  temperature: number;
+}
+
+export interface Transcript {
+  text: string;
+  language: string | null;
+  durationS: number;
+  segments: Segment[];
+}
+
+/** Small deterministic generator (mulberry32) so sampling fallbacks are reproducible. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function transcribe(
+  model: WhisperModel,
+  pcm: Float32Array,
+  overrides: Partial<TranscribeOptions> = {},
+): Promise<Transcript> {
+  const opts: TranscribeOptions = { ...DEFAULT_TRANSCRIBE_OPTIONS, ...overrides };
+  const { tokenizer } = model;
+  const special = tokenizer.special;
+  const durationS = pcm.length / 16000;
+  const mel = await logMelSpectrogram(model, pcm);
+  // The appended hop is padding, not content.
+  const contentFrames = mel.frames - 1;
+  const decoder = new WindowDecoder(model);
+  const random = seededRandom(opts.seed);
+  const window = model.native.createWindow();
+  if (window < 0) throw new Error('KV pool exhausted: no window slot for encoding');
+
+  const segments: Segment[] = [];
+  const allTokens: number[] = opts.initialPrompt ? tokenizer.encode(' ' + opts.initialPrompt.trim()) : [];
+  let promptResetSince = 0;
+  let language = opts.language;
+  let seek = 0;
+  try {
+    while (seek < contentFrames) {
+      const timeOffset = seek / FRAMES_PER_SECOND;
+      const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
+      const segmentDuration = segmentFrames / FRAMES_PER_SECOND;
+      const windowMel = melWindow(mel, seek);
+      await model.native.encode(Int32Array.of(window), [windowMel], Int32Array.of(WINDOW_FRAMES));
+
+      const previous = opts.conditionOnPreviousText || opts.initialPrompt ? allTokens.slice(promptResetSince) : [];
+      const result = await decodeWithFallback(decoder, opts, random, {
+        window,
+        previous,
+        language,
+        task: opts.task,
+        withoutTimestamps: opts.withoutTimestamps,
+        maxInitialTimestamp: opts.maxInitialTimestamp,
+        suppressBlank: opts.suppressBlank,
+        sampleLen: Math.floor(model.info.nTextCtx / 2),
+      });
+      language ??= result.language;
+
+      if (opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold) {
+        const confident = opts.logProbThreshold !== null && result.avgLogprob > opts.logProbThreshold;
+        if (!confident) {
+          seek += segmentFrames;
+          opts.onProgress?.(Math.min(durationS, seek / FRAMES_PER_SECOND), durationS);
+          continue;
+        }
+      }
+
+      const tokens = result.tokens;
+      const isTs = tokens.map((t) => t >= special.timestampBegin);
+      const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
+      const pairs: number[] = [];
+      for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) pairs.push(i);
+
+      const pushSegment = (start: number, end: number, segTokens: number[]) => {
+        const textTokens = segTokens.filter((t) => t < special.eot);
+        const text = tokenizer.decode(textTokens);
+        if (text.trim() === '') return;
+        segments.push({
+          start,
+          end,
+          text,
+          tokens: textTokens,
+          avgLogprob: result.avgLogprob,
+          noSpeechProb: result.noSpeechProb,
+          compressionRatio: result.compressionRatio,
+          temperature: result.temperature,
+        });
+      };
+
+      if (pairs.length > 0) {
+        const slices = singleTimestampEnding ? [...pairs, tokens.length] : pairs;
+        let last = 0;
+        for (const current of slices) {
+          const sliced = tokens.slice(last, current);
+          pushSegment(
+            timeOffset + tokenizer.timestampSeconds(sliced[0]),
+            timeOffset + tokenizer.timestampSeconds(sliced[sliced.length - 1]),
+            sliced,
+          );
+          last = current;
+        }
+        if (singleTimestampEnding) {
+          seek += segmentFrames;
+        } else {
+          // Resume at the last complete segment's end: what follows was cut off by the window.
+          const lastTimestampStep = tokens[last - 1] - special.timestampBegin;
+          seek += lastTimestampStep * 2;
+        }
+      } else {
+        let duration = segmentDuration;
+        const stamps = tokens.filter((t) => t >= special.timestampBegin);
+        if (stamps.length > 0 && stamps[stamps.length - 1] !== special.timestampBegin) {
+          duration = tokenizer.timestampSeconds(stamps[stamps.length - 1]);
+        }
+        pushSegment(timeOffset, timeOffset + duration, tokens);
+        seek += segmentFrames;
+      }
+      allTokens.push(...tokens.filter((t) => t < special.eot));
+      if (!opts.conditionOnPreviousText || result.temperature > opts.promptResetOnTemperature) {
+        promptResetSince = allTokens.length;
+      }
+      opts.onProgress?.(Math.min(durationS, seek / FRAMES_PER_SECOND), durationS);
+    }
+  } finally {
+    void model.native.releaseWindow(window);
+  }
+  return {
+    text: segments.map((s) => s.text).join(''),
+    language,
+    durationS,
+    segments,
+  };
+}
+
+async function decodeWithFallback(
+  decoder: WindowDecoder,
+  opts: TranscribeOptions,
+  random: () => number,
+  task: WindowTask,
+): Promise<WindowResult> {
+  const attempts: WindowResult[] = [];
+  for (const temperature of opts.temperatures) {
+    const search: SearchOptions = {
+      temperature,
+      beamSize: temperature === 0 ? opts.beamSize : 1,
+      bestOf: temperature > 0 ? opts.bestOf : 1,
+      patience: opts.patience,
+      lengthPenalty: opts.lengthPenalty,
+      random,
+    };
+    const result = await decoder.decode(task, search);
+    const tooRepetitive =
+      opts.compressionRatioThreshold !== null && result.compressionRatio > opts.compressionRatioThreshold;
+    const tooUnlikely = opts.logProbThreshold !== null && result.avgLogprob < opts.logProbThreshold;
+    const silent = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;
+    // An unlikely decode of silence is expected: the window will be skipped, not retried.
+    if (!(tooRepetitive || tooUnlikely) || (silent && tooUnlikely)) return result;
+    attempts.push(result);
+  }
+  // Every temperature failed: prefer the most likely decode that is not a loop.
+  const candidates = attempts.filter(
+    (r) => opts.compressionRatioThreshold === null || r.compressionRatio <= opts.compressionRatioThreshold,
+  );
+  const pool = candidates.length > 0 ? candidates : attempts;
+  return pool.reduce((best, r) => (r.avgLogprob > best.avgLogprob ? r : best));
+}

@@ -1,0 +1,110 @@
+// A loaded Whisper model: the native engine (weights and KV pools on the device), its
+// tokenizer and the decoding constants shipped with the weights.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { modelCacheDir } from '../paths.js';
+import { findModel } from '../model/registry.js';
+import { ModelError, verifyModelDir } from '../model/verify.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { loadNative, type NativeEngine, type NativeModelInfo } from './native.js';
+
+export interface WhisperConfig {
+  /** tokens never sampled (non-speech symbols and task tokens) */
+  suppressIds: number[];
+  /** tokens not sampled as the first token (blank, end of text) */
+  suppressIdsBegin: number[];
+  /** cross-attention heads that align tokens with audio, [layer, head] */
+  alignmentHeads: [number, number][];
+}
+
+export interface LoadOptions {
+  threads?: number;
+  /** encoded-audio slots (cross-attention K/V) the pool holds */
+  maxWindows?: number;
+  /** hypothesis slots (self-attention K/V) the pool holds */
+  maxSessions?: number;
+}
+
+/** Resolves a registered model name or a directory path to a directory, with a clear error. */
+export function resolveModelDir(ref: string): string {
+  const spec = findModel(ref);
+  if (spec) {
+    const dir = join(modelCacheDir(), spec.name);
+    if (!existsSync(dir)) {
+      throw new ModelError(`model ${ref} is not in ${modelCacheDir()}: fetch it with \`npm run model -- ${ref}\``);
+    }
+    return dir;
+  }
+  const dir = resolve(ref);
+  if (!existsSync(dir)) {
+    throw new ModelError(`model "${ref}" is neither a known model name nor an existing directory`);
+  }
+  return dir;
+}
+
+function readConfig(dir: string, tokenizer: Tokenizer): WhisperConfig {
+  const path = join(dir, 'config.json');
+  const raw = existsSync(path)
+    ? (JSON.parse(readFileSync(path, 'utf8')) as {
+        suppress_ids?: number[];
+        suppress_ids_begin?: number[];
+        alignment_heads?: [number, number][];
+      })
+    : {};
+  const s = tokenizer.special;
+  return {
+    suppressIds: raw.suppress_ids ?? [
+      ...[s.translate, s.transcribe, s.sotLm].filter((t): t is number => t !== null),
+      s.sot,
+      s.sotPrev,
+      s.noSpeech,
+    ],
+    suppressIdsBegin: raw.suppress_ids_begin ?? [...tokenizer.encode(' '), s.eot],
+    alignmentHeads: raw.alignment_heads ?? [],
+  };
+}
+
+export class WhisperModel {
+  private constructor(
+    readonly dir: string,
+    readonly native: NativeEngine,
+    readonly info: NativeModelInfo,
+    readonly tokenizer: Tokenizer,
+    readonly config: WhisperConfig,
+  ) {}
+
+  static async load(ref: string, options: LoadOptions = {}): Promise<WhisperModel> {
+    const dir = resolveModelDir(ref);
+    await verifyModelDir(dir);
+    const tokenizer = Tokenizer.fromModelDir(dir);
+    const config = readConfig(dir, tokenizer);
+    const { Engine } = loadNative();
+    const native = new Engine();
+    let info: NativeModelInfo;
+    try {
+      info = await native.load(dir, {
+        threads: options.threads ?? 0,
+        maxWindows: options.maxWindows ?? 2,
+        maxSessions: options.maxSessions ?? 8,
+      });
+    } catch (err) {
+      native.close();
+      throw new ModelError(`cannot load model from ${dir}: ${(err as Error).message}`);
+    }
+    if (info.nVocab !== tokenizer.vocabSize) {
+      native.close();
+      throw new ModelError(
+        `${dir}: the weights have ${info.nVocab} tokens but the vocabulary lists ${tokenizer.vocabSize}`,
+      );
+    }
+    return new WhisperModel(dir, native, info, tokenizer, config);
+  }
+
+  get multilingual(): boolean {
+    return this.tokenizer.multilingual;
+  }
+
+  close(): void {
+    this.native.close();
+  }
+}
