@@ -28,10 +28,11 @@ const rows = fs.readFileSync(statusPath, "utf8").split("\n").filter(Boolean).map
   if (status === "ok") {
     const rs = runs.split(" ").map(parseTime);
     Object.assign(row, {
-      runs: rs.length, wall_s: median(rs.map((r) => r.wall_s)), cpu_s: median(rs.map((r) => r.cpu_s)),
+      runs: rs.length, wall_s: median(rs.map((r) => r.wall_s)), best_wall_s: Math.min(...rs.map((r) => r.wall_s)), cpu_s: median(rs.map((r) => r.cpu_s)),
       peak_rss_mb: median(rs.map((r) => r.peak_rss_mb)), wall_runs_s: rs.map((r) => r.wall_s),
     });
     row.rtf = audioS / row.wall_s;
+    row.best_rtf = audioS / row.best_wall_s;
     const tag = precision === "default" ? engine : `${engine}-${precision}`;
     const out = path.join(path.dirname(outJson), `offline-${engine}-${precision}.jsonl`);
     const lines = fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n").filter((l) => l.trim().startsWith("{")) : [];
@@ -44,22 +45,27 @@ const rows = fs.readFileSync(statusPath, "utf8").split("\n").filter(Boolean).map
 });
 
 const ref = rows.find((r) => r.engine === "faster-whisper" && r.precision === "int8" && r.status === "ok");
-for (const r of rows) if (r.status === "ok" && ref) r.ratio_vs_fw_int8 = r.rtf / ref.rtf;
+for (const r of rows) if (r.status === "ok" && ref) {
+  r.ratio_vs_fw_int8 = r.rtf / ref.rtf;
+  r.best_ratio_vs_fw_int8 = r.best_rtf / ref.best_rtf;
+}
 
 const f = (x, d = 2) => (x === undefined ? "—" : x.toFixed(d));
 const lines = [
   `Offline benchmark: set(s) ${sets}, ${clips.length} clips, ${audioS.toFixed(1)} s audio, model ${model}, ` +
     `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}). RTF = audio s / wall s (higher is faster); ` +
-    `wall = whole process incl. model load.`,
+    `wall = whole process incl. model load; wall/RTF/ratio/RSS are medians over the runs, "best" uses the ` +
+    `fastest run of each engine.`,
   "",
-  "| engine | precision | threads | audio s | wall s | RTF | vs fw int8 | peak RSS MB |",
-  "|---|---|---|---|---|---|---|---|",
+  "| engine | precision | threads | audio s | wall s | RTF | vs fw int8 | peak RSS MB | runs | best wall s | best RTF | best vs fw int8 |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const r of rows) {
   if (r.status === "ok")
     lines.push(`| ${r.engine} | ${r.precision} | ${r.threads} | ${f(r.audio_s, 1)} | ${f(r.wall_s)} | ${f(r.rtf)} | ` +
-      `${f(r.ratio_vs_fw_int8)} | ${f(r.peak_rss_mb, 0)} |`);
-  else lines.push(`| ${r.engine} | ${r.precision} | ${r.threads} | ${f(r.audio_s, 1)} | ${r.status}: ${r.reason ?? ""} | | | |`);
+      `${f(r.ratio_vs_fw_int8)} | ${f(r.peak_rss_mb, 0)} | ${r.runs} | ${f(r.best_wall_s)} | ${f(r.best_rtf)} | ` +
+      `${f(r.best_ratio_vs_fw_int8)} |`);
+  else lines.push(`| ${r.engine} | ${r.precision} | ${r.threads} | ${f(r.audio_s, 1)} | ${r.status}: ${r.reason ?? ""} | | | | | | | |`);
 }
 for (const r of rows) if (r.warning) lines.push("", `warning: ${r.warning}`);
 const skipped = rows.filter((r) => r.status !== "ok");

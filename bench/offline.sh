@@ -9,7 +9,8 @@
 # bench/out/offline-<engine>-<precision>.jsonl and /usr/bin/time logs in *.time.
 # RTF here = audio seconds / wall seconds (higher is faster).
 # Env: CHORUS_EVAL_DIR, CHORUS_MODEL_DIR (default models/tiny.en), THREADS (2),
-#      SETS (longform), ENGINES ("chorus fw-int8 fw-float32"), REPEAT (1; median wall/RSS).
+#      SETS (longform), ENGINES ("chorus fw-int8 fw-float32"), REPEAT (3; runs are interleaved
+#      across engines; the table shows the median and the best wall time).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,7 +19,7 @@ MODEL="${CHORUS_MODEL_DIR:-models/tiny.en}"
 THREADS="${THREADS:-2}"
 SETS="${SETS:-longform}"
 ENGINES="${ENGINES:-chorus fw-int8 fw-float32}"
-REPEAT="${REPEAT:-1}"
+REPEAT="${REPEAT:-3}"
 OUT="$ROOT/bench/out"
 PY="$ROOT/bench/.venv/bin/python"
 mkdir -p "$OUT"
@@ -44,50 +45,62 @@ echo "clips: ${#FILES[@]} from set(s) $SETS; model $MODEL; threads $THREADS; rep
 # warm the page cache so the first engine does not pay for cold disk reads
 cat "$MODEL"/* "${FILES[@]}" > /dev/null 2>&1 || true
 
-STATUS="$OUT/offline-status.tsv"   # engine  precision  status  reason  run_files...
+STATUS="$OUT/offline-status.tsv"   # engine  precision  status  reason  time-files
 : > "$STATUS"
+declare -A RUNS=() DEAD=()
 
-run_engine() {  # name precision cmd...
-  local name="$1" prec="$2"; shift 2
-  local base="$OUT/offline-$name-$prec" runs=() i
-  for ((i = 1; i <= REPEAT; i++)); do
-    echo "running $name $prec (run $i/$REPEAT)" >&2
-    /usr/bin/time -v -o "$base.$i.time" "$@" > "$base.jsonl" 2> "$base.stderr"
-    local rc=$?
-    if [ $rc -ne 0 ] && grep -q 'ERR_MODULE_NOT_FOUND\|Cannot find module' "$base.stderr"; then
-      printf '%s\t%s\tskipped\tnot built (npm run build): %s\n' "$name" "$prec" \
-        "$(grep -m1 -o "Cannot find module '[^']*'" "$base.stderr" | sed "s#$ROOT/##")" >> "$STATUS"
-      echo "  $name $prec SKIPPED: not built, see $base.stderr" >&2
-      return
-    fi
-    if [ $rc -ne 0 ]; then
-      printf '%s\t%s\tfailed\texit %s: %s\n' "$name" "$prec" "$rc" \
-        "$(grep -v '^\s*at ' "$base.stderr" | grep -m1 -iE 'error|cannot|not found|no such' | cut -c1-160)" >> "$STATUS"
-      echo "  $name $prec FAILED (exit $rc), see $base.stderr" >&2
-      return
-    fi
-    runs+=("$base.$i.time")
-  done
-  printf '%s\t%s\tok\t\t%s\n' "$name" "$prec" "${runs[*]}" >> "$STATUS"
+run_once() {  # key name precision i cmd...  (one timed process; repeats are interleaved across engines)
+  local key="$1" name="$2" prec="$3" i="$4"; shift 4
+  local base="$OUT/offline-$name-$prec"
+  echo "running $name $prec (run $i/$REPEAT, loadavg $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  /usr/bin/time -v -o "$base.$i.time" "$@" > "$base.jsonl" 2> "$base.stderr"
+  local rc=$?
+  if [ $rc -ne 0 ] && grep -q 'ERR_MODULE_NOT_FOUND\|Cannot find module' "$base.stderr"; then
+    DEAD[$key]=1
+    printf '%s\t%s\tskipped\tnot built (npm run build): %s\n' "$name" "$prec" \
+      "$(grep -m1 -o "Cannot find module '[^']*'" "$base.stderr" | sed "s#$ROOT/##")" >> "$STATUS"
+    echo "  $name $prec SKIPPED: not built, see $base.stderr" >&2
+  elif [ $rc -ne 0 ]; then
+    DEAD[$key]=1
+    printf '%s\t%s\tfailed\texit %s: %s\n' "$name" "$prec" "$rc" \
+      "$(grep -v '^\s*at ' "$base.stderr" | grep -m1 -iE 'error|cannot|not found|no such' | cut -c1-160)" >> "$STATUS"
+    echo "  $name $prec FAILED (exit $rc), see $base.stderr" >&2
+  else
+    RUNS[$key]="${RUNS[$key]:-} $base.$i.time"
+  fi
 }
 
-skip() { printf '%s\t%s\tskipped\t%s\n' "$1" "$2" "$3" >> "$STATUS"; echo "  skipping $1 $2: $3" >&2; }
+skip() { DEAD[$1]=1; printf '%s\t%s\tskipped\t%s\n' "$2" "$3" "$4" >> "$STATUS"; echo "  skipping $2 $3: $4" >&2; }
 
+# availability checks
 for e in $ENGINES; do
   case "$e" in
     chorus)
-      if [ ! -f bin/chorus.js ]; then skip chorus default "bin/chorus.js not found"
-      elif ! command -v node >/dev/null; then skip chorus default "node not found"
-      else run_engine chorus default node bin/chorus.js transcribe "${FILES[@]}" --json --threads "$THREADS" --model "$MODEL"
-      fi ;;
+      if [ ! -f bin/chorus.js ]; then skip chorus chorus default "bin/chorus.js not found"
+      elif ! command -v node >/dev/null; then skip chorus chorus default "node not found"; fi ;;
     fw-int8|fw-float32)
-      ct="${e#fw-}"
-      if [ ! -x "$PY" ]; then skip faster-whisper "$ct" "bench/.venv missing (run bench/setup-venv.sh)"
-      else run_engine faster-whisper "$ct" "$PY" bench/reference/fw_transcribe.py --model-dir "$MODEL" \
-             --eval-dir "$EVAL" --sets "$SETS" --compute-type "$ct" --threads "$THREADS" --beam-size 1 --out -
-      fi ;;
-    *) skip "$e" "?" "unknown engine name" ;;
+      [ -x "$PY" ] || skip "$e" faster-whisper "${e#fw-}" "bench/.venv missing (run bench/setup-venv.sh)" ;;
+    *) skip "$e" "$e" "?" "unknown engine name" ;;
   esac
+done
+
+# runs, interleaved: repeat i runs every engine once, so background load hits all engines alike
+for ((i = 1; i <= REPEAT; i++)); do
+  for e in $ENGINES; do
+    [ -n "${DEAD[$e]:-}" ] && continue
+    case "$e" in
+      chorus)
+        run_once "$e" chorus default "$i" node bin/chorus.js transcribe "${FILES[@]}" --json --threads "$THREADS" --model "$MODEL" ;;
+      fw-int8|fw-float32)
+        run_once "$e" faster-whisper "${e#fw-}" "$i" "$PY" bench/reference/fw_transcribe.py --model-dir "$MODEL" \
+          --eval-dir "$EVAL" --sets "$SETS" --compute-type "${e#fw-}" --threads "$THREADS" --beam-size 1 --out - ;;
+    esac
+  done
+done
+for e in $ENGINES; do
+  [ -n "${DEAD[$e]:-}" ] && continue
+  case "$e" in chorus) n=chorus p=default ;; *) n=faster-whisper p="${e#fw-}" ;; esac
+  printf '%s\t%s\tok\t\t%s\n' "$n" "$p" "${RUNS[$e]# }" >> "$STATUS"
 done
 
 node bench/offline-report.mjs "$STATUS" "$EVAL" "$SETS" "$THREADS" "$MODEL" "$OUT/offline.json"

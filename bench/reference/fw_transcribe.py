@@ -82,11 +82,15 @@ def main() -> int:
             t = time.perf_counter()
             segments, info = model.transcribe(path, language="en", beam_size=args.beam_size,
                                               vad_filter=False)
-            text = "".join(s.text for s in segments).strip()  # generator: decoding happens here
+            segs = list(segments)  # generator: decoding happens here
             elapsed = time.perf_counter() - t
+            text = "".join(s.text for s in segs).strip()
             audio_s += float(m["duration_s"])
             out.write(json.dumps({"id": m["id"], "set": m["set"], "text": text,
-                                  "duration_s": m["duration_s"], "elapsed_s": round(elapsed, 4)},
+                                  "duration_s": m["duration_s"], "elapsed_s": round(elapsed, 4),
+                                  "segments": len(segs),
+                                  # >0 means the temperature fallback (random sampling) kicked in
+                                  "max_temperature": max((s.temperature for s in segs), default=0.0)},
                                  ensure_ascii=False) + "\n")
             out.flush()
         wall_s = time.perf_counter() - T0

@@ -43,39 +43,15 @@ void tile(int kc, const float* a, const float* b, size_t /*b_stride*/, float* c,
       acc[i][1] = load_c ? _mm256_add_ps(b1, _mm256_maskload_ps(ci + 8, m1)) : b1;
     }
   }
-  // Few rows leave too few accumulators to cover FMA latency: split the reduction over S
-  // independent sets and add them at the end.
-  constexpr int S = MR >= 4 ? 1 : MR >= 2 ? 2 : 4;
-  __m256 part[S > 1 ? S - 1 : 1][MR][2];
-#pragma GCC unroll 4
-  for (int s = 0; s + 1 < S; ++s) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) part[s][i][0] = part[s][i][1] = _mm256_setzero_ps();
-  }
-  auto step = [&](int kk, __m256 (&sum)[MR][2]) {
+  for (int kk = 0; kk < kc; ++kk) {
     const __m256 bv0 = _mm256_loadu_ps(b + static_cast<size_t>(kk) * 16);
     const __m256 bv1 = _mm256_loadu_ps(b + static_cast<size_t>(kk) * 16 + 8);
     const float* ak = a + static_cast<size_t>(kk) * kMr;
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const __m256 av = _mm256_broadcast_ss(ak + i);
-      sum[i][0] = _mm256_fmadd_ps(av, bv0, sum[i][0]);
-      sum[i][1] = _mm256_fmadd_ps(av, bv1, sum[i][1]);
-    }
-  };
-  int kk = 0;
-  for (; kk + S <= kc; kk += S) {
-    step(kk, acc);
-#pragma GCC unroll 4
-    for (int s = 1; s < S; ++s) step(kk + s, part[s - 1]);
-  }
-  for (; kk < kc; ++kk) step(kk, acc);
-#pragma GCC unroll 4
-  for (int s = 0; s + 1 < S; ++s) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      acc[i][0] = _mm256_add_ps(acc[i][0], part[s][i][0]);
-      acc[i][1] = _mm256_add_ps(acc[i][1], part[s][i][1]);
+      acc[i][0] = _mm256_fmadd_ps(av, bv0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(av, bv1, acc[i][1]);
     }
   }
   if (cols >= 16) {
@@ -107,7 +83,7 @@ struct Avx2 {
   static constexpr int MR = kMr;
   static constexpr int NP = 1;
   static constexpr int MC = 120;
-  static constexpr int KC = 256;
+  static constexpr int KC = 512;
   static void tile(int mr, int /*np*/, int kc, const float* a, const float* b, size_t b_stride,
                    float* c, int ldc, int cols, const float* bias, bool load_c) {
     kTiles.fn[mr - 1](kc, a, b, b_stride, c, ldc, cols, bias, load_c);

@@ -20,24 +20,19 @@ inline __mmask16 column_mask(int cols) {
 template <int MR, int NP>
 void tile(int kc, const float* a, const float* b, size_t b_stride, float* c, int ldc, int cols,
           const float* bias, bool load_c) {
-  // With few rows there are too few accumulators to cover FMA latency (two pipes x four
-  // cycles); split the reduction over S independent sets and add them at the end.
-  constexpr int S = MR * NP >= 8 ? 1 : MR * NP >= 4 ? 2 : 4;
   __mmask16 mask[NP];
-  __m512 acc[S][MR][NP];
+  __m512 acc[MR][NP];
 #pragma GCC unroll 2
   for (int j = 0; j < NP; ++j) {
     mask[j] = column_mask(cols - 16 * j);
     const __m512 init = bias ? _mm512_maskz_loadu_ps(mask[j], bias + 16 * j) : _mm512_setzero_ps();
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      acc[0][i][j] = load_c ? _mm512_add_ps(init, _mm512_maskz_loadu_ps(mask[j], c + static_cast<size_t>(i) * ldc + 16 * j))
-                            : init;
-#pragma GCC unroll 4
-      for (int s = 1; s < S; ++s) acc[s][i][j] = _mm512_setzero_ps();
+      acc[i][j] = load_c ? _mm512_add_ps(init, _mm512_maskz_loadu_ps(mask[j], c + static_cast<size_t>(i) * ldc + 16 * j))
+                         : init;
     }
   }
-  auto step = [&](int kk, __m512 (&sum)[MR][NP]) {
+  for (int kk = 0; kk < kc; ++kk) {
     __m512 bv[NP];
 #pragma GCC unroll 2
     for (int j = 0; j < NP; ++j) bv[j] = _mm512_loadu_ps(b + j * b_stride + static_cast<size_t>(kk) * 16);
@@ -46,23 +41,13 @@ void tile(int kc, const float* a, const float* b, size_t b_stride, float* c, int
     for (int i = 0; i < MR; ++i) {
       const __m512 av = _mm512_set1_ps(ak[i]);
 #pragma GCC unroll 2
-      for (int j = 0; j < NP; ++j) sum[i][j] = _mm512_fmadd_ps(av, bv[j], sum[i][j]);
+      for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
     }
-  };
-  int kk = 0;
-  for (; kk + S <= kc; kk += S) {
-#pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) step(kk + s, acc[s]);
   }
-  for (; kk < kc; ++kk) step(kk, acc[0]);
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 2
-    for (int j = 0; j < NP; ++j) {
-#pragma GCC unroll 4
-      for (int s = 1; s < S; ++s) acc[0][i][j] = _mm512_add_ps(acc[0][i][j], acc[s][i][j]);
-      _mm512_mask_storeu_ps(c + static_cast<size_t>(i) * ldc + 16 * j, mask[j], acc[0][i][j]);
-    }
+    for (int j = 0; j < NP; ++j) _mm512_mask_storeu_ps(c + static_cast<size_t>(i) * ldc + 16 * j, mask[j], acc[i][j]);
   }
 }
 
@@ -76,7 +61,7 @@ struct Avx512 {
   static constexpr int MR = kMr;
   static constexpr int NP = kNp;
   static constexpr int MC = 120;
-  static constexpr int KC = 256;
+  static constexpr int KC = 512;
   static void tile(int mr, int np, int kc, const float* a, const float* b, size_t b_stride,
                    float* c, int ldc, int cols, const float* bias, bool load_c) {
     kTiles.fn[(mr - 1) * kNp + (np - 1)](kc, a, b, b_stride, c, ldc, cols, bias, load_c);

@@ -20,7 +20,7 @@ struct GemmArgs {
 };
 
 // Per-thread scratch for one packed block of A; every variant's MC * KC must fit.
-constexpr size_t kScratchFloats = 32768;
+constexpr size_t kScratchFloats = 65536;
 
 struct GemmKernel {
   int mr;  // rows per micro-tile: work is split across threads in multiples of this

@@ -158,17 +158,25 @@ void test_gemm_edges(ck::ThreadPool& pool2) {
   CHECK(ok, "packed panel padding is zero");
   CHECK(reinterpret_cast<uintptr_t>(ck::aligned_alloc_floats(3).get()) % 64 == 0, "aligned_alloc_floats alignment");
 
-  // The PackedMatrix overload on a product large enough to be split across threads.
-  const int m = 300, n = 500, k = 200;
+  // The PackedMatrix overload, with more rows than one packed A block and a reduction
+  // split into uneven blocks, on one thread and split across two.
+  const int m = 300, n = 500, k = 700;
   std::vector<float> a = random_vec(static_cast<size_t>(m) * k);
   std::vector<float> w = random_vec(static_cast<size_t>(n) * k);
   std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n);
   ck::reference::gemm_nk(m, a.data(), k, w.data(), k, n, k, ref.data(), n, nullptr, false);
   ck::PackedMatrix pw = ck::pack_nk(w.data(), n, k, k);
-  ck::gemm(m, a.data(), k, pw, got.data(), n, nullptr, false, &pool2);
-  double worst = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) worst = std::fmax(worst, std::fabs(got[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
-  CHECK(worst < 1e-4 * std::sqrt(k), "gemm PackedMatrix overload err %g", worst);
+  for (ck::Isa isa : available_isas()) {
+    ck::force_isa(isa);
+    for (ck::ThreadPool* pool : {static_cast<ck::ThreadPool*>(nullptr), &pool2}) {
+      ck::gemm(m, a.data(), k, pw, got.data(), n, nullptr, false, pool);
+      double worst = 0.0;
+      for (size_t i = 0; i < ref.size(); ++i) worst = std::fmax(worst, std::fabs(got[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
+      CHECK(worst < 1e-4 * std::sqrt(k), "gemm isa=%s m=%d n=%d k=%d threads=%d err %g", ck::isa_name(isa), m, n, k,
+            pool ? pool->size() : 0, worst);
+    }
+  }
+  ck::force_isa(ck::detect_isa());
 }
 
 void test_thread_pool() {

@@ -121,7 +121,7 @@ export class WindowDecoder {
         language,
       };
     } finally {
-      for (const s of sessions) void model.native.releaseSession(s);
+      await Promise.all([...sessions].map((s) => model.native.releaseSession(s)));
     }
   }
 
@@ -163,9 +163,9 @@ export class WindowDecoder {
       const next: number[] = [];
       live.forEach((h, i) => {
         const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
-        filters.apply(row, h.tokens);
+        const norm = filters.apply(row, h.tokens);
         const token = search.temperature > 0 ? sampleToken(row, search.temperature, search.random) : argmax(row);
-        h.sumLogprob += row[token] - logSumExp(row);
+        h.sumLogprob += row[token] - norm;
         h.tokens.push(token);
         if (token === eot) h.done = true;
         next.push(token);
@@ -205,8 +205,7 @@ export class WindowDecoder {
       const candidates: { from: number; token: number; score: number }[] = [];
       beams.forEach((beam, i) => {
         const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
-        filters.apply(row, beam.tokens);
-        const norm = logSumExp(row);
+        const norm = filters.apply(row, beam.tokens);
         for (const token of topK(row, beamSize + 1)) {
           if (row[token] === -Infinity) continue;
           candidates.push({ from: i, token, score: beam.sumLogprob + row[token] - norm });
@@ -277,15 +276,23 @@ function rank(hyps: Hypothesis[], lengthPenalty: number | null, eot: number): Hy
   return best;
 }
 
+const sampleWeights = new Float64Array(65536);
+
 function sampleToken(logits: Float32Array, temperature: number, random: () => number): number {
   let max = -Infinity;
   for (let t = 0; t < logits.length; t++) if (logits[t] > max) max = logits[t];
+  const weights = logits.length <= sampleWeights.length ? sampleWeights : new Float64Array(logits.length);
   let total = 0;
-  for (let t = 0; t < logits.length; t++) total += Math.exp((logits[t] - max) / temperature);
+  for (let t = 0; t < logits.length; t++) {
+    const v = logits[t];
+    const w = v === -Infinity ? 0 : Math.exp((v - max) / temperature);
+    weights[t] = w;
+    total += w;
+  }
   let r = random() * total;
   for (let t = 0; t < logits.length; t++) {
-    r -= Math.exp((logits[t] - max) / temperature);
-    if (r <= 0) return t;
+    r -= weights[t];
+    if (r <= 0 && weights[t] > 0) return t;
   }
   return argmax(logits);
 }

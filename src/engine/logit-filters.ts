@@ -31,14 +31,17 @@ export class LogitFilters {
       options.maxInitialTimestamp === null ? null : Math.round(options.maxInitialTimestamp / 0.02);
   }
 
-  /** Applies every rule in place. `generated` holds the tokens sampled so far (no prompt). */
-  apply(logits: Float32Array, generated: readonly number[]): void {
+  /**
+   * Applies every rule in place and returns logsumexp of the filtered logits, the normaliser
+   * that turns them into log-probabilities. `generated` holds the tokens sampled so far.
+   */
+  apply(logits: Float32Array, generated: readonly number[]): number {
     const n = logits.length;
     if (generated.length === 0) for (const t of this.suppressBegin) logits[t] = -Infinity;
     for (const t of this.suppress) logits[t] = -Infinity;
     if (this.options.withoutTimestamps) {
-      for (let t = this.tsBegin; t < n; t++) logits[t] = -Infinity;
-      return;
+      logits.fill(-Infinity, this.tsBegin);
+      return logSumExp(logits);
     }
     logits[this.noTimestamps] = -Infinity;
 
@@ -48,53 +51,54 @@ export class LogitFilters {
     const lastWasTimestamp = count >= 1 && generated[count - 1] >= this.tsBegin;
     const penultimateWasTimestamp = count < 2 || generated[count - 2] >= this.tsBegin;
     if (lastWasTimestamp) {
-      if (penultimateWasTimestamp) {
-        for (let t = this.tsBegin; t < n; t++) logits[t] = -Infinity;
-      } else {
-        for (let t = 0; t < this.eot; t++) logits[t] = -Infinity;
-      }
+      if (penultimateWasTimestamp) logits.fill(-Infinity, this.tsBegin);
+      else logits.fill(-Infinity, 0, this.eot);
     }
     // Time never goes backwards, and a segment lasts at least one step.
     for (let i = count - 1; i >= 0; i--) {
       if (generated[i] >= this.tsBegin) {
         const floor = lastWasTimestamp && !penultimateWasTimestamp ? generated[i] : generated[i] + 1;
-        for (let t = this.tsBegin; t < floor && t < n; t++) logits[t] = -Infinity;
+        logits.fill(-Infinity, this.tsBegin, Math.min(floor, n));
         break;
       }
     }
     if (count === 0) {
-      for (let t = 0; t < this.tsBegin; t++) logits[t] = -Infinity;
-      if (this.maxInitialIndex !== null) {
-        for (let t = this.tsBegin + this.maxInitialIndex + 1; t < n; t++) logits[t] = -Infinity;
-      }
+      logits.fill(-Infinity, 0, this.tsBegin);
+      if (this.maxInitialIndex !== null) logits.fill(-Infinity, this.tsBegin + this.maxInitialIndex + 1);
     }
     // When time is more likely than any single text token, emit a timestamp.
-    let max = -Infinity;
-    for (let t = 0; t < n; t++) if (logits[t] > max) max = logits[t];
-    let total = 0;
-    for (let t = 0; t < n; t++) total += Math.exp(logits[t] - max);
-    const logTotal = Math.log(total) + max;
-    let tsMax = -Infinity;
-    for (let t = this.tsBegin; t < n; t++) if (logits[t] > tsMax) tsMax = logits[t];
-    if (tsMax === -Infinity) return;
-    let tsSum = 0;
-    for (let t = this.tsBegin; t < n; t++) tsSum += Math.exp(logits[t] - tsMax);
-    const timestampLogprob = Math.log(tsSum) + tsMax - logTotal;
+    const textNorm = logSumExp(logits, 0, this.tsBegin);
+    const timeNorm = logSumExp(logits, this.tsBegin, n);
+    const total = addLogs(textNorm, timeNorm);
+    if (timeNorm === -Infinity) return total;
     let textMax = -Infinity;
     for (let t = 0; t < this.tsBegin; t++) if (logits[t] > textMax) textMax = logits[t];
-    if (timestampLogprob > textMax - logTotal) {
-      for (let t = 0; t < this.tsBegin; t++) logits[t] = -Infinity;
+    if (timeNorm > textMax) {
+      logits.fill(-Infinity, 0, this.tsBegin);
+      return timeNorm;
     }
+    return total;
   }
 }
 
-/** log of the softmax normaliser: logsumexp(logits). */
-export function logSumExp(logits: Float32Array): number {
+function addLogs(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  const max = Math.max(a, b);
+  return max + Math.log(Math.exp(a - max) + Math.exp(b - max));
+}
+
+/** log of the softmax normaliser over [from, to): logsumexp(logits). */
+export function logSumExp(logits: Float32Array, from = 0, to = logits.length): number {
   let max = -Infinity;
-  for (let t = 0; t < logits.length; t++) if (logits[t] > max) max = logits[t];
+  for (let t = from; t < to; t++) if (logits[t] > max) max = logits[t];
   if (max === -Infinity) return -Infinity;
   let total = 0;
-  for (let t = 0; t < logits.length; t++) total += Math.exp(logits[t] - max);
+  for (let t = from; t < to; t++) {
+    const v = logits[t];
+    // Most of a filtered vocabulary is -Infinity; skipping it avoids the cost of exp.
+    if (v !== -Infinity) total += Math.exp(v - max);
+  }
   return Math.log(total) + max;
 }
 

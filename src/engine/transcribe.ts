@@ -2,10 +2,11 @@
 // predicts, conditioning each window on the text before it, with temperature fallback when a
 // window's output looks like a loop (compression ratio) or a guess (mean log-probability).
 import { WindowDecoder, type SearchOptions, type WindowResult, type WindowTask } from './decoder.js';
-import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, WINDOW_FRAMES } from './features.js';
+import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, WINDOW_FRAMES } from './features.js';
+import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, type GuardOptions } from './guards.js';
 import type { WhisperModel } from './whisper.js';
 
-export interface TranscribeOptions {
+export interface TranscribeOptions extends GuardOptions {
   language: string | null;
   task: 'transcribe' | 'translate';
   beamSize: number;
@@ -13,9 +14,6 @@ export interface TranscribeOptions {
   patience: number;
   lengthPenalty: number | null;
   temperatures: number[];
-  compressionRatioThreshold: number | null;
-  logProbThreshold: number | null;
-  noSpeechThreshold: number | null;
   conditionOnPreviousText: boolean;
   /** previous text conditioning stops after a window decoded above this temperature */
   promptResetOnTemperature: number;
@@ -36,9 +34,7 @@ export const DEFAULT_TRANSCRIBE_OPTIONS: TranscribeOptions = {
   patience: 1,
   lengthPenalty: null,
   temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1.0],
-  compressionRatioThreshold: 2.4,
-  logProbThreshold: -1.0,
-  noSpeechThreshold: 0.6,
+  ...DEFAULT_GUARDS,
   conditionOnPreviousText: true,
   promptResetOnTemperature: 0.5,
   initialPrompt: null,
@@ -105,6 +101,14 @@ export async function transcribe(
       const timeOffset = seek / FRAMES_PER_SECOND;
       const segmentFrames = Math.min(WINDOW_FRAMES, contentFrames - seek);
       const segmentDuration = segmentFrames / FRAMES_PER_SECOND;
+      const advanceWithoutText = () => {
+        seek += segmentFrames;
+        opts.onProgress?.(Math.min(durationS, seek / FRAMES_PER_SECOND), durationS);
+      };
+      if (isSilent(pcm, seek * HOP_SAMPLES, (seek + segmentFrames) * HOP_SAMPLES, opts)) {
+        advanceWithoutText();
+        continue;
+      }
       const windowMel = melWindow(mel, seek);
       await model.native.encode(Int32Array.of(window), [windowMel], Int32Array.of(WINDOW_FRAMES));
 
@@ -121,16 +125,12 @@ export async function transcribe(
       });
       language ??= result.language;
 
-      if (opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold) {
-        const confident = opts.logProbThreshold !== null && result.avgLogprob > opts.logProbThreshold;
-        if (!confident) {
-          seek += segmentFrames;
-          opts.onProgress?.(Math.min(durationS, seek / FRAMES_PER_SECOND), durationS);
-          continue;
-        }
+      if (judgeWindow(result, opts) !== 'speech') {
+        advanceWithoutText();
+        continue;
       }
 
-      const tokens = result.tokens;
+      const tokens = cutRepetitionLoop(result.tokens);
       const isTs = tokens.map((t) => t >= special.timestampBegin);
       const singleTimestampEnding = tokens.length >= 2 && !isTs[tokens.length - 2] && isTs[tokens.length - 1];
       const pairs: number[] = [];
@@ -187,7 +187,7 @@ export async function transcribe(
       opts.onProgress?.(Math.min(durationS, seek / FRAMES_PER_SECOND), durationS);
     }
   } finally {
-    void model.native.releaseWindow(window);
+    await model.native.releaseWindow(window);
   }
   return {
     text: segments.map((s) => s.text).join(''),
@@ -202,7 +202,7 @@ async function decodeWithFallback(
   opts: TranscribeOptions,
   random: () => number,
   task: WindowTask,
-): Promise<WindowResult> {
+): Promise<WindowResult & { exhaustedFallback: boolean }> {
   const attempts: WindowResult[] = [];
   for (const temperature of opts.temperatures) {
     const search: SearchOptions = {
@@ -219,7 +219,7 @@ async function decodeWithFallback(
     const tooUnlikely = opts.logProbThreshold !== null && result.avgLogprob < opts.logProbThreshold;
     const silent = opts.noSpeechThreshold !== null && result.noSpeechProb > opts.noSpeechThreshold;
     // An unlikely decode of silence is expected: the window will be skipped, not retried.
-    if (!(tooRepetitive || tooUnlikely) || (silent && tooUnlikely)) return result;
+    if (!(tooRepetitive || tooUnlikely) || (silent && tooUnlikely)) return { ...result, exhaustedFallback: false };
     attempts.push(result);
   }
   // Every temperature failed: prefer the most likely decode that is not a loop.
@@ -227,5 +227,5 @@ async function decodeWithFallback(
     (r) => opts.compressionRatioThreshold === null || r.compressionRatio <= opts.compressionRatioThreshold,
   );
   const pool = candidates.length > 0 ? candidates : attempts;
-  return pool.reduce((best, r) => (r.avgLogprob > best.avgLogprob ? r : best));
+  return { ...pool.reduce((best, r) => (r.avgLogprob > best.avgLogprob ? r : best)), exhaustedFallback: true };
 }

@@ -3,7 +3,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.js';
 
 export interface EvalClip {
   id: string;
@@ -18,18 +18,6 @@ export interface EvalClip {
   language: string | null;
   source: string;
   license: string;
-}
-
-/**
- * The repository root is the nearest ancestor holding package.json. Walking up (rather than a
- * fixed "../..") keeps this right both for src/eval/*.ts under vitest and dist/src/eval/*.js.
- */
-function repoRoot(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json found above ${start}`);
-  }
 }
 
 /** CHORUS_EVAL_DIR if set, else shared/eval next to the repository checkout. */
