@@ -13,6 +13,8 @@ export interface LogMel {
   data: Float32Array; // [nMels][frames], normalised
   nMels: number;
   frames: number;
+  /** frames that hold the recording; the last frame only exists because of the padding hop */
+  contentFrames: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function logMelSpectrogram(model: WhisperModel, pcm: Float32Array):
   const nMels = model.info.nMels;
   const frames = data.length / nMels;
   normalizeLogMel(data);
-  return { data, nMels, frames };
+  return { data, nMels, frames, contentFrames: Math.max(0, frames - 1) };
 }
 
 /** In place: clamp to (max - 8) and map to (x + 4) / 4. Returns the max used. */
@@ -38,10 +40,13 @@ export function normalizeLogMel(data: Float32Array, ceiling?: number): number {
   return max;
 }
 
-/** Frames [start, start + length) of a log-mel, zero padded past its end (silence after normalising). */
+/**
+ * Frames [start, start + length) of a log-mel's content, zero padded past its end. Zero is
+ * what the reference front end pads a window with (not the log-mel of silence).
+ */
 export function melWindow(mel: LogMel, start: number, length = WINDOW_FRAMES): Float32Array {
   const out = new Float32Array(mel.nMels * length);
-  const available = Math.max(0, Math.min(length, mel.frames - start));
+  const available = Math.max(0, Math.min(length, mel.contentFrames - start));
   for (let m = 0; m < mel.nMels; m++) {
     const src = m * mel.frames + start;
     out.set(mel.data.subarray(src, src + available), m * length);

@@ -84,8 +84,7 @@ export async function transcribe(
   const special = tokenizer.special;
   const durationS = pcm.length / 16000;
   const mel = await logMelSpectrogram(model, pcm);
-  // The appended hop is padding, not content.
-  const contentFrames = mel.frames - 1;
+  const contentFrames = mel.contentFrames;
   const decoder = new WindowDecoder(model);
   const random = seededRandom(opts.seed);
   const window = model.native.createWindow();

