@@ -48,11 +48,11 @@ class Cursor {
     pos_ += length;
     return s;
   }
-  void read_bytes(std::vector<uint8_t>& out, size_t n, const std::string& name) {
+  const uint8_t* skip_bytes(size_t n, const std::string& name) {
     need(n, "the data of " + name);
-    out.assign(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
-               data_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+    const uint8_t* at = data_.data() + pos_;
     pos_ += n;
+    return at;
   }
   size_t pos() const { return pos_; }
   size_t size() const { return data_.size(); }
@@ -116,14 +116,14 @@ std::vector<float> Variable::to_f32(const Variable* scale) const {
   const auto n = static_cast<size_t>(elements());
   std::vector<float> out(n);
   switch (dtype) {
-    case DType::F32: std::memcpy(out.data(), bytes.data(), n * 4); break;
+    case DType::F32: std::memcpy(out.data(), data, n * 4); break;
     case DType::F16: {
-      const auto* src = reinterpret_cast<const uint16_t*>(bytes.data());
+      const auto* src = reinterpret_cast<const uint16_t*>(data);
       for (size_t i = 0; i < n; ++i) out[i] = half_to_float(src[i]);
       break;
     }
     case DType::BF16: {
-      const auto* src = reinterpret_cast<const uint16_t*>(bytes.data());
+      const auto* src = reinterpret_cast<const uint16_t*>(data);
       for (size_t i = 0; i < n; ++i) {
         const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
         std::memcpy(&out[i], &bits, 4);
@@ -133,7 +133,7 @@ std::vector<float> Variable::to_f32(const Variable* scale) const {
     case DType::I8: {
       if (!scale) throw std::runtime_error("int8 variable " + name + " has no scale");
       const auto scales = scale->to_f32();
-      const auto* src = reinterpret_cast<const int8_t*>(bytes.data());
+      const auto* src = reinterpret_cast<const int8_t*>(data);
       const size_t rows = scales.size();
       const size_t cols = rows ? n / rows : 0;
       for (size_t r = 0; r < rows; ++r)
@@ -150,10 +150,11 @@ std::vector<float> Variable::to_f32(const Variable* scale) const {
 }
 
 int64_t Variable::scalar_int() const {
+  if (nbytes == 0) throw std::runtime_error("variable " + name + " is empty");
   switch (dtype) {
-    case DType::I8: return static_cast<int8_t>(bytes.at(0));
-    case DType::I16: { int16_t v; std::memcpy(&v, bytes.data(), 2); return v; }
-    case DType::I32: { int32_t v; std::memcpy(&v, bytes.data(), 4); return v; }
+    case DType::I8: return static_cast<int8_t>(data[0]);
+    case DType::I16: { int16_t v; std::memcpy(&v, data, 2); return v; }
+    case DType::I32: { int32_t v; std::memcpy(&v, data, 4); return v; }
     default: throw std::runtime_error("variable " + name + " is not an integer scalar");
   }
 }
@@ -175,8 +176,9 @@ ModelFile ModelFile::read(const std::string& dir) {
   }
 
   ModelFile model;
-  model.file_bytes_ = data.size();
-  Cursor cur(data, what);
+  model.buffer_ = std::move(data);
+  model.file_bytes_ = model.buffer_.size();
+  Cursor cur(model.buffer_, what);
   const auto version = cur.read<uint32_t>();
   if (version != kSupportedBinaryVersion) {
     throw std::runtime_error(what + " has binary version " + std::to_string(version) +
@@ -200,7 +202,8 @@ ModelFile ModelFile::read(const std::string& dir) {
                                std::to_string(nbytes) + " bytes but its shape needs " +
                                std::to_string(expected));
     }
-    cur.read_bytes(v.bytes, nbytes, v.name);
+    v.data = cur.skip_bytes(nbytes, v.name);
+    v.nbytes = nbytes;
     model.vars_.emplace(v.name, std::move(v));
   }
   const auto alias_count = cur.read<uint32_t>();

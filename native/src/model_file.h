@@ -16,7 +16,8 @@ struct Variable {
   std::string name;
   std::vector<int64_t> shape;
   DType dtype = DType::F32;
-  std::vector<uint8_t> bytes;
+  const uint8_t* data = nullptr;  // points into the owning ModelFile's buffer
+  size_t nbytes = 0;
 
   int64_t elements() const;
   // Converts to fp32 whatever the stored precision (int8 needs its scale, which CTranslate2
@@ -27,6 +28,11 @@ struct Variable {
 
 class ModelFile {
  public:
+  ModelFile() = default;
+  ModelFile(ModelFile&&) = default;
+  ModelFile(const ModelFile&) = delete;
+  ModelFile& operator=(const ModelFile&) = delete;
+
   // Reads model.bin, or model.bin.part1, model.bin.part2, ... concatenated when the model was
   // split to fit a package size limit.
   static ModelFile read(const std::string& dir);
@@ -43,6 +49,7 @@ class ModelFile {
   std::string spec_name_;
   uint32_t revision_ = 0;
   uint64_t file_bytes_ = 0;
+  std::vector<uint8_t> buffer_;  // the whole file; variables are views into it
   std::map<std::string, Variable> vars_;
   std::map<std::string, std::string> aliases_;
 };

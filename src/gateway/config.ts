@@ -1,0 +1,158 @@
+/**
+ * Gateway settings from command-line flags and environment variables. A flag wins over its
+ * variable, so a deployment's environment can be overridden for one run. Parsing is pure
+ * (argv and env are arguments) and refuses bad values at start-up, where an operator is
+ * watching, rather than on the first connection.
+ */
+
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL } from '../model/registry.js';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** null: authentication disabled. */
+  apiKeys: ReadonlySet<string> | null;
+  /** Largest WebSocket message accepted; larger ones close the session with 1009. */
+  maxFrameBytes: number;
+  /** A session that sends neither audio nor KeepAlive for this long is closed. */
+  idleTimeoutMs: number;
+  /** Results a slow client may leave unread before it is disconnected. */
+  maxOutboundMessages: number;
+  maxOutboundBytes: number;
+  model: string;
+  /** 0: the engine picks from the cores available. */
+  threads: number;
+  /** JSONL file that also receives every final result; null: none. */
+  transcriptSink: string | null;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
+  host: '0.0.0.0',
+  port: 8080,
+  // A second of 48 kHz stereo linear16 is 192 KB; 1 MiB leaves room for clients that batch.
+  maxFrameBytes: MIB,
+  // Deepgram closes idle streams after about 10 s; clients already send KeepAlive sooner.
+  idleTimeoutMs: 10_000,
+  // Results are far smaller than these limits allow; hitting them means the client stopped reading.
+  maxOutboundMessages: 1000,
+  maxOutboundBytes: 8 * MIB,
+  model: DEFAULT_MODEL,
+  threads: 0,
+  transcriptSink: null,
+};
+
+export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
+  --host ADDR                   CHORUS_HOST                   listen address (${GATEWAY_DEFAULTS.host})
+  --port N                      CHORUS_PORT                   listen port, 0 for any free port (${GATEWAY_DEFAULTS.port})
+  --api-key KEY  (repeatable)   CHORUS_API_KEYS (comma list)  accepted keys; none: no authentication
+  --max-frame-bytes N[KiB|MiB]  CHORUS_MAX_FRAME_BYTES        largest WebSocket message (1MiB)
+  --idle-timeout SECONDS        CHORUS_IDLE_TIMEOUT_S         close sessions silent this long (10)
+  --max-outbound-messages N     CHORUS_MAX_OUTBOUND_MESSAGES  unread results before disconnecting (${GATEWAY_DEFAULTS.maxOutboundMessages})
+  --max-outbound-bytes N[KiB|MiB] CHORUS_MAX_OUTBOUND_BYTES   unread bytes before disconnecting (8MiB)
+  --model NAME|PATH             CHORUS_MODEL                  Whisper model (${GATEWAY_DEFAULTS.model})
+  --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
+  --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file`;
+
+function integerSetting(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected a whole number, got "${value}"`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new ConfigError(`${name}: must be between ${min} and ${max}, got ${parsed}`);
+  return parsed;
+}
+
+function byteSetting(name: string, value: string, min: number, max: number): number {
+  const match = /^(\d+)\s*(KiB|MiB)?$/i.exec(value);
+  if (!match) throw new ConfigError(`${name}: expected bytes such as 1048576, 512KiB or 1MiB, got "${value}"`);
+  const unit = match[2]?.toLowerCase();
+  const bytes = Number(match[1]) * (unit === 'mib' ? MIB : unit === 'kib' ? KIB : 1);
+  if (bytes < min || bytes > max) throw new ConfigError(`${name}: must be between ${min} and ${max} bytes, got ${bytes}`);
+  return bytes;
+}
+
+function secondsSetting(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(`${name}: expected seconds, got "${value}"`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new ConfigError(`${name}: must be between ${min} and ${max} seconds, got ${parsed}`);
+  return Math.round(parsed * 1000);
+}
+
+function nonEmpty(name: string, value: string): string {
+  if (value.trim() === '') throw new ConfigError(`${name}: must not be empty`);
+  return value;
+}
+
+function apiKeySet(keys: string[]): ReadonlySet<string> | null {
+  const cleaned = keys.map((k) => k.trim()).filter((k) => k !== '');
+  return cleaned.length === 0 ? null : new Set(cleaned);
+}
+
+/** Throws ConfigError naming the flag or variable at fault. */
+export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'api-key': { type: 'string', multiple: true },
+        'max-frame-bytes': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'max-outbound-messages': { type: 'string' },
+        'max-outbound-bytes': { type: 'string' },
+        model: { type: 'string' },
+        threads: { type: 'string' },
+        'transcript-sink': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+
+  /** The flag if given, else the variable, labelled with whichever was used for messages. */
+  const pick = (flag: keyof typeof values, variable: string): { name: string; value: string } | null => {
+    const fromFlag = values[flag];
+    if (typeof fromFlag === 'string') return { name: `--${flag}`, value: fromFlag };
+    const fromEnv = env[variable];
+    return fromEnv === undefined || fromEnv === '' ? null : { name: variable, value: fromEnv };
+  };
+
+  const host = pick('host', 'CHORUS_HOST');
+  const port = pick('port', 'CHORUS_PORT');
+  const maxFrameBytes = pick('max-frame-bytes', 'CHORUS_MAX_FRAME_BYTES');
+  const idleTimeout = pick('idle-timeout', 'CHORUS_IDLE_TIMEOUT_S');
+  const maxOutboundMessages = pick('max-outbound-messages', 'CHORUS_MAX_OUTBOUND_MESSAGES');
+  const maxOutboundBytes = pick('max-outbound-bytes', 'CHORUS_MAX_OUTBOUND_BYTES');
+  const model = pick('model', 'CHORUS_MODEL');
+  const threads = pick('threads', 'CHORUS_THREADS');
+  const transcriptSink = pick('transcript-sink', 'CHORUS_TRANSCRIPT_SINK');
+
+  return {
+    host: host ? nonEmpty(host.name, host.value) : GATEWAY_DEFAULTS.host,
+    port: port ? integerSetting(port.name, port.value, 0, 65_535) : GATEWAY_DEFAULTS.port,
+    apiKeys: apiKeySet(values['api-key'] ?? (env.CHORUS_API_KEYS ?? '').split(',')),
+    maxFrameBytes: maxFrameBytes
+      ? byteSetting(maxFrameBytes.name, maxFrameBytes.value, KIB, 64 * MIB)
+      : GATEWAY_DEFAULTS.maxFrameBytes,
+    idleTimeoutMs: idleTimeout ? secondsSetting(idleTimeout.name, idleTimeout.value, 1, 3600) : GATEWAY_DEFAULTS.idleTimeoutMs,
+    maxOutboundMessages: maxOutboundMessages
+      ? integerSetting(maxOutboundMessages.name, maxOutboundMessages.value, 1, 1_000_000)
+      : GATEWAY_DEFAULTS.maxOutboundMessages,
+    maxOutboundBytes: maxOutboundBytes
+      ? byteSetting(maxOutboundBytes.name, maxOutboundBytes.value, 64 * KIB, 1024 * MIB)
+      : GATEWAY_DEFAULTS.maxOutboundBytes,
+    model: model ? nonEmpty(model.name, model.value) : GATEWAY_DEFAULTS.model,
+    threads: threads ? integerSetting(threads.name, threads.value, 0, 1024) : GATEWAY_DEFAULTS.threads,
+    transcriptSink: transcriptSink ? nonEmpty(transcriptSink.name, transcriptSink.value) : GATEWAY_DEFAULTS.transcriptSink,
+  };
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, GATEWAY_DEFAULTS, parseGatewayConfig } from '../../src/gateway/config.js';
+import { DEFAULT_MODEL } from '../../src/model/registry.js';
+
+function expectConfigError(call: () => unknown, mention: string): void {
+  expect(call).toThrow(ConfigError);
+  expect(call).toThrow(mention);
+}
+
+describe('parseGatewayConfig defaults', () => {
+  it('uses the defaults with no flags and no environment', () => {
+    expect(parseGatewayConfig([], {})).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      apiKeys: null,
+      maxFrameBytes: 1024 * 1024,
+      idleTimeoutMs: 10_000,
+      maxOutboundMessages: GATEWAY_DEFAULTS.maxOutboundMessages,
+      maxOutboundBytes: GATEWAY_DEFAULTS.maxOutboundBytes,
+      model: DEFAULT_MODEL,
+      threads: 0,
+      transcriptSink: null,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseGatewayConfig([], { CHORUS_PORT: '', CHORUS_API_KEYS: '' })).toMatchObject({ port: 8080, apiKeys: null });
+  });
+});
+
+describe('parseGatewayConfig sources', () => {
+  it('reads every setting from flags', () => {
+    const config = parseGatewayConfig(
+      [
+        '--host=127.0.0.1',
+        '--port',
+        '9000',
+        '--api-key',
+        'a',
+        '--api-key',
+        'b',
+        '--max-frame-bytes',
+        '512KiB',
+        '--idle-timeout',
+        '2.5',
+        '--max-outbound-messages',
+        '50',
+        '--max-outbound-bytes',
+        '2MiB',
+        '--model',
+        'base.en',
+        '--threads',
+        '4',
+        '--transcript-sink',
+        '/tmp/finals.jsonl',
+      ],
+      {},
+    );
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 9000,
+      apiKeys: new Set(['a', 'b']),
+      maxFrameBytes: 512 * 1024,
+      idleTimeoutMs: 2500,
+      maxOutboundMessages: 50,
+      maxOutboundBytes: 2 * 1024 * 1024,
+      model: 'base.en',
+      threads: 4,
+      transcriptSink: '/tmp/finals.jsonl',
+    });
+  });
+
+  it('reads every setting from the environment', () => {
+    const config = parseGatewayConfig([], {
+      CHORUS_HOST: '::',
+      CHORUS_PORT: '0',
+      CHORUS_API_KEYS: 'k1, k2,,k3 ',
+      CHORUS_MAX_FRAME_BYTES: '65536',
+      CHORUS_IDLE_TIMEOUT_S: '30',
+      CHORUS_MAX_OUTBOUND_MESSAGES: '10',
+      CHORUS_MAX_OUTBOUND_BYTES: '1mib',
+      CHORUS_MODEL: '/models/small',
+      CHORUS_THREADS: '2',
+      CHORUS_TRANSCRIPT_SINK: 'finals.jsonl',
+    });
+    expect(config).toEqual({
+      host: '::',
+      port: 0,
+      apiKeys: new Set(['k1', 'k2', 'k3']),
+      maxFrameBytes: 65536,
+      idleTimeoutMs: 30_000,
+      maxOutboundMessages: 10,
+      maxOutboundBytes: 1024 * 1024,
+      model: '/models/small',
+      threads: 2,
+      transcriptSink: 'finals.jsonl',
+    });
+  });
+
+  it('lets flags override the environment, api keys included', () => {
+    const config = parseGatewayConfig(['--port', '1234', '--api-key', 'flag-key'], {
+      CHORUS_PORT: '5678',
+      CHORUS_API_KEYS: 'env-key',
+    });
+    expect(config.port).toBe(1234);
+    expect(config.apiKeys).toEqual(new Set(['flag-key']));
+  });
+});
+
+describe('parseGatewayConfig validation', () => {
+  it.each([
+    [['--port', '65536'], '--port'],
+    [['--port', '80a'], '--port'],
+    [['--port', '-1'], '--port'],
+    [['--max-frame-bytes', '100'], '--max-frame-bytes'],
+    [['--max-frame-bytes', '65MiB'], '--max-frame-bytes'],
+    [['--max-frame-bytes', '1GB'], '--max-frame-bytes'],
+    [['--idle-timeout', '0'], '--idle-timeout'],
+    [['--idle-timeout', '10s'], '--idle-timeout'],
+    [['--idle-timeout', '3601'], '--idle-timeout'],
+    [['--max-outbound-messages', '0'], '--max-outbound-messages'],
+    [['--max-outbound-bytes', '1KiB'], '--max-outbound-bytes'],
+    [['--threads', 'many'], '--threads'],
+    [['--host', ' '], '--host'],
+    [['--model', ''], '--model'],
+    [['--transcript-sink', ''], '--transcript-sink'],
+  ])('refuses %j', (argv, mention) => {
+    expectConfigError(() => parseGatewayConfig(argv, {}), mention);
+  });
+
+  it('names the variable when the bad value came from the environment', () => {
+    expectConfigError(() => parseGatewayConfig([], { CHORUS_PORT: 'http' }), 'CHORUS_PORT');
+    expectConfigError(() => parseGatewayConfig([], { CHORUS_IDLE_TIMEOUT_S: 'soon' }), 'CHORUS_IDLE_TIMEOUT_S');
+  });
+
+  it('refuses unknown flags and positional arguments', () => {
+    expectConfigError(() => parseGatewayConfig(['--prot', '80'], {}), 'prot');
+    expect(() => parseGatewayConfig(['extra'], {})).toThrow(ConfigError);
+  });
+});
