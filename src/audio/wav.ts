@@ -7,6 +7,8 @@
  * (a data chunk that claims more bytes than the file holds, unknown codecs).
  */
 
+import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from './g711.js';
+
 export type AudioErrorCode = 'not_wav' | 'unsupported_format' | 'truncated' | 'corrupt' | 'not_found';
 
 export class AudioFormatError extends Error {
@@ -244,30 +246,6 @@ function parseDs64Chunk(
   const dataSize = view.getBigUint64(offset + 8, true);
   if (dataSize > BigInt(Number.MAX_SAFE_INTEGER)) fail('corrupt', "'ds64' data size is implausibly large");
   return Number(dataSize);
-}
-
-/** G.711 tables, built once: each 8-bit code maps to a 16-bit linear value. */
-const MULAW_TO_FLOAT = buildG711Table((code) => {
-  const inverted = ~code & 0xff;
-  const exponent = (inverted >> 4) & 0x07;
-  const mantissa = inverted & 0x0f;
-  const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-  return inverted & 0x80 ? -magnitude : magnitude;
-});
-
-const ALAW_TO_FLOAT = buildG711Table((code) => {
-  const toggled = code ^ 0x55;
-  const exponent = (toggled >> 4) & 0x07;
-  const mantissa = toggled & 0x0f;
-  const magnitude = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
-  // A-law's sign bit is set for positive values, the opposite of mu-law.
-  return toggled & 0x80 ? magnitude : -magnitude;
-});
-
-function buildG711Table(toLinear16: (code: number) => number): Float32Array {
-  const table = new Float32Array(256);
-  for (let code = 0; code < 256; code++) table[code] = toLinear16(code) / 32768;
-  return table;
 }
 
 function decodeToMono(view: DataView, offset: number, frames: number, format: WavFormat): Float32Array {

@@ -109,11 +109,14 @@ async function main(): Promise<number> {
       return scoreWer(covered.map((r) => ({ ref: r.ref, hyp: ref.hyps.get(r.id)!, language: r.language })));
     });
     const insertedWords = rows.filter((r) => r.ref === '').reduce((n, r) => n + words(r.hyp).length, 0);
-    process.stdout.write(
-      `| ${set} | ${rows.length} | ${score.refWords} | ${set === 'nonspeech' ? `${insertedWords} words` : percent(score.wer)} | ${refScores
-        .map((s) => (s ? percent(s.wer) : 'n/a'))
-        .join(' | ')} |\n`,
-    );
+    const cells = [
+      set,
+      String(rows.length),
+      String(score.refWords),
+      set === 'nonspeech' ? `${insertedWords} words` : percent(score.wer),
+      ...refScores.map((s) => (s ? percent(s.wer) : 'n/a')),
+    ];
+    process.stdout.write(`| ${cells.join(' | ')} |\n`);
     report.push({
       set,
       clips: rows.length,

@@ -1,0 +1,161 @@
+/**
+ * Turns the bytes of a client's audio messages into 16 kHz mono float samples, the only form
+ * the rest of the pipeline sees.
+ *
+ * A decoder is a pure processor: one message in, the samples it completes out, no sockets or
+ * timers. Message boundaries carry no meaning for PCM, so a message may end inside a sample or
+ * inside a multichannel frame and the remainder is carried into the next one; channels are
+ * averaged before resampling, so rate conversion runs once rather than per channel.
+ *
+ * The factory is async only because the Opus decoder is WebAssembly and must be instantiated;
+ * once created, every decoder works synchronously. Options are validated here, with the typed
+ * `AudioInputError`, because they come straight from a client's query string.
+ */
+import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from '../audio/g711.js';
+import { Resampler } from '../audio/resample.js';
+import { AudioInputError } from './audio-input-error.js';
+import { createOpusStreamDecoder } from './opus-input.js';
+
+export { AudioInputError, type AudioInputErrorCode } from './audio-input-error.js';
+
+export const STREAM_SAMPLE_RATE = 16000;
+
+export const AUDIO_ENCODINGS = ['linear16', 'mulaw', 'alaw', 'opus'] as const;
+export type AudioEncoding = (typeof AUDIO_ENCODINGS)[number];
+
+const MIN_SAMPLE_RATE = 8000;
+const MAX_SAMPLE_RATE = 48000;
+const MAX_CHANNELS = 8;
+/** Opus decodes only to these rates, so a client declaring another one misunderstands it. */
+const OPUS_SAMPLE_RATES = [8000, 12000, 16000, 24000, 48000];
+
+export interface AudioDecoderOptions {
+  /** Taken as a string because it arrives unchecked from the client; see AUDIO_ENCODINGS. */
+  encoding: string;
+  /** Required for linear16, mulaw and alaw; optional for Opus, which carries its own timing. */
+  sampleRate?: number;
+  /**
+   * Interleaved channels for linear16, mulaw and alaw (default 1). For Opus only raw packets
+   * use it (1 or 2); an Ogg stream's own header is authoritative.
+   */
+  channels?: number;
+}
+
+export interface AudioDecoder {
+  /** Samples (16 kHz, mono) completed by this message; possibly none. */
+  decode(message: Uint8Array): Float32Array;
+  /**
+   * Samples held back for filter look-ahead, as if the audio ended here. The decoder stays
+   * usable: a message after flush continues the same byte stream (a partial PCM frame stays
+   * carried), at the cost of a resampler restart (a transient of a few milliseconds).
+   */
+  flush(): Float32Array;
+}
+
+export async function createAudioDecoder(options: AudioDecoderOptions): Promise<AudioDecoder> {
+  const encoding = checkEncoding(options.encoding);
+  const channels = checkChannels(options.channels ?? 1);
+  if (encoding === 'opus') {
+    if (options.sampleRate !== undefined && !OPUS_SAMPLE_RATES.includes(options.sampleRate)) {
+      throw new AudioInputError(
+        'bad_sample_rate',
+        `sample_rate ${options.sampleRate} is not an Opus rate (${OPUS_SAMPLE_RATES.join(', ')})`,
+      );
+    }
+    if (channels > 2) {
+      throw new AudioInputError('bad_channels', `Opus input supports 1 or 2 channels, got ${channels}`);
+    }
+    return createOpusStreamDecoder();
+  }
+  const sampleRate = checkSampleRate(options.sampleRate, encoding);
+  const reader = encoding === 'linear16' ? readLinear16 : encoding === 'mulaw' ? readMulaw : readAlaw;
+  return new InterleavedPcmDecoder(reader, encoding === 'linear16' ? 2 : 1, channels, sampleRate);
+}
+
+type SampleReader = (bytes: Uint8Array, offset: number) => number;
+
+const readLinear16: SampleReader = (bytes, offset) => {
+  const unsigned = bytes[offset] | (bytes[offset + 1] << 8);
+  return (unsigned >= 0x8000 ? unsigned - 0x10000 : unsigned) / 32768;
+};
+const readMulaw: SampleReader = (bytes, offset) => MULAW_TO_FLOAT[bytes[offset]];
+const readAlaw: SampleReader = (bytes, offset) => ALAW_TO_FLOAT[bytes[offset]];
+
+class InterleavedPcmDecoder implements AudioDecoder {
+  private readonly frameBytes: number;
+  private readonly resampler: Resampler;
+  /** Bytes of a frame (all channels of one sample instant) that a message left incomplete. */
+  private carried: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    private readonly readSample: SampleReader,
+    private readonly bytesPerSample: number,
+    private readonly channels: number,
+    sampleRate: number,
+  ) {
+    this.frameBytes = bytesPerSample * channels;
+    this.resampler = new Resampler(sampleRate, STREAM_SAMPLE_RATE);
+  }
+
+  decode(message: Uint8Array): Float32Array {
+    const bytes = this.carried.length === 0 ? message : joinBytes(this.carried, message);
+    const frames = Math.floor(bytes.length / this.frameBytes);
+    const mono = new Float32Array(frames);
+    let offset = 0;
+    for (let frame = 0; frame < frames; frame++) {
+      let sum = 0;
+      for (let channel = 0; channel < this.channels; channel++) {
+        sum += this.readSample(bytes, offset);
+        offset += this.bytesPerSample;
+      }
+      mono[frame] = sum / this.channels;
+    }
+    // Copied, since the caller may reuse the message's buffer. Not with slice(): on a Node
+    // Buffer, which is what WebSocket libraries hand over, slice() is a view.
+    this.carried = new Uint8Array(bytes.subarray(offset));
+    return this.resampler.process(mono);
+  }
+
+  flush(): Float32Array {
+    return this.resampler.flush();
+  }
+}
+
+function checkEncoding(encoding: string): AudioEncoding {
+  const known = AUDIO_ENCODINGS.find((name) => name === encoding);
+  if (known) return known;
+  throw new AudioInputError(
+    'unsupported_encoding',
+    `encoding ${JSON.stringify(encoding)} is not supported (supported: ${AUDIO_ENCODINGS.join(', ')})`,
+  );
+}
+
+function checkChannels(channels: number): number {
+  if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) {
+    throw new AudioInputError('bad_channels', `channels must be an integer from 1 to ${MAX_CHANNELS}, got ${channels}`);
+  }
+  return channels;
+}
+
+function checkSampleRate(sampleRate: number | undefined, encoding: AudioEncoding): number {
+  if (sampleRate === undefined) {
+    throw new AudioInputError(
+      'bad_sample_rate',
+      `${encoding} audio needs a sample_rate (${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE} Hz)`,
+    );
+  }
+  if (!Number.isInteger(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
+    throw new AudioInputError(
+      'bad_sample_rate',
+      `sample_rate must be an integer from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${sampleRate}`,
+    );
+  }
+  return sampleRate;
+}
+
+function joinBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head);
+  joined.set(tail, head.length);
+  return joined;
+}

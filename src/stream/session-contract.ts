@@ -1,0 +1,77 @@
+// What a transport (WebSocket, WebRTC) sees of one live transcription session. The session
+// owns the stream pipeline after codec decoding: VAD and endpointing, windowed decoding on
+// the shared engine, hypothesis stabilisation; it reports protocol-neutral events that the
+// transport renders in its wire format. Times are seconds of stream audio from the first
+// sample the client sent.
+import type { Word } from './stabilizer.js';
+
+export interface SessionOptions {
+  /** send interim (unstable) results */
+  interimResults: boolean;
+  /** silence that ends an utterance (speech_final); null: only Finalize/CloseStream end one */
+  endpointingMs: number | null;
+  /** gap after the last word that triggers an utterance_end event; null disables it */
+  utteranceEndMs: number | null;
+  /** send speech_started events */
+  vadEvents: boolean;
+  /** Whisper language code; null detects it (multilingual models) */
+  language: string | null;
+}
+
+export interface ResultWord extends Word {
+  /** consecutive hypotheses that kept this interim word (absent on finals) */
+  stability?: number;
+}
+
+export type SessionEvent =
+  | {
+      type: 'results';
+      isFinal: boolean;
+      /** the utterance ended at an endpoint (VAD silence) */
+      speechFinal: boolean;
+      /** produced by a Finalize or CloseStream request */
+      fromFinalize: boolean;
+      /** span of stream audio the result covers */
+      start: number;
+      duration: number;
+      transcript: string;
+      confidence: number;
+      words: ResultWord[];
+      /** seconds of received audio not yet transcribed (DESIGN.md "lag") */
+      lag: number;
+    }
+  | { type: 'speech_started'; timestamp: number }
+  | { type: 'utterance_end'; lastWordEnd: number };
+
+export interface LiveSession {
+  /** 16 kHz mono samples, in order; never blocks, work happens as the engine gets to it */
+  pushAudio(samples: Float32Array): void;
+  /** decode everything received so far and emit it as finals (fromFinalize); stays open */
+  finalize(): Promise<void>;
+  /** finalize, then release engine resources; no events after the promise settles */
+  close(): Promise<void>;
+  /** release engine resources at once (client vanished); returns finals that were pending, if any */
+  abort(): Promise<void>;
+  /** seconds of audio received */
+  readonly receivedSeconds: number;
+  /** DESIGN.md lag: received audio minus audio whose results have been emitted */
+  readonly lagSeconds: number;
+}
+
+export type SessionEventSink = (event: SessionEvent) => void;
+
+/** Creates sessions on a shared engine; refuses (throws CapacityError) when the device is full. */
+export interface SessionFactory {
+  create(options: SessionOptions, onEvent: SessionEventSink): LiveSession;
+  /** sessions alive now */
+  readonly activeSessions: number;
+  readonly modelName: string;
+}
+
+export class CapacityError extends Error {
+  readonly code = 'capacity_exceeded';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapacityError';
+  }
+}

@@ -1,0 +1,278 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { loadAudioFile } from '../../src/audio/load.js';
+import { resample } from '../../src/audio/resample.js';
+import { AudioInputError, createAudioDecoder, type AudioDecoder } from '../../src/stream/audio-decoder.js';
+import { OggPacketReader } from '../../src/stream/ogg-packets.js';
+import { AUDIO } from '../helpers.js';
+import { OPUS_TAGS, concatBytes, oggPage, opusHead } from './ogg-fixtures.js';
+
+function int16Bytes(values: number[]): Uint8Array {
+  const bytes = new Uint8Array(values.length * 2);
+  const view = new DataView(bytes.buffer);
+  values.forEach((value, i) => view.setInt16(i * 2, value, true));
+  return bytes;
+}
+
+/** Feeds `bytes` in messages of the given sizes (cycled) and returns everything decoded, flush included. */
+function decodeInMessages(decoder: AudioDecoder, bytes: Uint8Array, sizes: number[]): Float32Array {
+  const parts: Float32Array[] = [];
+  for (let offset = 0, i = 0; offset < bytes.length; i++) {
+    const size = sizes[i % sizes.length];
+    parts.push(decoder.decode(bytes.subarray(offset, offset + size)));
+    offset += size;
+  }
+  parts.push(decoder.flush());
+  const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
+}
+
+async function captureError(action: () => Promise<unknown> | unknown): Promise<AudioInputError> {
+  try {
+    await action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AudioInputError);
+    return error as AudioInputError;
+  }
+  throw new Error('expected an AudioInputError');
+}
+
+function expectSamples(actual: Float32Array, expected: number[]): void {
+  expect(Array.from(actual)).toHaveLength(expected.length);
+  expected.forEach((value, i) => expect(actual[i]).toBeCloseTo(value, 6));
+}
+
+/** Normalised cross-correlation at zero lag: 1 for identical waveforms. */
+function similarity(a: Float32Array, b: Float32Array): number {
+  let dot = 0, energyA = 0, energyB = 0;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    dot += a[i] * b[i];
+    energyA += a[i] * a[i];
+    energyB += b[i] * b[i];
+  }
+  return dot / Math.sqrt(energyA * energyB);
+}
+
+describe('linear16', () => {
+  it('decodes little-endian 16-bit samples at 16 kHz unchanged', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000 });
+    expectSamples(decoder.decode(int16Bytes([0, 16384, -32768, 32767])), [0, 0.5, -1, 32767 / 32768]);
+    expect(decoder.flush()).toHaveLength(0);
+  });
+
+  it('carries a sample split across messages into the next message', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000 });
+    const bytes = int16Bytes([1000, -2000, 3000]);
+    expectSamples(decoder.decode(bytes.subarray(0, 3)), [1000 / 32768]);
+    expectSamples(decoder.decode(bytes.subarray(3, 5)), [-2000 / 32768]);
+    expectSamples(decoder.decode(bytes.subarray(5)), [3000 / 32768]);
+  });
+
+  it('averages interleaved channels, carrying a frame split between channels', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000, channels: 3 });
+    const bytes = int16Bytes([300, 600, 900, -300, -600, -900]);
+    const output = decodeInMessages(decoder, bytes, [4, 5, 3]);
+    expectSamples(output, [600 / 32768, -600 / 32768]);
+  });
+
+  it('resamples to 16 kHz exactly as the offline resampler does, whatever the message sizes', async () => {
+    const values = Array.from({ length: 4410 }, (_, i) => Math.round(8000 * Math.sin(i / 7)));
+    const expected = resample(new Float32Array(values.map((v) => v / 32768)), 44100, 16000);
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 44100 });
+    const output = decodeInMessages(decoder, int16Bytes(values), [1, 333, 64, 1001]);
+    expect(output).toHaveLength(expected.length);
+    expect(output.length).toBe(1600);
+    for (let i = 0; i < expected.length; i++) expect(output[i]).toBeCloseTo(expected[i], 5);
+  });
+
+  it('copies the carried bytes, because a WebSocket library may reuse its Buffer', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000 });
+    const message = Buffer.from(int16Bytes([0x1234]));
+    decoder.decode(message.subarray(0, 1));
+    message.fill(0xff);
+    expectSamples(decoder.decode(Uint8Array.of(0x12)), [0x1234 / 32768]);
+  });
+
+  it('keeps a partial frame across flush, so a Finalize mid-stream does not shift later samples', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000 });
+    const bytes = int16Bytes([100, 200]);
+    decoder.decode(bytes.subarray(0, 3));
+    decoder.flush();
+    expectSamples(decoder.decode(bytes.subarray(3)), [200 / 32768]);
+  });
+});
+
+describe('G.711', () => {
+  it('decodes mu-law and A-law with the standard table values', async () => {
+    // mu-law 0x80 = +32124, 0x00 = -32124, 0xFF = 0; A-law 0xAA = +32256, 0x2A = -32256, 0xD5 = +8.
+    const mulaw = await createAudioDecoder({ encoding: 'mulaw', sampleRate: 16000 });
+    expectSamples(mulaw.decode(Uint8Array.from([0x80, 0x00, 0xff])), [32124 / 32768, -32124 / 32768, 0]);
+    const alaw = await createAudioDecoder({ encoding: 'alaw', sampleRate: 16000 });
+    expectSamples(alaw.decode(Uint8Array.from([0xaa, 0x2a, 0xd5])), [32256 / 32768, -32256 / 32768, 8 / 32768]);
+  });
+
+  it('upsamples 8 kHz telephone audio to twice as many samples', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'mulaw', sampleRate: 8000, channels: 2 });
+    const output = decodeInMessages(decoder, new Uint8Array(1600).fill(0xff), [160]);
+    expect(output).toHaveLength(1600);
+    expect(output.every((sample) => sample === 0)).toBe(true);
+  });
+});
+
+describe('options are validated with typed errors', () => {
+  it.each([
+    [
+      { encoding: 'flac', sampleRate: 16000 },
+      'unsupported_encoding',
+      /"flac" is not supported \(supported: linear16, mulaw, alaw, opus\)/,
+    ],
+    [{ encoding: 'linear16' }, 'bad_sample_rate', /linear16 audio needs a sample_rate/],
+    [{ encoding: 'linear16', sampleRate: 96000 }, 'bad_sample_rate', /from 8000 to 48000 Hz, got 96000/],
+    [{ encoding: 'mulaw', sampleRate: 8000.5 }, 'bad_sample_rate', /got 8000.5/],
+    [{ encoding: 'linear16', sampleRate: 16000, channels: 0 }, 'bad_channels', /from 1 to 8, got 0/],
+    [{ encoding: 'alaw', sampleRate: 8000, channels: 9 }, 'bad_channels', /from 1 to 8, got 9/],
+    [{ encoding: 'opus', sampleRate: 44100 }, 'bad_sample_rate', /44100 is not an Opus rate/],
+    [{ encoding: 'opus', channels: 3 }, 'bad_channels', /Opus input supports 1 or 2 channels, got 3/],
+  ])('%j -> %s', async (options, code, message) => {
+    const error = await captureError(() => createAudioDecoder(options));
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(message);
+  });
+});
+
+const opusencMissing = spawnSync('opusenc', ['--version']).error !== undefined;
+if (opusencMissing) {
+  console.warn('Opus decoder tests skipped: install opusenc (Debian package opus-tools) to run them');
+}
+
+describe.skipIf(opusencMissing)('Opus (fixtures encoded by opusenc at test time)', () => {
+  let speech: Float32Array;
+  let oggOpus: Uint8Array;
+
+  beforeAll(async () => {
+    speech = (await loadAudioFile(join(AUDIO, 'jfk.wav'))).samples;
+    oggOpus = new Uint8Array(execFileSync('opusenc', ['--quiet', '--serial', '7', join(AUDIO, 'jfk.wav'), '-']));
+  });
+
+  function oggPackets(bytes: Uint8Array): Uint8Array[] {
+    return new OggPacketReader().push(bytes).map((packet) => packet.data);
+  }
+
+  it('decodes an Ogg/Opus stream sent in arbitrary slices to the original length and waveform', async () => {
+    for (const sizes of [[oggOpus.length], [1000], [1, 2, 4093]]) {
+      const decoder = await createAudioDecoder({ encoding: 'opus' });
+      const output = decodeInMessages(decoder, oggOpus, sizes);
+      // Pre-skip and the end-of-stream granule trim the codec's padding off both ends.
+      expect(output).toHaveLength(speech.length);
+      expect(similarity(output, speech)).toBeGreaterThan(0.9);
+    }
+  });
+
+  it('decodes raw Opus packets, one per message, without container trimming', async () => {
+    const packets = oggPackets(oggOpus).slice(2);
+    const decoder = await createAudioDecoder({ encoding: 'opus', sampleRate: 48000 });
+    const output = new Float32Array(speech.length + 1000);
+    let written = 0;
+    for (const packet of packets) {
+      const samples = decoder.decode(packet);
+      output.set(samples, written);
+      written += samples.length;
+    }
+    expect(written).toBe(packets.length * 320);
+    // Without OpusHead nothing says to drop the encoder's 104-sample (6.5 ms) look-ahead.
+    expect(similarity(output.subarray(104), speech)).toBeGreaterThan(0.9);
+  });
+
+  it('downmixes stereo Ogg/Opus to the average of its channels', async () => {
+    const frames = 48000;
+    const interleaved = new Int16Array(frames * 2);
+    for (let i = 0; i < frames; i++) {
+      interleaved[2 * i] = Math.round(8000 * Math.sin((2 * Math.PI * 300 * i) / 48000));
+      interleaved[2 * i + 1] = Math.round(8000 * Math.sin((2 * Math.PI * 500 * i) / 48000));
+    }
+    const ogg = new Uint8Array(execFileSync(
+      'opusenc',
+      ['--quiet', '--raw', '--raw-rate', '48000', '--raw-chan', '2', '--bitrate', '128', '-', '-'],
+      { input: new Uint8Array(interleaved.buffer) },
+    ));
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    const output = decodeInMessages(decoder, ogg, [777]);
+    expect(output).toHaveLength(16000);
+    const average = new Float32Array(frames);
+    for (let i = 0; i < frames; i++) average[i] = (interleaved[2 * i] + interleaved[2 * i + 1]) / 2 / 32768;
+    expect(similarity(output, resample(average, 48000, 16000))).toBeGreaterThan(0.95);
+  });
+
+  it('applies the OpusHead output gain', async () => {
+    const audioPackets = oggPackets(oggOpus).slice(2);
+    const pages = [
+      // Output gain is Q7.8 dB: +6.02 dB doubles the amplitude.
+      oggPage([opusHead({ outputGain: Math.round(256 * 20 * Math.log10(2)) })], { sequence: 0, begin: true }),
+      oggPage([OPUS_TAGS], { sequence: 1 }),
+    ];
+    for (let first = 0; first < audioPackets.length; first += 50) {
+      pages.push(oggPage(audioPackets.slice(first, first + 50), { sequence: pages.length }));
+    }
+    const louder = (await createAudioDecoder({ encoding: 'opus' })).decode(concatBytes(...pages));
+    const plain = (await createAudioDecoder({ encoding: 'opus' })).decode(oggOpus);
+    for (let i = 0; i < plain.length; i += 997) expect(louder[i]).toBeCloseTo(2 * plain[i], 3);
+  });
+
+  it('rejects an Ogg page whose bytes were altered', async () => {
+    const corrupted = oggOpus.slice();
+    corrupted[5000] ^= 0x10;
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    const error = await captureError(() => decodeInMessages(decoder, corrupted, [4096]));
+    expect(error.code).toBe('malformed_audio');
+    expect(error.message).toMatch(/fails its CRC check/);
+  });
+
+  it('rejects a lost page instead of decoding garbage', async () => {
+    const pageStarts = [0];
+    while (pageStarts.length < 5) {
+      const start = pageStarts[pageStarts.length - 1];
+      const segments = oggOpus.subarray(start + 27, start + 27 + oggOpus[start + 26]);
+      pageStarts.push(start + 27 + segments.length + segments.reduce((sum, lacing) => sum + lacing, 0));
+    }
+    const withoutFourthPage = new Uint8Array([
+      ...oggOpus.subarray(0, pageStarts[3]),
+      ...oggOpus.subarray(pageStarts[4]),
+    ]);
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    const error = await captureError(() => decodeInMessages(decoder, withoutFourthPage, [withoutFourthPage.length]));
+    expect(error.message).toMatch(/sequence jumped from 2 to 4/);
+  });
+
+  it('reports an undecodable raw packet as malformed audio', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    // TOC code 3 with a frame count of zero is invalid by RFC 6716 §3.2.5.
+    const error = await captureError(() => decoder.decode(Uint8Array.from([0x03, 0x00])));
+    expect(error.code).toBe('malformed_audio');
+    expect(error.message).toMatch(/OPUS_INVALID_PACKET/);
+  });
+
+  it('ignores empty messages rather than synthesising concealment audio', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    expect(decoder.decode(new Uint8Array(0))).toHaveLength(0);
+    expect(decoder.flush()).toHaveLength(0);
+  });
+});
+
+describe('Opus framing detection', () => {
+  it('holds a first message too short to tell Ogg from a raw packet', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'opus' });
+    expect(decoder.decode(new TextEncoder().encode('Og'))).toHaveLength(0);
+    // "Ogx" is no capture pattern, so the held "Og" is a raw packet: TOC 0x4f asks for code 3
+    // framing, whose count byte 0x67 claims 39 frames of 20 ms, over Opus's 120 ms limit.
+    const error = await captureError(() => decoder.decode(new TextEncoder().encode('x')));
+    expect(error.code).toBe('malformed_audio');
+  });
+});
