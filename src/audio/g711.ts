@@ -29,3 +29,33 @@ export const ALAW_TO_FLOAT = buildG711Table((code) => {
   // A-law's sign bit is set for positive values, the opposite of mu-law.
   return toggled & 0x80 ? magnitude : -magnitude;
 });
+
+/** Compands one sample in [-1, 1] to a mu-law code byte (clients and tests produce G.711). */
+export function floatToMulaw(sample: number): number {
+  const BIAS = 0x84;
+  const CLIP = 32635;
+  let linear = Math.round(Math.max(-1, Math.min(1, sample)) * 32767);
+  const sign = linear < 0 ? 0x80 : 0;
+  if (linear < 0) linear = -linear;
+  linear = Math.min(linear, CLIP) + BIAS;
+  let exponent = 7;
+  for (let mask = 0x4000; (linear & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
+  const mantissa = (linear >> (exponent + 3)) & 0x0f;
+  return ~(sign | (exponent << 4) | mantissa) & 0xff;
+}
+
+/** Compands one sample in [-1, 1] to an A-law code byte. */
+export function floatToAlaw(sample: number): number {
+  let linear = Math.round(Math.max(-1, Math.min(1, sample)) * 32767) >> 3;
+  const sign = linear >= 0 ? 0x80 : 0;
+  if (linear < 0) linear = -linear - 1;
+  let code: number;
+  if (linear < 32) {
+    code = linear >> 1;
+  } else {
+    let exponent = 1;
+    while (linear >> (exponent + 4) > 1 && exponent < 7) exponent++;
+    code = (exponent << 4) | ((linear >> exponent) & 0x0f);
+  }
+  return (code | sign) ^ 0x55;
+}

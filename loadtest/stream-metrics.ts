@@ -1,0 +1,114 @@
+// Per-stream measurements from a StreamRecord, with the project's metric definitions
+// (../shared/DESIGN.md): final and interim latency of a word are the arrival of the message
+// minus the moment the client sent the end of that word's audio; flush latency runs from
+// CloseStream to the last final; lag is what the server reports in each result.
+import { normalizeBasic } from '../src/text/normalize.js';
+import type { StreamRecord } from './stream-client.js';
+
+interface ResultWord {
+  word: string;
+  punctuated_word?: string;
+  start: number;
+  end: number;
+}
+
+interface Results {
+  type: 'Results';
+  is_final: boolean;
+  speech_final: boolean;
+  from_finalize: boolean;
+  start: number;
+  duration: number;
+  lag?: number;
+  channel: { alternatives: { transcript: string; words: ResultWord[] }[] };
+}
+
+export interface StreamMetrics {
+  finalText: string;
+  finals: number;
+  interims: number;
+  /** ms from the first byte to the first interim with words */
+  timeToFirstInterimMs: number | null;
+  /** every interim result arrived before the final covering its audio */
+  interimsBeforeFinals: boolean;
+  finalLatencyMs: number[];
+  interimLatencyMs: number[];
+  flushLatencyMs: number | null;
+  maxLagS: number | null;
+  lastLagS: number | null;
+  errors: string[];
+  gotMetadata: boolean;
+}
+
+/** When the client sent the end of the audio at stream time `t`. */
+function sentAtFor(record: StreamRecord): (t: number) => number {
+  return (t) => {
+    for (const s of record.sent) if (s.endS >= t - 1e-3) return s.atMs;
+    return record.sent.length > 0 ? record.sent[record.sent.length - 1].atMs : record.startedAtMs;
+  };
+}
+
+export function streamMetrics(record: StreamRecord): StreamMetrics {
+  const sentAt = sentAtFor(record);
+  const results = record.received.filter((r) => r.message.type === 'Results') as { atMs: number; message: unknown }[] as {
+    atMs: number;
+    message: Results;
+  }[];
+  const finals = results.filter((r) => r.message.is_final);
+  const interims = results.filter((r) => !r.message.is_final);
+  const finalWords = finals.flatMap((r) => r.message.channel.alternatives[0].words.map((w) => ({ w, atMs: r.atMs })));
+
+  const finalLatencyMs = finalWords.map(({ w, atMs }) => atMs - sentAt(w.end));
+  const interimLatencyMs: number[] = [];
+  for (const { w, atMs } of finalWords) {
+    const key = normalizeBasic(w.word);
+    const mid = (w.start + w.end) / 2;
+    const first = interims.find(
+      (r) =>
+        r.atMs <= atMs &&
+        r.message.channel.alternatives[0].words.some(
+          (iw) => normalizeBasic(iw.word) === key && Math.abs((iw.start + iw.end) / 2 - mid) < 1.5,
+        ),
+    );
+    if (first) interimLatencyMs.push(first.atMs - sentAt(w.end));
+  }
+  const firstInterim = interims.find((r) => r.message.channel.alternatives[0].words.length > 0);
+  const lastFinal = finals[finals.length - 1];
+  const lags = results.map((r) => r.message.lag).filter((l): l is number => typeof l === 'number');
+  // An interim is late if a final covering its whole span had already arrived.
+  const interimsBeforeFinals = interims.every(
+    (i) =>
+      !finals.some(
+        (f) =>
+          f.atMs < i.atMs &&
+          f.message.start <= i.message.start + 1e-3 &&
+          f.message.start + f.message.duration >= i.message.start + i.message.duration - 1e-3,
+      ),
+  );
+  return {
+    finalText: finals.map((r) => r.message.channel.alternatives[0].transcript).filter(Boolean).join(' '),
+    finals: finals.length,
+    interims: interims.length,
+    timeToFirstInterimMs: firstInterim ? firstInterim.atMs - record.startedAtMs : null,
+    interimsBeforeFinals,
+    finalLatencyMs,
+    interimLatencyMs,
+    flushLatencyMs:
+      record.closeSentAtMs !== null && lastFinal && lastFinal.atMs >= record.closeSentAtMs
+        ? lastFinal.atMs - record.closeSentAtMs
+        : null,
+    maxLagS: lags.length > 0 ? Math.max(...lags) : null,
+    lastLagS: lags.length > 0 ? lags[lags.length - 1] : null,
+    errors: record.received
+      .filter((r) => r.message.type === 'Error')
+      .map((r) => `${String(r.message.code)}: ${String(r.message.description ?? r.message.message ?? '')}`),
+    gotMetadata: record.received.some((r) => r.message.type === 'Metadata'),
+  };
+}
+
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
