@@ -5,7 +5,9 @@
  * not decode (ADPCM, MP3-in-WAV, ...), is handed to ffmpeg when it is installed.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { resample } from './resample.js';
 import { AudioFormatError, looksLikeWav, parseWav } from './wav.js';
@@ -25,9 +27,31 @@ export interface LoadedAudio {
 
 export async function loadAudioFile(path: string): Promise<LoadedAudio> {
   const bytes = await readAudioBytes(path);
+  return decodeWavOr(bytes, path, () => decodeWithFfmpeg(path, path));
+}
+
+/**
+ * The same for audio that arrives as bytes (an upload). ffmpeg reads it from a temporary file
+ * rather than a pipe, because some containers (MP4/M4A with the index at the end) need to seek.
+ * `label` names the audio in error messages.
+ */
+export async function decodeAudioBytes(bytes: Uint8Array, label: string): Promise<LoadedAudio> {
+  return decodeWavOr(bytes, label, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-audio-'));
+    try {
+      const path = join(dir, 'upload');
+      await writeFile(path, bytes);
+      return await decodeWithFfmpeg(path, label);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function decodeWavOr(bytes: Uint8Array, label: string, ffmpeg: () => Promise<LoadedAudio>): Promise<LoadedAudio> {
   if (looksLikeWav(bytes)) {
     try {
-      const decoded = parseWav(bytes, path);
+      const decoded = parseWav(bytes, label);
       return {
         samples: resample(decoded.samples, decoded.sampleRate, WHISPER_SAMPLE_RATE),
         durationS: decoded.durationS,
@@ -40,7 +64,7 @@ export async function loadAudioFile(path: string): Promise<LoadedAudio> {
       if (!(error instanceof AudioFormatError) || error.code !== 'unsupported_format') throw error;
     }
   }
-  return decodeWithFfmpeg(path);
+  return ffmpeg();
 }
 
 async function readAudioBytes(path: string): Promise<Uint8Array> {
@@ -94,7 +118,7 @@ function summariseStderr(stderr: string): string {
   return summary.length > 400 ? `${summary.slice(0, 400)}...` : summary;
 }
 
-async function decodeWithFfmpeg(path: string): Promise<LoadedAudio> {
+async function decodeWithFfmpeg(path: string, label: string): Promise<LoadedAudio> {
   const [decoded, probed] = await Promise.all([
     runTool('ffmpeg', [
       '-nostdin', '-v', 'error', '-i', path,
@@ -105,7 +129,7 @@ async function decodeWithFfmpeg(path: string): Promise<LoadedAudio> {
   if (!decoded) {
     throw new AudioFormatError(
       'unsupported_format',
-      `${path}: not a WAV file this gateway decodes natively (PCM, float, A-law, mu-law), and ffmpeg ` +
+      `${label}: not a WAV file this gateway decodes natively (PCM, float, A-law, mu-law), and ffmpeg ` +
         'is not installed to decode it; install ffmpeg (e.g. `apt-get install ffmpeg`) or convert the ' +
         'file to WAV',
     );
@@ -113,7 +137,7 @@ async function decodeWithFfmpeg(path: string): Promise<LoadedAudio> {
   if (decoded.exitCode !== 0) {
     const how = decoded.signal ? `was killed by ${decoded.signal}` : `exited with code ${decoded.exitCode}`;
     const detail = summariseStderr(decoded.stderr) || 'no error output';
-    throw new AudioFormatError('unsupported_format', `${path}: ffmpeg could not decode it (${how}): ${detail}`);
+    throw new AudioFormatError('unsupported_format', `${label}: ffmpeg could not decode it (${how}): ${detail}`);
   }
   const samples = float32FromLittleEndian(decoded.stdout);
   return {

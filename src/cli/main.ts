@@ -1,5 +1,6 @@
 // `chorus` command line: transcribe files, fetch models, serve the gateway.
 import { runModelCommand } from './model-command.js';
+import { runServe } from './serve-command.js';
 import { runTranscribe } from './transcribe-command.js';
 
 const USAGE = `usage:
@@ -8,7 +9,8 @@ const USAGE = `usage:
                            [--without-timestamps]
   chorus model [NAME...]          fetch registered models into the cache (default tiny.en)
   chorus model --list             list registered models and what is cached
-  chorus model --verify [NAME...] check cached models' sizes and checksums`;
+  chorus model --verify [NAME...] check cached models' sizes and checksums
+  chorus serve [options]          run the gateway (chorus serve --help lists the options)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -17,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
       return runTranscribe(rest);
     case 'model':
       return runModelCommand(rest);
+    case 'serve':
+      return runServe(rest);
     case undefined:
     case '-h':
     case '--help':

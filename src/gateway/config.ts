@@ -20,7 +20,11 @@ export interface GatewayConfig {
   /** Results a slow client may leave unread before it is disconnected. */
   maxOutboundMessages: number;
   maxOutboundBytes: number;
+  /** Largest file accepted by POST /v1/audio/transcriptions; larger ones get 413. */
+  maxUploadBytes: number;
   model: string;
+  /** Live sessions admitted at once; more are refused with 503. */
+  maxSessions: number;
   /** 0: the engine picks from the cores available. */
   threads: number;
   /** JSONL file that also receives every final result; null: none. */
@@ -44,7 +48,11 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   // Results are far smaller than these limits allow; hitting them means the client stopped reading.
   maxOutboundMessages: 1000,
   maxOutboundBytes: 8 * MIB,
+  // OpenAI's own limit for this endpoint, so clients written against it fit unchanged.
+  maxUploadBytes: 25 * MIB,
   model: DEFAULT_MODEL,
+  // A placeholder until capacity (DESIGN.md) is measured for the model and machine.
+  maxSessions: 8,
   threads: 0,
   transcriptSink: null,
 };
@@ -57,7 +65,9 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --idle-timeout SECONDS        CHORUS_IDLE_TIMEOUT_S         close sessions silent this long (10)
   --max-outbound-messages N     CHORUS_MAX_OUTBOUND_MESSAGES  unread results before disconnecting (${GATEWAY_DEFAULTS.maxOutboundMessages})
   --max-outbound-bytes N[KiB|MiB] CHORUS_MAX_OUTBOUND_BYTES   unread bytes before disconnecting (8MiB)
+  --max-upload-bytes N[KiB|MiB] CHORUS_MAX_UPLOAD_BYTES       largest file for /v1/audio/transcriptions (25MiB)
   --model NAME|PATH             CHORUS_MODEL                  Whisper model (${GATEWAY_DEFAULTS.model})
+  --max-sessions N              CHORUS_MAX_SESSIONS           live sessions at once (${GATEWAY_DEFAULTS.maxSessions})
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
   --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file`;
 
@@ -110,7 +120,9 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'idle-timeout': { type: 'string' },
         'max-outbound-messages': { type: 'string' },
         'max-outbound-bytes': { type: 'string' },
+        'max-upload-bytes': { type: 'string' },
         model: { type: 'string' },
+        'max-sessions': { type: 'string' },
         threads: { type: 'string' },
         'transcript-sink': { type: 'string' },
       },
@@ -133,7 +145,9 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const idleTimeout = pick('idle-timeout', 'CHORUS_IDLE_TIMEOUT_S');
   const maxOutboundMessages = pick('max-outbound-messages', 'CHORUS_MAX_OUTBOUND_MESSAGES');
   const maxOutboundBytes = pick('max-outbound-bytes', 'CHORUS_MAX_OUTBOUND_BYTES');
+  const maxUploadBytes = pick('max-upload-bytes', 'CHORUS_MAX_UPLOAD_BYTES');
   const model = pick('model', 'CHORUS_MODEL');
+  const maxSessions = pick('max-sessions', 'CHORUS_MAX_SESSIONS');
   const threads = pick('threads', 'CHORUS_THREADS');
   const transcriptSink = pick('transcript-sink', 'CHORUS_TRANSCRIPT_SINK');
 
@@ -151,7 +165,11 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     maxOutboundBytes: maxOutboundBytes
       ? byteSetting(maxOutboundBytes.name, maxOutboundBytes.value, 64 * KIB, 1024 * MIB)
       : GATEWAY_DEFAULTS.maxOutboundBytes,
+    maxUploadBytes: maxUploadBytes
+      ? byteSetting(maxUploadBytes.name, maxUploadBytes.value, KIB, 1024 * MIB)
+      : GATEWAY_DEFAULTS.maxUploadBytes,
     model: model ? nonEmpty(model.name, model.value) : GATEWAY_DEFAULTS.model,
+    maxSessions: maxSessions ? integerSetting(maxSessions.name, maxSessions.value, 1, 10_000) : GATEWAY_DEFAULTS.maxSessions,
     threads: threads ? integerSetting(threads.name, threads.value, 0, 1024) : GATEWAY_DEFAULTS.threads,
     transcriptSink: transcriptSink ? nonEmpty(transcriptSink.name, transcriptSink.value) : GATEWAY_DEFAULTS.transcriptSink,
   };

@@ -15,6 +15,7 @@ export type ProtocolErrorCode =
   | 'capacity_exceeded'
   | 'malformed_message'
   | 'unknown_message_type'
+  | 'audio_after_close'
   | 'idle_timeout'
   | 'frame_too_large'
   | 'slow_consumer'
@@ -54,6 +55,8 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   capacity_exceeded: { httpStatus: 503, closeCode: null },
   malformed_message: { httpStatus: null, closeCode: 1008 },
   unknown_message_type: { httpStatus: null, closeCode: null },
+  // The stream is already closing after CloseStream; the late audio is ignored, not fatal.
+  audio_after_close: { httpStatus: null, closeCode: null },
   frame_too_large: { httpStatus: null, closeCode: 1009 },
   malformed_audio: { httpStatus: null, closeCode: 1007 },
   unsupported_encoding: { httpStatus: null, closeCode: 1007 },

@@ -62,7 +62,12 @@ export type SessionEventSink = (event: SessionEvent) => void;
 
 /** Creates sessions on a shared engine; refuses (throws CapacityError) when the device is full. */
 export interface SessionFactory {
-  create(options: SessionOptions, onEvent: SessionEventSink): LiveSession;
+  /**
+   * Throws CapacityError when the device is full and RangeError for options the model cannot
+   * serve (a language an English-only model lacks). onError reports a failure of the session's
+   * pipeline after creation; the session is unusable afterwards.
+   */
+  create(options: SessionOptions, onEvent: SessionEventSink, onError?: (error: Error) => void): LiveSession;
   /** sessions alive now */
   readonly activeSessions: number;
   readonly modelName: string;

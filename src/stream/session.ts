@@ -38,8 +38,8 @@ export class StreamingSession implements LiveSession {
   private received = 0;
   private readonly vad: VoiceActivityDetector;
   private inUtterance = false;
-  /** stream sample at which an endpoint was detected and not yet flushed */
-  private endpointAt: number | null = null;
+  /** stream samples at which endpoints were detected and not yet flushed, oldest first */
+  private endpoints: number[] = [];
   private finalizeWaiters: Array<() => void> = [];
   private lastInterimAt = 0;
   private emittedUntil = 0;
@@ -65,7 +65,7 @@ export class StreamingSession implements LiveSession {
   }
 
   get lagSeconds(): number {
-    const pending = this.inUtterance || this.endpointAt !== null || this.working;
+    const pending = this.inUtterance || this.endpoints.length > 0 || this.working;
     return pending ? Math.max(0, (this.received - this.emittedUntil) / SAMPLE_RATE) : 0;
   }
 
@@ -78,10 +78,12 @@ export class StreamingSession implements LiveSession {
         this.utteranceEndSent = true;
         if (this.options.vadEvents) this.emit({ type: 'speech_started', timestamp: round(event.atS) });
       } else if (this.inUtterance) {
-        this.endpointAt = this.received;
+        // Cut where the endpoint was known, not where this chunk ends: the next utterance may
+        // already have started in the rest of the chunk, or by the time the flush runs.
+        this.endpoints.push(Math.min(this.received, Math.round(event.detectedAtS * SAMPLE_RATE)));
       }
     }
-    if (!this.inUtterance && this.endpointAt === null && !this.working) this.dropSilenceBefore(this.received);
+    if (!this.inUtterance && this.endpoints.length === 0 && !this.working) this.dropSilenceBefore(this.received);
     this.checkUtteranceEnd();
     this.pump();
   }
@@ -144,7 +146,7 @@ export class StreamingSession implements LiveSession {
   private nextFlushDue(): boolean {
     return (
       this.finalizeWaiters.length > 0 ||
-      this.endpointAt !== null ||
+      this.endpoints.length > 0 ||
       (this.inUtterance && this.bufferLength > MAX_UTTERANCE_S * SAMPLE_RATE)
     );
   }
@@ -155,7 +157,7 @@ export class StreamingSession implements LiveSession {
       this.finalizeWaiters = [];
       return { kind: 'finalize', done };
     }
-    if (this.endpointAt !== null) return { kind: 'endpoint' };
+    if (this.endpoints.length > 0) return { kind: 'endpoint' };
     if (this.inUtterance && this.bufferLength > MAX_UTTERANCE_S * SAMPLE_RATE) return { kind: 'cap' };
     return null;
   }
@@ -193,11 +195,12 @@ export class StreamingSession implements LiveSession {
     }
   }
 
-  private snapshot(): { pcm: Float32Array; start: number; end: number } {
+  private snapshot(until = Infinity): { pcm: Float32Array; start: number; end: number } {
+    const length = Math.max(0, Math.min(this.bufferLength, until - this.bufferStart));
     return {
-      pcm: this.buffer.slice(0, this.bufferLength),
+      pcm: this.buffer.slice(0, length),
       start: this.bufferStart,
-      end: this.bufferStart + this.bufferLength,
+      end: this.bufferStart + length,
     };
   }
 
@@ -220,7 +223,7 @@ export class StreamingSession implements LiveSession {
   }
 
   private async flushUtterance(flush: Flush): Promise<void> {
-    const { pcm, start, end } = this.snapshot();
+    const { pcm, start, end } = this.snapshot(flush.kind === 'endpoint' ? this.endpoints[0] : Infinity);
     const speech = this.vad.containsSpeech(start / SAMPLE_RATE, end / SAMPLE_RATE);
     let segments: Segment[] = [];
     if (speech && pcm.length > 0) {
@@ -254,9 +257,9 @@ export class StreamingSession implements LiveSession {
     this.stabilizer.reset();
     this.lastInterimAt = cutAt;
     if (flush.kind !== 'cap') {
-      // An endpoint detected while this flush ran belongs to the next utterance.
-      if (this.endpointAt !== null && this.endpointAt <= end) this.endpointAt = null;
-      this.inUtterance = this.vad.isSpeech || this.endpointAt !== null;
+      // Endpoints detected after this flush's audio belong to the utterances that follow.
+      this.endpoints = this.endpoints.filter((at) => at > end);
+      this.inUtterance = this.vad.isSpeech || this.endpoints.length > 0;
     }
     this.checkUtteranceEnd();
   }

@@ -1,0 +1,66 @@
+/**
+ * `chorus serve`: the gateway. It listens first and loads the model after, so the process is
+ * visibly alive (`/healthz`) while the weights load and becomes ready (`/readyz`) when they
+ * are. SIGINT or SIGTERM drains it: new streams are refused, live ones get their finals and
+ * a 1001 close, then the process exits; a second signal exits at once.
+ */
+import { ConfigError, GATEWAY_USAGE, parseGatewayConfig } from '../gateway/config.js';
+import { jsonLinesLog } from '../gateway/log.js';
+import { GatewayServer } from '../gateway/server.js';
+import { openTranscriptSink } from '../gateway/transcript-sink.js';
+import { whisperFileTranscriber } from '../gateway/transcriptions.js';
+import { WhisperSessionFactory } from '../stream/session-factory.js';
+
+export async function runServe(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(GATEWAY_USAGE + '\n');
+    return 0;
+  }
+  let config;
+  try {
+    config = parseGatewayConfig(args, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`chorus serve: ${error.message}\n${GATEWAY_USAGE}\n`);
+    return 2;
+  }
+  const log = jsonLinesLog(process.stderr);
+  const sink = config.transcriptSink === null ? null : openTranscriptSink(config.transcriptSink, log);
+  const server = new GatewayServer({ config, log, sink });
+  const url = await server.start();
+  process.stdout.write(`chorus: listening on ${url} (loading ${config.model})\n`);
+
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      log('shutting_down', { signal });
+      void server.shutdown().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+  let factory: WhisperSessionFactory;
+  try {
+    factory = await WhisperSessionFactory.open({
+      model: config.model,
+      threads: config.threads,
+      maxSessions: config.maxSessions,
+      fileJobs: 1,
+    });
+  } catch (error) {
+    // Without a model the server can never become ready; stop listening so the process exits.
+    await server.shutdown();
+    await sink?.close();
+    throw error;
+  }
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, factory.modelName) });
+  log('ready', { url, model: config.model, max_sessions: config.maxSessions });
+
+  await stopped;
+  await sink?.close();
+  factory.close();
+  return 0;
+}

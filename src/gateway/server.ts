@@ -1,0 +1,149 @@
+/**
+ * The gateway's HTTP server: health and readiness probes, Prometheus metrics, the
+ * OpenAI-compatible file endpoint, and the `/v1/listen` WebSocket upgrade.
+ *
+ * WebSockets come from the `ws` package rather than uWebSockets.js: ws is pure JavaScript on
+ * node:http, so it has no native binary tied to one Node ABI (the anti-pattern STYLE.md names)
+ * and no global side effects at load, it is widely used and well maintained, and it exposes
+ * what backpressure needs (`bufferedAmount`, write callbacks). Whether uWebSockets' speed is
+ * worth its costs is for a load test to show, not a guess.
+ *
+ * The server listens before the model is loaded, so orchestrators see a live process
+ * (`/healthz`) that is not yet ready (`/readyz`); `attach` makes it ready.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SessionFactory } from '../stream/session-contract.js';
+import type { GatewayConfig } from './config.js';
+import { ListenEndpoint } from './listen.js';
+import type { GatewayLog } from './log.js';
+import { GatewayMetrics } from './metrics.js';
+import type { TranscriptSink } from './transcript-sink.js';
+import { TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  log: GatewayLog;
+  sink: TranscriptSink | null;
+}
+
+export interface GatewayEngine {
+  sessions: SessionFactory;
+  files: FileTranscriber;
+}
+
+type NotReadyReason = 'model_loading' | 'shutting_down';
+
+export class GatewayServer {
+  readonly metrics = new GatewayMetrics();
+  private readonly http: Server;
+  private readonly listen: ListenEndpoint;
+  private readonly transcriptions: TranscriptionsEndpoint;
+  private engine: GatewayEngine | null = null;
+  private shuttingDown = false;
+
+  constructor(private readonly options: GatewayOptions) {
+    const { config, log, sink } = options;
+    this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink });
+    this.transcriptions = new TranscriptionsEndpoint(
+      { maxUploadBytes: config.maxUploadBytes, apiKeys: config.apiKeys },
+      this.metrics,
+      log,
+    );
+    this.http = createServer((request, response) => this.route(request, response));
+    this.http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
+    // A client that resets mid-request must cost nothing but its own request.
+    this.http.on('clientError', (_error, socket) => socket.destroy());
+  }
+
+  attach(engine: GatewayEngine): void {
+    this.engine = engine;
+    this.listen.attach(engine.sessions);
+    this.transcriptions.attach(engine.files);
+  }
+
+  /** Resolves with the URL clients use, e.g. `http://127.0.0.1:8080`. */
+  start(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.options.config.port, this.options.config.host, () => {
+        this.http.off('error', reject);
+        const { address, port } = this.http.address() as AddressInfo;
+        const host = address.includes(':') ? `[${address}]` : address;
+        resolve(`http://${host}:${port}`);
+      });
+    });
+  }
+
+  /** Stops admitting, flushes every live session's finals and closes it with 1001, then stops listening. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    await this.listen.shutdown();
+    this.http.closeAllConnections();
+    await stopped;
+  }
+
+  private notReadyReason(): NotReadyReason | null {
+    if (this.shuttingDown) return 'shutting_down';
+    return this.engine === null ? 'model_loading' : null;
+  }
+
+  private route(request: IncomingMessage, response: ServerResponse): void {
+    const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
+    const method = request.method ?? 'GET';
+    const only = (allowed: string, handle: () => void | Promise<void>) => {
+      if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
+        sendJson(response, 405, { error: `use ${allowed} for ${path}` }, { Allow: allowed });
+        return;
+      }
+      Promise.resolve()
+        .then(handle)
+        .catch((error: unknown) => {
+          this.options.log('http_handler_failed', { path, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+          if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
+          else response.destroy();
+        });
+    };
+    switch (path) {
+      case '/healthz':
+        return only('GET', () => sendJson(response, 200, { status: 'ok' }));
+      case '/readyz':
+        return only('GET', () => {
+          const reason = this.notReadyReason();
+          if (reason === null) sendJson(response, 200, { status: 'ready', model: this.engine!.sessions.modelName });
+          else sendJson(response, 503, { status: 'not_ready', reason });
+        });
+      case '/metrics':
+        return only('GET', async () => {
+          const body = await this.metrics.registry.metrics();
+          response.writeHead(200, { 'Content-Type': this.metrics.registry.contentType }).end(body);
+        });
+      case '/v1/audio/transcriptions':
+        return only('POST', () => this.transcriptions.handle(request, response));
+      case '/v1/listen':
+        // Deepgram's pre-recorded POST /v1/listen is not served; live streams arrive as upgrades.
+        return sendJson(response, 426, { error: 'open a WebSocket to /v1/listen for live transcription' }, { Upgrade: 'websocket' });
+      default:
+        return sendJson(response, 404, { error: `no such endpoint: ${path}` });
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // An upgraded socket has no 'error' listener from node:http; an unhandled one would crash the process.
+    socket.on('error', () => socket.destroy());
+    const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
+    if (path !== '/v1/listen') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.listen.handleUpgrade(request, socket, head);
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers }).end(text);
+}

@@ -1,0 +1,296 @@
+/**
+ * `POST /v1/audio/transcriptions`, compatible with OpenAI's endpoint of that name, so OpenAI's
+ * SDKs and tools that speak it can send files to Chorus: multipart/form-data with `file`,
+ * `model`, `language`, `prompt`, `response_format` and `temperature`; errors in OpenAI's
+ * `{error: {message, type, param, code}}` shape. Fields OpenAI defines for other models
+ * (`timestamp_granularities[]`, `include[]`, `stream`, `chunking_strategy`) are ignored.
+ *
+ * Files run one at a time on the shared model (see SerialQueue), so uploads never take more
+ * than one job's share of the engine from live sessions.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import busboy from 'busboy';
+import { decodeAudioBytes } from '../audio/load.js';
+import { AudioFormatError } from '../audio/wav.js';
+import { transcribe, type Transcript, type TranscribeOptions } from '../engine/transcribe.js';
+import type { WhisperModel } from '../engine/whisper.js';
+import type { GatewayLog } from './log.js';
+import type { GatewayMetrics } from './metrics.js';
+import { checkAuth } from './protocol.js';
+import { QueueFullError, SerialQueue } from './serial-queue.js';
+import { toSrt, toVtt } from './subtitles.js';
+
+/** What the endpoint needs of the engine; the product builds it from the loaded model. */
+export interface FileTranscriber {
+  readonly modelName: string;
+  acceptsLanguage(code: string): boolean;
+  /** null when the model detects the language itself. */
+  readonly defaultLanguage: string | null;
+  transcribe(pcm: Float32Array, options: Partial<TranscribeOptions>): Promise<Transcript>;
+}
+
+export function whisperFileTranscriber(model: WhisperModel, modelName: string): FileTranscriber {
+  return {
+    modelName,
+    acceptsLanguage: (code) => (model.multilingual ? model.tokenizer.special.languages.has(code) : code === 'en'),
+    defaultLanguage: model.multilingual ? null : 'en',
+    transcribe: (pcm, options) => transcribe(model, pcm, options),
+  };
+}
+
+export interface TranscriptionsSettings {
+  maxUploadBytes: number;
+  apiKeys: ReadonlySet<string> | null;
+}
+
+const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
+type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+
+/** Uploads waiting behind the one being transcribed before more are refused with 503. */
+const MAX_WAITING_FILES = 8;
+/** Whisper's fallback ladder step, used from the requested temperature upwards. */
+const TEMPERATURE_STEP = 0.2;
+/** Prompts longer than Whisper's context are cut by the decoder anyway. */
+const MAX_FIELD_BYTES = 64 * 1024;
+
+type OpenAiErrorType = 'invalid_request_error' | 'server_error';
+
+class OpenAiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly type: OpenAiErrorType = status >= 500 ? 'server_error' : 'invalid_request_error',
+  ) {
+    super(message);
+  }
+}
+
+interface Upload {
+  fields: Map<string, string>;
+  file: { name: string; bytes: Buffer } | null;
+}
+
+export class TranscriptionsEndpoint {
+  private readonly queue = new SerialQueue(MAX_WAITING_FILES);
+  private transcriber: FileTranscriber | null = null;
+
+  constructor(
+    private readonly settings: TranscriptionsSettings,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: GatewayLog,
+  ) {}
+
+  attach(transcriber: FileTranscriber): void {
+    this.transcriber = transcriber;
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      const transcriber = this.admit(request);
+      const upload = await this.receive(request);
+      const options = this.transcribeOptions(upload.fields, transcriber);
+      const format = responseFormat(upload.fields);
+      if (upload.file === null) throw new OpenAiError(400, 'a file is required in the "file" field', 'file', 'missing_file');
+      const audio = await decodeUpload(upload.file);
+      const transcript = await this.queue.run(() => transcriber.transcribe(audio, options));
+      respond(response, format, transcript, options.task ?? 'transcribe');
+    } catch (error) {
+      this.fail(request, response, error);
+    }
+  }
+
+  private admit(request: IncomingMessage): FileTranscriber {
+    if (this.settings.apiKeys !== null) {
+      const auth = checkAuth({ token: null }, request.headers, this.settings.apiKeys);
+      if (!auth.ok) throw new OpenAiError(401, auth.error.message, null, 'invalid_api_key');
+    }
+    if (this.transcriber === null) throw new OpenAiError(503, 'the model is still loading; try again shortly', null, 'model_loading');
+    const type = request.headers['content-type'] ?? '';
+    if (!/^multipart\/form-data\s*;/i.test(type)) {
+      throw new OpenAiError(400, 'the request must be multipart/form-data', null, 'invalid_content_type');
+    }
+    const declared = Number(request.headers['content-length']);
+    // Multipart framing adds a few hundred bytes; anything beyond that can only be the file.
+    if (Number.isFinite(declared) && declared > this.settings.maxUploadBytes + MAX_FIELD_BYTES) throw this.tooLarge();
+    return this.transcriber;
+  }
+
+  private tooLarge(): OpenAiError {
+    return new OpenAiError(413, `the file is larger than the limit of ${this.settings.maxUploadBytes} bytes`, 'file', 'file_too_large');
+  }
+
+  private receive(request: IncomingMessage): Promise<Upload> {
+    return new Promise((resolve, reject) => {
+      let parser: busboy.Busboy;
+      try {
+        parser = busboy({
+          headers: request.headers,
+          limits: { fileSize: this.settings.maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: 32, files: 1, parts: 40 },
+        });
+      } catch (error) {
+        reject(new OpenAiError(400, `malformed multipart request: ${(error as Error).message}`, null, 'invalid_multipart'));
+        return;
+      }
+      const upload: Upload = { fields: new Map(), file: null };
+      let failed = false;
+      const stop = (error: OpenAiError) => {
+        if (failed) return;
+        failed = true;
+        request.unpipe(parser);
+        // Read and discard the rest, so the client sees the response rather than a reset.
+        request.resume();
+        reject(error);
+      };
+      parser.on('field', (name, value, info) => {
+        if (info.valueTruncated) stop(new OpenAiError(400, `the "${name}" field is too long`, name, 'field_too_long'));
+        else upload.fields.set(name, value);
+      });
+      parser.on('file', (name, stream, info) => {
+        if (name !== 'file') {
+          stream.resume();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('limit', () => stop(this.tooLarge()));
+        stream.on('close', () => {
+          if (!failed) upload.file = { name: info.filename ?? 'upload', bytes: Buffer.concat(chunks) };
+        });
+      });
+      parser.on('error', (error: Error) => stop(new OpenAiError(400, `malformed multipart request: ${error.message}`, null, 'invalid_multipart')));
+      parser.on('close', () => {
+        if (!failed) resolve(upload);
+      });
+      request.on('error', (error) => stop(new OpenAiError(400, `the upload failed: ${error.message}`, null, 'upload_failed')));
+      request.pipe(parser);
+    });
+  }
+
+  private transcribeOptions(fields: Map<string, string>, transcriber: FileTranscriber): Partial<TranscribeOptions> {
+    const model = fields.get('model');
+    // OpenAI requires the field; any name is served by the loaded model, as with `whisper-1`.
+    if (model === undefined || model.trim() === '') {
+      throw new OpenAiError(400, 'you must provide a model parameter', 'model', 'missing_model');
+    }
+    const language = fields.get('language')?.trim().toLowerCase();
+    if (language !== undefined && language !== '' && !transcriber.acceptsLanguage(language)) {
+      throw new OpenAiError(400, `language "${language}" is not available with model ${transcriber.modelName}`, 'language', 'unsupported_language');
+    }
+    const temperature = parseTemperature(fields.get('temperature'));
+    const prompt = fields.get('prompt');
+    return {
+      task: 'transcribe',
+      language: language || transcriber.defaultLanguage,
+      initialPrompt: prompt && prompt.trim() !== '' ? prompt : null,
+      // 0 lets Whisper raise the temperature when a window fails its checks, as OpenAI documents.
+      temperatures: temperatureLadder(temperature),
+    };
+  }
+
+  private fail(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    let failure: OpenAiError;
+    if (error instanceof OpenAiError) failure = error;
+    else if (error instanceof QueueFullError) failure = new OpenAiError(503, 'too many files are waiting to be transcribed; try again later', null, 'server_busy');
+    else {
+      this.log('transcription_failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      failure = new OpenAiError(500, 'the server failed to transcribe the file', null, 'internal_error');
+    }
+    this.metrics.errors.inc({ code: failure.code ?? failure.type });
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: { message: failure.message, type: failure.type, param: failure.param, code: failure.code } });
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    if (failure.status === 503) headers['Retry-After'] = 1;
+    if (!request.complete) {
+      // Reading the rest of a refused upload keeps the connection usable and lets the client
+      // finish sending and read the answer; an upload far past the limit is not worth reading.
+      if (Number(request.headers['content-length']) > 4 * this.settings.maxUploadBytes) headers.Connection = 'close';
+      else request.resume();
+    }
+    response.writeHead(failure.status, headers).end(body);
+  }
+}
+
+function responseFormat(fields: Map<string, string>): ResponseFormat {
+  const value = fields.get('response_format') ?? 'json';
+  const format = RESPONSE_FORMATS.find((f) => f === value);
+  if (!format) {
+    throw new OpenAiError(400, `response_format must be one of ${RESPONSE_FORMATS.join(', ')}, got "${value}"`, 'response_format', 'invalid_value');
+  }
+  return format;
+}
+
+function parseTemperature(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 0;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
+    throw new OpenAiError(400, `temperature must be a number from 0 to 1, got "${value}"`, 'temperature', 'invalid_value');
+  }
+  return parsed;
+}
+
+function temperatureLadder(from: number): number[] {
+  const ladder: number[] = [];
+  for (let t = from; t <= 1 + 1e-9; t += TEMPERATURE_STEP) ladder.push(Math.round(t * 100) / 100);
+  return ladder;
+}
+
+async function decodeUpload(file: { name: string; bytes: Buffer }): Promise<Float32Array> {
+  if (file.bytes.length === 0) throw new OpenAiError(400, 'the uploaded file is empty', 'file', 'invalid_file_format');
+  try {
+    return (await decodeAudioBytes(file.bytes, file.name)).samples;
+  } catch (error) {
+    if (error instanceof AudioFormatError) throw new OpenAiError(400, error.message, 'file', 'invalid_file_format');
+    throw error;
+  }
+}
+
+/** OpenAI names the language in full ("english"), not by its code. */
+const languageNames = new Intl.DisplayNames(['en'], { type: 'language' });
+
+function respond(response: ServerResponse, format: ResponseFormat, transcript: Transcript, task: string): void {
+  const text = transcript.text.trim();
+  const cues = transcript.segments.map((s) => ({ start: s.start, end: s.end, text: s.text }));
+  switch (format) {
+    case 'json':
+      return sendBody(response, 'application/json', JSON.stringify({ text }));
+    case 'text':
+      return sendBody(response, 'text/plain; charset=utf-8', text + '\n');
+    case 'srt':
+      return sendBody(response, 'text/plain; charset=utf-8', toSrt(cues));
+    case 'vtt':
+      return sendBody(response, 'text/vtt; charset=utf-8', toVtt(cues));
+    case 'verbose_json':
+      return sendBody(
+        response,
+        'application/json',
+        JSON.stringify({
+          task,
+          language: transcript.language ? (languageNames.of(transcript.language) ?? transcript.language).toLowerCase() : 'unknown',
+          duration: transcript.durationS,
+          text,
+          segments: transcript.segments.map((s, id) => ({
+            id,
+            // Whisper's seek is the window offset in 10 ms frames; the segment start is the closest we keep.
+            seek: Math.round(s.start * 100),
+            start: s.start,
+            end: s.end,
+            text: s.text,
+            tokens: s.tokens,
+            temperature: s.temperature,
+            avg_logprob: s.avgLogprob,
+            compression_ratio: s.compressionRatio,
+            no_speech_prob: s.noSpeechProb,
+          })),
+        }),
+      );
+  }
+}
+
+function sendBody(response: ServerResponse, contentType: string, body: string): void {
+  response.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }).end(body);
+}

@@ -1,0 +1,88 @@
+// The whole product path: a real gateway on loopback with real tiny.en weights, real WebSocket
+// clients streaming real speech in every supported encoding, paced in real time and faster.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../src/audio/load.js';
+import { transcribe } from '../../src/engine/transcribe.js';
+import { scoreWer, type WerPair } from '../../src/eval/wer.js';
+import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { framesFor, opusEncoderAvailable, type ClientEncoding } from '../../loadtest/audio-frames.js';
+import { runStream } from '../../loadtest/stream-client.js';
+import { streamMetrics, type StreamMetrics } from '../../loadtest/stream-metrics.js';
+import { fixture } from '../helpers.js';
+
+let factory: WhisperSessionFactory;
+let server: GatewayServer;
+let wsUrl: string;
+
+beforeAll(async () => {
+  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 4 });
+  server = new GatewayServer({
+    config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 },
+    log: () => {},
+    sink: null,
+  });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
+  wsUrl = (await server.start()).replace(/^http/, 'ws') + '/v1/listen';
+});
+
+afterAll(async () => {
+  await server?.shutdown();
+  factory?.close();
+});
+
+interface Case {
+  clip: string;
+  encoding: ClientEncoding;
+  rate: number;
+  speed: number;
+}
+
+const CASES: Case[] = [
+  { clip: '1089-134686-0000', encoding: 'linear16', rate: 16000, speed: 1 },
+  { clip: 'jfk', encoding: 'linear16', rate: 48000, speed: 3 },
+  { clip: '1221-135766-0002', encoding: 'opus', rate: 48000, speed: 2 },
+  { clip: 'tel8k-2830-3980-0029', encoding: 'mulaw', rate: 8000, speed: 2 },
+];
+
+const streamed: WerPair[] = [];
+const offline: WerPair[] = [];
+
+describe('streaming over /v1/listen with real speech', () => {
+  for (const c of CASES) {
+    it(`${c.encoding} at ${c.rate} Hz, ${c.speed}x real time: interims first, finals close to offline, fast flush`, async (ctx) => {
+      if (c.encoding === 'opus' && !opusEncoderAvailable()) {
+        ctx.skip();
+        return;
+      }
+      const clip = fixture(c.clip);
+      const audio = await loadAudioFile(clip.path);
+      const record = await runStream({
+        url: wsUrl,
+        params: { encoding: c.encoding, sample_rate: c.rate, interim_results: true, lag: true },
+        audio: framesFor(audio.samples, c.encoding, c.rate),
+        speed: c.speed,
+      });
+      const m: StreamMetrics = streamMetrics(record);
+      expect(record.error).toBeNull();
+      expect(m.errors).toEqual([]);
+      expect(record.closeCode).toBe(1000);
+      expect(m.gotMetadata).toBe(true);
+      expect(m.interims).toBeGreaterThan(0);
+      expect(m.interimsBeforeFinals).toBe(true);
+      expect(m.flushLatencyMs).not.toBeNull();
+      expect(m.flushLatencyMs!).toBeLessThan(1000);
+      streamed.push({ ref: clip.text, hyp: m.finalText });
+      offline.push({ ref: clip.text, hyp: (await transcribe(factory.model, audio.samples)).text });
+    });
+  }
+
+  it("streamed finals have a WER within 1.5 points of offline transcription of the same clips", () => {
+    expect(streamed.length).toBeGreaterThan(0);
+    const s = scoreWer(streamed).wer!;
+    const o = scoreWer(offline).wer!;
+    expect(Math.abs(s - o)).toBeLessThanOrEqual(0.015);
+  });
+});
