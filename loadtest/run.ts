@@ -1,72 +1,56 @@
-// `npm run loadtest`: N concurrent real-time streams of real speech against a /v1/listen
-// endpoint, with staggered starts. Each stream is one session that plays evaluation clips
-// back to back (a second of silence between them, like turns in a call) until its duration
-// is used up, then sends CloseStream. Prints and writes per-stream and overall figures:
-// interim and final latency, time to first interim, flush latency, lag, errors, refusals, and
-// the WER of the finals against the clips' transcripts.
+// `npm run loadtest`: concurrent real-time streams of real speech against a /v1/listen
+// endpoint, at one load level or, with --find-max, at as many levels as it takes to find the
+// largest sustainable one; optionally autocannon against the HTTP endpoints. Writes
+// report.json (every session's record and each level's summary derived from them),
+// report.html (self-contained, with charts) and latency.png (the main chart), and prints a
+// summary. Every run is bounded: streams, duration per level, and total wall-clock time.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAudioFile } from '../src/audio/load.js';
-import { clipsBySet, type EvalClip } from '../src/eval/manifest.js';
 import { scoreWer } from '../src/eval/wer.js';
 import { repoRoot } from '../src/paths.js';
-import { framesFor, type ClientEncoding } from './audio-frames.js';
-import { runStream } from './stream-client.js';
-import { percentile, streamMetrics, type StreamMetrics } from './stream-metrics.js';
+import type { ClientEncoding } from './audio-frames.js';
+import type { Distribution } from './distribution.js';
+import { findMax, judgeLevel, type CapacityCriteria } from './find-max.js';
+import { htmlReport, latencyVersusStreams } from './html-report.js';
+import { runHttpBench } from './http-bench.js';
+import type { SessionRecord } from './level-summary.js';
+import { runLevel, type LevelOptions } from './load-run.js';
+import { svgToPng } from './png-plot.js';
+import type { JudgedLevel, LoadTestReport } from './report.js';
+import { clipsFromFiles, clipsFromSets, longestProgramS } from './speech-source.js';
 
 const MAX_STREAMS = 256;
-const MAX_DURATION_S = 1800;
-const GAP_S = 1;
+const MAX_LEVEL_DURATION_S = 600;
+const MAX_WALL_S = 4 * 3600;
+const HANDSHAKE_S = 10;
+const ENCODINGS: readonly ClientEncoding[] = ['linear16', 'mulaw', 'alaw', 'opus'];
+const DEFAULT_SETS = 'librispeech-test-clean,librispeech-test-other';
 
-interface StreamResult {
-  stream: number;
-  clips: string[];
-  audioS: number;
-  refused: number | null;
-  closeCode: number | null;
-  error: string | null;
-  metrics: StreamMetrics;
-  ref: string;
-}
-
-async function streamAudio(clips: EvalClip[], durationS: number): Promise<{ pcm: Float32Array; used: EvalClip[] }> {
-  const parts: Float32Array[] = [];
-  const used: EvalClip[] = [];
-  let total = 0;
-  for (let i = 0; total < durationS * 16000 && clips.length > 0; i++) {
-    const clip = clips[i % clips.length];
-    const audio = await loadAudioFile(clip.path);
-    parts.push(audio.samples, new Float32Array(GAP_S * 16000));
-    used.push(clip);
-    total += audio.samples.length + GAP_S * 16000;
-    if (i + 1 >= clips.length && total >= durationS * 16000) break;
+function numberOption(name: string, raw: string, min: number, max: number, integer = false): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   }
-  const pcm = new Float32Array(total);
-  let at = 0;
-  for (const p of parts) {
-    pcm.set(p, at);
-    at += p.length;
-  }
-  return { pcm, used };
+  return value;
 }
 
-function summary(values: number[]): { n: number; p50: number | null; p95: number | null; max: number | null } {
-  return {
-    n: values.length,
-    p50: percentile(values, 50),
-    p95: percentile(values, 95),
-    max: values.length ? Math.max(...values) : null,
-  };
+/** `ws://host:port` means the gateway's /v1/listen; the HTTP endpoints live at the same origin. */
+function targetOf(raw: string): { url: string; httpBase: string } {
+  const url = new URL(raw);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`--url must be ws:// or wss://, got ${raw}`);
+  if (url.pathname === '/') url.pathname = '/v1/listen';
+  return { url: url.toString(), httpBase: `${url.protocol === 'wss:' ? 'https' : 'http'}://${url.host}` };
 }
 
-/** WER of an eval report's offline hypotheses over exactly the clips the streams played. */
-function offlineWerOf(path: string, streams: StreamResult[]): number | null {
+/** WER of an eval report's offline hypotheses over exactly the clips the sessions played. */
+function offlineWerOf(path: string, sessions: SessionRecord[]): number | null {
   const report = JSON.parse(readFileSync(path, 'utf8')) as { clips: { id: string; ref: string; hyp: string }[] };
   const byId = new Map(report.clips.map((c) => [c.id, c]));
-  if (!streams.every((s) => s.clips.every((id) => byId.has(id)))) return null;
+  const admitted = sessions.filter((s) => s.outcome !== 'refused');
+  if (!admitted.every((s) => s.clips.every((id) => byId.has(id)))) return null;
   return scoreWer(
-    streams.map((s) => ({
+    admitted.map((s) => ({
       ref: s.clips.map((id) => byId.get(id)!.ref).join(' '),
       hyp: s.clips.map((id) => byId.get(id)!.hyp).join(' '),
     })),
@@ -78,103 +62,157 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     args: argv,
     options: {
       url: { type: 'string', default: 'ws://127.0.0.1:8080/v1/listen' },
+      transport: { type: 'string', default: 'ws' },
       streams: { type: 'string', default: '1' },
       duration: { type: 'string', default: '30' },
-      ramp: { type: 'string', default: '2' },
+      ramp: { type: 'string', default: '5' },
       encoding: { type: 'string', default: 'linear16' },
       rate: { type: 'string', default: '16000' },
       speed: { type: 'string', default: '1' },
-      sets: { type: 'string', default: 'librispeech-test-clean,librispeech-test-other' },
+      sets: { type: 'string' },
+      files: { type: 'string' },
       token: { type: 'string' },
-      out: { type: 'string' },
+      'drain-timeout': { type: 'string', default: '30' },
+      'find-max': { type: 'boolean', default: false },
+      'max-streams': { type: 'string', default: '64' },
+      step: { type: 'string' },
+      'p95-final-ms': { type: 'string', default: '1500' },
+      'max-error-rate': { type: 'string', default: '0.01' },
+      'max-lag-growth': { type: 'string', default: '1' },
+      'max-wall': { type: 'string', default: '1800' },
+      'http-bench': { type: 'boolean', default: false },
+      'http-duration': { type: 'string', default: '10' },
+      'http-connections': { type: 'string', default: '4' },
+      'http-file': { type: 'string', default: join(repoRoot(), 'test', 'fixtures', 'audio', '1221-135766-0002.wav') },
+      'report-dir': { type: 'string' },
       /** an `npm run eval` report: scores its offline hypotheses of the same clips beside ours */
       offline: { type: 'string' },
     },
   });
-  const streams = Number(values.streams);
-  const durationS = Number(values.duration);
-  const rampS = Number(values.ramp);
-  const speed = Number(values.speed);
-  const rate = Number(values.rate);
-  if (!Number.isInteger(streams) || streams < 1 || streams > MAX_STREAMS) throw new Error(`--streams must be 1..${MAX_STREAMS}`);
-  if (!(durationS > 0 && durationS <= MAX_DURATION_S)) throw new Error(`--duration must be in (0, ${MAX_DURATION_S}] seconds`);
+  if (values.transport === 'webrtc') {
+    throw new Error('--transport webrtc is not supported yet (WebRTC ingest is a later issue); use --transport ws');
+  }
+  if (values.transport !== 'ws') throw new Error(`--transport must be ws or webrtc, got ${values.transport}`);
   const encoding = values.encoding as ClientEncoding;
-  const clips = clipsBySet(values.sets!.split(','));
-  if (clips.length === 0) throw new Error(`no clips in sets ${values.sets}`);
-
-  const started = Date.now();
-  const runs = Array.from({ length: streams }, async (_, i): Promise<StreamResult> => {
-    const rotated = [...clips.slice((i * 7) % clips.length), ...clips.slice(0, (i * 7) % clips.length)];
-    const { pcm, used } = await streamAudio(rotated, durationS);
-    const audio = framesFor(pcm, encoding, rate);
-    await new Promise((resolve) => setTimeout(resolve, i * rampS * 1000));
-    const record = await runStream({
-      url: values.url!,
-      params: { encoding, sample_rate: rate, interim_results: true, lag: true },
-      audio,
-      speed,
-      headers: values.token ? { Authorization: `Token ${values.token}` } : undefined,
-      timeoutMs: 120_000,
-    });
-    return {
-      stream: i,
-      clips: used.map((c) => c.id),
-      audioS: audio.durationS,
-      refused: record.refusedStatus,
-      closeCode: record.closeCode,
-      error: record.error,
-      metrics: streamMetrics(record),
-      ref: used.map((c) => c.text).join(' '),
-    };
-  });
-  const results = await Promise.all(runs);
-  const admitted = results.filter((r) => r.refused === null);
-  const wer = scoreWer(admitted.map((r) => ({ ref: r.ref, hyp: r.metrics.finalText })));
-  const offlineWer = values.offline ? offlineWerOf(values.offline, admitted) : null;
-  const report = {
-    date: new Date(started).toISOString(),
-    url: values.url,
-    streams,
-    durationS,
-    rampS,
-    speed,
-    encoding,
-    rate,
-    sets: values.sets,
-    wallS: (Date.now() - started) / 1000,
-    admitted: admitted.length,
-    refused: results.length - admitted.length,
-    errors: admitted.reduce((n, r) => n + r.metrics.errors.length + (r.error ? 1 : 0), 0),
-    abnormalCloses: admitted.filter((r) => r.closeCode !== 1000).length,
-    wer: wer.wer,
-    offlineWer,
-    refWords: wer.refWords,
-    finalLatencyMs: summary(admitted.flatMap((r) => r.metrics.finalLatencyMs)),
-    interimLatencyMs: summary(admitted.flatMap((r) => r.metrics.interimLatencyMs)),
-    timeToFirstInterimMs: summary(admitted.map((r) => r.metrics.timeToFirstInterimMs).filter((v): v is number => v !== null)),
-    flushLatencyMs: summary(admitted.map((r) => r.metrics.flushLatencyMs).filter((v): v is number => v !== null)),
-    maxLagS: Math.max(0, ...admitted.map((r) => r.metrics.maxLagS ?? 0)),
-    perStream: results.map(({ ref: _ref, ...rest }) => rest),
+  if (!ENCODINGS.includes(encoding)) throw new Error(`--encoding must be one of ${ENCODINGS.join(', ')}`);
+  if (values.sets && values.files) throw new Error('give --sets or --files, not both');
+  const target = targetOf(values.url!);
+  const findMaxWanted = values['find-max']!;
+  const maxStreams = numberOption('max-streams', values['max-streams']!, 1, MAX_STREAMS, true);
+  const startStreams = numberOption('streams', values.streams!, 1, MAX_STREAMS, true);
+  const criteria: CapacityCriteria = {
+    p95FinalMs: numberOption('p95-final-ms', values['p95-final-ms']!, 1, 600_000),
+    maxErrorRate: numberOption('max-error-rate', values['max-error-rate']!, 0, 1),
+    maxLagGrowthS: numberOption('max-lag-growth', values['max-lag-growth']!, 0, 3600),
   };
-  const out = values.out ?? join(repoRoot(), 'loadtest', 'out', `loadtest-${streams}x-${Date.now()}.json`);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-  const fmt = (s: { p50: number | null; p95: number | null }) =>
-    `p50 ${s.p50 === null ? 'n/a' : Math.round(s.p50)} ms, p95 ${s.p95 === null ? 'n/a' : Math.round(s.p95)} ms`;
-  process.stdout.write(
-    [
-      `streams ${streams} (${report.admitted} admitted, ${report.refused} refused), ${durationS} s each, ${encoding} ${rate} Hz, speed ${speed}x`,
-      `final latency   ${fmt(report.finalLatencyMs)} over ${report.finalLatencyMs.n} words`,
-      `interim latency ${fmt(report.interimLatencyMs)} over ${report.interimLatencyMs.n} words`,
-      `first interim   ${fmt(report.timeToFirstInterimMs)}`,
-      `flush latency   ${fmt(report.flushLatencyMs)}`,
-      `max lag ${report.maxLagS.toFixed(2)} s, errors ${report.errors}, abnormal closes ${report.abnormalCloses}`,
-      `WER of finals ${wer.wer === null ? 'n/a' : (wer.wer * 100).toFixed(2) + ' %'} over ${wer.refWords} words` +
-        (offlineWer === null ? '' : ` (offline transcription of the same clips: ${(offlineWer * 100).toFixed(2)} %)`),
-      `report: ${out}`,
-    ].join('\n') + '\n',
-  );
-  return report.errors === 0 && report.abnormalCloses === 0 ? 0 : 1;
+  const maxWallS = numberOption('max-wall', values['max-wall']!, 1, MAX_WALL_S);
+  const httpDurationS = numberOption('http-duration', values['http-duration']!, 1, 120, true);
+  const httpConnections = numberOption('http-connections', values['http-connections']!, 1, 64, true);
+  const sets = values.sets ?? DEFAULT_SETS;
+  const audioSource = values.files ? `files ${values.files}` : `sets ${sets}`;
+  const clips = values.files ? await clipsFromFiles(values.files.split(',')) : clipsFromSets(sets.split(','));
+  if (clips.length === 0) throw new Error(`no clips in ${audioSource}`);
+
+  const level: Omit<LevelOptions, 'streams'> = {
+    url: target.url,
+    durationS: numberOption('duration', values.duration!, 0.1, MAX_LEVEL_DURATION_S),
+    rampS: numberOption('ramp', values.ramp!, 0, MAX_LEVEL_DURATION_S),
+    speed: numberOption('speed', values.speed!, 0.1, 100),
+    encoding,
+    rate: numberOption('rate', values.rate!, 8000, 48000, true),
+    token: values.token,
+    clips,
+    drainTimeoutS: numberOption('drain-timeout', values['drain-timeout']!, 1, 600),
+  };
+  const levelBoundS = () => level.rampS + longestProgramS(clips, level.durationS) / level.speed + HANDSHAKE_S + level.drainTimeoutS;
+  const httpBoundS = values['http-bench'] ? 3 * (httpDurationS + 5) : 0;
+  const startedAt = new Date();
+  const started = performance.now();
+  const deadlineMs = started + (maxWallS - httpBoundS) * 1000;
+  if (levelBoundS() > maxWallS - httpBoundS) {
+    throw new Error(`one level can take up to ${Math.ceil(levelBoundS())} s, more than --max-wall ${maxWallS} s allows`);
+  }
+
+  const levels: JudgedLevel[] = [];
+  const runJudged = async (streams: number): Promise<boolean> => {
+    process.stderr.write(`level: ${streams} streams\n`);
+    const measured = await runLevel({ ...level, streams });
+    const judged: JudgedLevel = {
+      ...measured,
+      verdict: judgeLevel(measured.summary, criteria),
+      offlineWer: values.offline ? offlineWerOf(values.offline, measured.sessions) : null,
+    };
+    levels.push(judged);
+    process.stdout.write(levelLine(judged) + '\n');
+    return judged.verdict.sustainable;
+  };
+  const limits = {
+    start: Math.min(startStreams, maxStreams),
+    step: values.step === undefined ? null : numberOption('step', values.step, 1, MAX_STREAMS, true),
+    max: maxStreams,
+  };
+  const search = findMaxWanted ? await findMax(runJudged, limits, deadlineMs, levelBoundS) : null;
+  if (!findMaxWanted) await runJudged(startStreams);
+
+  const http = values['http-bench']
+    ? await runHttpBench({
+        baseUrl: target.httpBase,
+        connections: httpConnections,
+        durationS: httpDurationS,
+        wavPath: resolve(values['http-file']!),
+        token: values.token,
+      })
+    : null;
+
+  const report: LoadTestReport = {
+    date: startedAt.toISOString(),
+    wallS: (performance.now() - started) / 1000,
+    target,
+    settings: {
+      encoding,
+      rate: level.rate,
+      speed: level.speed,
+      durationS: level.durationS,
+      rampS: level.rampS,
+      drainTimeoutS: level.drainTimeoutS,
+      audio: audioSource,
+    },
+    criteria,
+    levels,
+    findMax: search ? { ...search, ...limits } : null,
+    http,
+  };
+  const dir = resolve(values['report-dir'] ?? join(repoRoot(), 'loadtest', 'out', report.date.replace(/[:.]/g, '-')));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(dir, 'report.html'), htmlReport(report));
+  writeFileSync(join(dir, 'latency.png'), svgToPng(latencyVersusStreams(report)));
+
+  const lines: string[] = [];
+  if (search) lines.push(`largest sustainable: ${search.maxSustainableStreams} streams (${search.stoppedBecause})`);
+  for (const t of http?.targets ?? []) {
+    lines.push(
+      `${t.method} ${t.path}: ${t.requestsPerS.toFixed(1)} req/s, p50 ${t.latencyMs.p50} ms, p99 ${t.latencyMs.p99} ms, ` +
+        `${t.non2xx} non-2xx, ${t.errors} errors (${t.connections} connections, ${t.durationS} s)`,
+    );
+  }
+  lines.push(`report: ${join(dir, 'report.html')} (data in report.json, plot in latency.png)`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return search || levels.every((l) => l.verdict.sustainable) ? 0 : 1;
+}
+
+function levelLine(level: JudgedLevel): string {
+  const s = level.summary;
+  const ms = (d: Distribution) => `p50 ${d.p50 === null ? '–' : Math.round(d.p50)} / p95 ${d.p95 === null ? '–' : Math.round(d.p95)} ms`;
+  return [
+    `${level.streams} streams: ${s.admitted} admitted, ${s.refused} refused, ${s.errored} errors, ${s.disconnected} disconnects`,
+    `  final ${ms(s.finalLatencyMs)} (${s.finalLatencyMs.n} words), utterance final ${ms(s.utteranceFinalLatencyMs)}, ` +
+      `interim ${ms(s.interimLatencyMs)}, first interim ${ms(s.timeToFirstInterimMs)}, flush ${ms(s.flushLatencyMs)}`,
+    `  max lag ${s.maxLagS?.toFixed(2) ?? '–'} s, lag growth ${s.lagGrowthS?.toFixed(2) ?? '–'} s, ` +
+      `WER ${s.wer === null ? '–' : (s.wer * 100).toFixed(2) + ' %'} over ${s.refWords} words` +
+      (level.offlineWer === null ? '' : ` (offline ${(level.offlineWer * 100).toFixed(2)} %)`),
+    `  ${level.verdict.sustainable ? 'sustainable' : 'not sustainable: ' + level.verdict.reasons.join('; ')}`,
+  ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -16,6 +16,8 @@ export interface StreamOptions {
   headers?: Record<string, string>;
   /** give up on the server after this long past the audio's end */
   timeoutMs?: number;
+  /** give up on an upgrade the server does not answer (default 10 s) */
+  handshakeTimeoutMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -58,7 +60,10 @@ export function runStream(options: StreamOptions): Promise<StreamRecord> {
   };
   const msgpack = options.params.result_encoding === 'msgpack';
   return new Promise((resolve) => {
-    const ws = new WebSocket(listenUrl(options.url, options.params), { headers: options.headers });
+    const ws = new WebSocket(listenUrl(options.url, options.params), {
+      headers: options.headers,
+      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    });
     let timer: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
     const finish = () => {

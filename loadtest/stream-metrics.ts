@@ -1,8 +1,11 @@
 // Per-stream measurements from a StreamRecord, with the project's metric definitions
 // (../shared/DESIGN.md): final and interim latency of a word are the arrival of the message
-// minus the moment the client sent the end of that word's audio; flush latency runs from
-// CloseStream to the last final; lag is what the server reports in each result.
+// minus the moment the client sent the end of that word's audio; an utterance's final latency
+// is the same for the last word of a final that ends an utterance (`speech_final`) or answers
+// a Finalize (`from_finalize`); flush latency runs from CloseStream to the last final; lag is
+// what the server reports in each result.
 import { normalizeBasic } from '../src/text/normalize.js';
+import { median } from './distribution.js';
 import type { StreamRecord } from './stream-client.js';
 
 interface ResultWord {
@@ -33,9 +36,12 @@ export interface StreamMetrics {
   interimsBeforeFinals: boolean;
   finalLatencyMs: number[];
   interimLatencyMs: number[];
+  utteranceFinalLatencyMs: number[];
   flushLatencyMs: number | null;
   maxLagS: number | null;
   lastLagS: number | null;
+  /** [seconds since the first byte, lag in seconds] of each result that arrived before CloseStream */
+  lagWhileStreaming: [number, number][];
   errors: string[];
   gotMetadata: boolean;
 }
@@ -59,6 +65,9 @@ export function streamMetrics(record: StreamRecord): StreamMetrics {
   const finalWords = finals.flatMap((r) => r.message.channel.alternatives[0].words.map((w) => ({ w, atMs: r.atMs })));
 
   const finalLatencyMs = finalWords.map(({ w, atMs }) => atMs - sentAt(w.end));
+  const utteranceFinalLatencyMs = finals
+    .filter((r) => (r.message.speech_final || r.message.from_finalize) && r.message.channel.alternatives[0].words.length > 0)
+    .map((r) => r.atMs - sentAt(r.message.channel.alternatives[0].words.at(-1)!.end));
   const interimLatencyMs: number[] = [];
   for (const { w, atMs } of finalWords) {
     const key = normalizeBasic(w.word);
@@ -75,6 +84,10 @@ export function streamMetrics(record: StreamRecord): StreamMetrics {
   const firstInterim = interims.find((r) => r.message.channel.alternatives[0].words.length > 0);
   const lastFinal = finals[finals.length - 1];
   const lags = results.map((r) => r.message.lag).filter((l): l is number => typeof l === 'number');
+  const streamingUntilMs = record.closeSentAtMs ?? Infinity;
+  const lagWhileStreaming = results
+    .filter((r) => typeof r.message.lag === 'number' && r.atMs < streamingUntilMs)
+    .map((r): [number, number] => [(r.atMs - record.startedAtMs) / 1000, r.message.lag!]);
   // An interim is late if a final covering its whole span had already arrived.
   const interimsBeforeFinals = interims.every(
     (i) =>
@@ -93,12 +106,14 @@ export function streamMetrics(record: StreamRecord): StreamMetrics {
     interimsBeforeFinals,
     finalLatencyMs,
     interimLatencyMs,
+    utteranceFinalLatencyMs,
     flushLatencyMs:
       record.closeSentAtMs !== null && lastFinal && lastFinal.atMs >= record.closeSentAtMs
         ? lastFinal.atMs - record.closeSentAtMs
         : null,
     maxLagS: lags.length > 0 ? Math.max(...lags) : null,
     lastLagS: lags.length > 0 ? lags[lags.length - 1] : null,
+    lagWhileStreaming,
     errors: record.received
       .filter((r) => r.message.type === 'Error')
       .map((r) => `${String(r.message.code)}: ${String(r.message.description ?? r.message.message ?? '')}`),
@@ -106,9 +121,24 @@ export function streamMetrics(record: StreamRecord): StreamMetrics {
   };
 }
 
-export function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
+/** Fewer lag samples than this in a stream say nothing about a trend. */
+const MIN_LAG_SAMPLES = 6;
+
+/**
+ * How much the server fell further behind over one stream: the median lag of the results in
+ * the last third of the streaming time minus the median lag in the first third (thirds of the
+ * span from the first to the last lag sample before CloseStream). Medians, because lag
+ * swings by a hop or more from one result to the next and single samples would be noise; the
+ * flush after CloseStream is left out because it drains the backlog by design. Null with
+ * fewer than MIN_LAG_SAMPLES samples or when they all arrived at once.
+ */
+export function lagGrowthS(series: readonly [number, number][]): number | null {
+  if (series.length < MIN_LAG_SAMPLES) return null;
+  const first = series[0][0];
+  const last = series[series.length - 1][0];
+  const third = (last - first) / 3;
+  if (third <= 0) return null;
+  const early = series.filter(([t]) => t <= first + third).map(([, lag]) => lag);
+  const late = series.filter(([t]) => t >= last - third).map(([, lag]) => lag);
+  return median(late)! - median(early)!;
 }

@@ -113,7 +113,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return promise;
   }
 
-  // load(modelDir, {threads, maxWindows, maxSessions}) -> Promise<info>
+  // load(modelDir, {threads, maxWindows, maxSessions, alignmentHeads?: Int32Array [layer, head, ...]})
+  //   -> Promise<info>
   Napi::Value Load(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     require_open(env);
@@ -128,6 +129,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
       int_opt("threads", options.threads);
       int_opt("maxWindows", options.max_windows);
       int_opt("maxSessions", options.max_sessions);
+      if (o.Has("alignmentHeads")) {
+        size_t n = 0;
+        const int32_t* pairs = typed_data<int32_t>(o.Get("alignmentHeads"), "alignmentHeads", &n);
+        if (n % 2 != 0) throw Napi::RangeError::New(env, "load: alignmentHeads must hold [layer, head] pairs");
+        for (size_t k = 0; k < n; k += 2) options.alignment_heads.emplace_back(pairs[k], pairs[k + 1]);
+      }
     }
     loading_ = true;
     auto job = std::make_unique<Job>(env);
@@ -159,6 +166,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("nTextLayer", d.n_text_layer);
     o.Set("nTextCtx", d.n_text_ctx);
     o.Set("nVocab", d.n_vocab);
+    o.Set("nAlignmentHeads", backend_->alignment_head_count());
     o.Set("device", backend_->device_name());
     o.Set("isa", kernels::isa_name(kernels::active_isa()));
     o.Set("weightBytes", static_cast<double>(backend_->weight_bytes()));
@@ -283,7 +291,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return submit(info, std::move(job));
   }
 
-  // decode(sessions, positions, tokenCounts: Int32Array, tokens: Int32Array, logits: Float32Array) -> Promise<void>
+  // decode(sessions, positions, tokenCounts: Int32Array, tokens: Int32Array, logits: Float32Array,
+  //        attention?: Float32Array | null) -> Promise<void>
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     require_loaded(env);
@@ -299,6 +308,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (n_logits < n_sessions * static_cast<size_t>(backend_->dims().n_vocab)) {
       throw Napi::RangeError::New(env, "decode: logits buffer is smaller than sessions * nVocab");
     }
+    const bool wants_attention = info.Length() > 5 && !info[5].IsNull() && !info[5].IsUndefined();
+    float* attention = nullptr;
+    if (wants_attention) {
+      const int heads = backend_->alignment_head_count();
+      if (heads == 0) throw Napi::Error::New(env, "decode: the model was loaded without alignment heads");
+      size_t n_attention = 0;
+      attention = typed_data<float>(info[5], "attention", &n_attention);
+      if (n_attention < n_sessions * heads * static_cast<size_t>(backend_->dims().n_audio_ctx)) {
+        throw Napi::RangeError::New(env, "decode: attention buffer is smaller than sessions * nAlignmentHeads * nAudioCtx");
+      }
+    }
     std::vector<DecodeItem> items;
     size_t offset = 0;
     for (size_t i = 0; i < n_sessions; ++i) {
@@ -309,8 +329,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       offset += counts[i];
     }
     auto job = std::make_unique<Job>(env);
-    for (int i = 0; i < 5; ++i) job->keep_alive.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    job->work = [this, items = std::move(items), logits] { backend_->decode(items, logits); };
+    const int buffers = wants_attention ? 6 : 5;
+    for (int i = 0; i < buffers; ++i) job->keep_alive.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    job->work = [this, items = std::move(items), logits, attention] { backend_->decode(items, logits, attention); };
     return submit(info, std::move(job));
   }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "whisper_model.h"
@@ -16,6 +17,9 @@ struct BackendOptions {
   int threads = 0;  // 0: one per core
   int max_windows = 4;
   int max_sessions = 8;
+  // Cross-attention heads, [decoder layer, head], whose weights follow the audio closely enough
+  // to time words; decode can return their attention when asked.
+  std::vector<std::pair<int, int>> alignment_heads;
 };
 
 // One encoder run: normalised log-mel [n_mels][mel_frames] into a window slot.
@@ -50,6 +54,7 @@ class Backend {
   virtual std::string device_name() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual PoolStats pool_stats() const = 0;
+  virtual int alignment_head_count() const = 0;
 
   virtual int create_window() = 0;  // -1: pool exhausted
   virtual void release_window(int window) = 0;
@@ -60,8 +65,11 @@ class Backend {
   // log10 mel power of 16 kHz mono pcm as [n_mels][n / 160].
   virtual void log_mel(const float* pcm, int n, std::vector<float>& out) = 0;
   virtual void encode(const std::vector<EncodeJob>& jobs) = 0;
-  // Logits of each item's last token, [items][n_vocab].
-  virtual void decode(const std::vector<DecodeItem>& items, float* logits) = 0;
+  // Logits of each item's last token, [items][n_vocab]. When attention is given, it receives
+  // that token's cross-attention weights (after softmax) of each alignment head,
+  // [items][alignment heads][n_audio_ctx], zero past the frames of the item's window: a
+  // sampled token's row tells which audio it was read from.
+  virtual void decode(const std::vector<DecodeItem>& items, float* logits, float* attention) = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const std::string& model_dir, const BackendOptions& options);

@@ -29,13 +29,29 @@ class CpuBackend final : public Backend {
       : model_(WhisperModel::load(dir)),
         pool_(model_.dims, opt.max_windows, opt.max_sessions),
         threads_(opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency())),
-        mel_(model_.dims.n_mels) {}
+        mel_(model_.dims.n_mels),
+        alignment_slot_(static_cast<size_t>(model_.dims.n_text_layer) * model_.dims.n_head, -1) {
+    const auto& heads = opt.alignment_heads;
+    for (size_t k = 0; k < heads.size(); ++k) {
+      const auto [layer, head] = heads[k];
+      if (layer < 0 || layer >= model_.dims.n_text_layer || head < 0 || head >= model_.dims.n_head) {
+        throw std::invalid_argument("alignment head [" + std::to_string(layer) + ", " + std::to_string(head) +
+                                    "] is outside the decoder's " + std::to_string(model_.dims.n_text_layer) +
+                                    " layers x " + std::to_string(model_.dims.n_head) + " heads");
+      }
+      int& slot = alignment_slot_[static_cast<size_t>(layer) * model_.dims.n_head + head];
+      if (slot >= 0) throw std::invalid_argument("alignment head listed twice");
+      slot = static_cast<int>(k);
+    }
+    alignment_head_count_ = static_cast<int>(heads.size());
+  }
 
   const WhisperDims& dims() const override { return model_.dims; }
   std::string device_name() const override {
     return std::string("cpu-") + kernels::isa_name(kernels::active_isa()) + "-x" + std::to_string(threads_.size());
   }
   size_t weight_bytes() const override { return model_.weight_bytes; }
+  int alignment_head_count() const override { return alignment_head_count_; }
   PoolStats pool_stats() const override {
     std::lock_guard<std::mutex> lock(pool_mutex_);
     return {pool_.max_windows(), pool_.windows_in_use(), pool_.max_sessions(), pool_.sessions_in_use(),
@@ -69,7 +85,7 @@ class CpuBackend final : public Backend {
     for (const auto& job : jobs) encode_one(job);
   }
 
-  void decode(const std::vector<DecodeItem>& items, float* logits) override;
+  void decode(const std::vector<DecodeItem>& items, float* logits, float* attention) override;
 
  private:
   void encode_one(const EncodeJob& job);
@@ -97,6 +113,9 @@ class CpuBackend final : public Backend {
   mutable std::mutex pool_mutex_;  // slot bookkeeping only; slot contents belong to the device thread
   kernels::ThreadPool threads_;
   LogMel mel_;
+  // [layer * n_head + head] -> index among the alignment heads, -1 for the others.
+  std::vector<int> alignment_slot_;
+  int alignment_head_count_ = 0;
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
@@ -196,7 +215,7 @@ void CpuBackend::encode_one(const EncodeJob& job) {
   window.frames = t;
 }
 
-void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits) {
+void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention) {
   const auto& d = model_.dims;
   const int s = d.n_state, hd = d.head_dim(), heads = d.n_head;
   const int n_items = static_cast<int>(items.size());
@@ -310,6 +329,12 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits) {
       const float* q = dqkv_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
       gemm(n, q, s, pool_.cross_keys(window, l, head), frames, hd, scores, frames, nullptr, false, nullptr);
       kernels::softmax_rows(scores, n, frames, frames);
+      const int slot = attention ? alignment_slot_[static_cast<size_t>(l) * heads + head] : -1;
+      if (slot >= 0) {
+        float* out = attention + (static_cast<size_t>(i) * alignment_head_count_ + slot) * d.n_audio_ctx;
+        std::memcpy(out, scores + static_cast<size_t>(n - 1) * frames, frames * sizeof(float));
+        std::fill(out + frames, out + d.n_audio_ctx, 0.0f);
+      }
       gemm(n, scores, frames, pool_.cross_values(window, l, head), hd, frames,
            dattn_.data() + static_cast<size_t>(first_row[i]) * s + head * hd, s, nullptr, false, nullptr);
     });

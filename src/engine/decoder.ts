@@ -2,7 +2,10 @@
 // then one token per step for every live hypothesis in a single batched device call.
 // Greedy at temperature 0, best-of-N sampling above it, beam search on request.
 import { deflateSync } from 'node:zlib';
+import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
+import { alignmentMatrix, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
+import { WINDOW_FRAMES } from './features.js';
 import { argmax, LogitFilters, logSumExp, topK } from './logit-filters.js';
 
 export interface WindowTask {
@@ -18,6 +21,12 @@ export interface WindowTask {
   suppressBlank: boolean;
   /** tokens the model may sample before giving up on reaching end-of-text */
   sampleLen: number;
+  /** the scheduler serves 'flush' work (someone waits for finals) before 'live' work */
+  urgency: Urgency;
+  /** time every word by cross-attention alignment (needs the model's alignment heads) */
+  wordTimestamps?: boolean;
+  /** mel frames of audio in the full 30 s window (default: all); words are never aligned to padding */
+  contentFrames?: number;
 }
 
 export interface SearchOptions {
@@ -32,6 +41,8 @@ export interface SearchOptions {
 
 export interface WindowResult {
   tokens: number[];
+  /** log-probability of each of `tokens` when it was chosen (after Whisper's decoding rules) */
+  tokenLogprobs: number[];
   text: string;
   sumLogprob: number;
   avgLogprob: number;
@@ -39,13 +50,49 @@ export interface WindowResult {
   temperature: number;
   compressionRatio: number;
   language: string | null;
+  /** window-relative word times when `wordTimestamps` was asked; null otherwise */
+  words: AlignedWord[] | null;
+}
+
+/** One window's search after the prompt: the root session's cache holds the prompt. */
+interface SearchRun {
+  root: number;
+  /** cache position of the first sampled token */
+  position: number;
+  /** logits after the prompt */
+  first: Float32Array;
+  /** alignment-head attention after the prompt; null when words are not timed */
+  firstAttention: Float32Array | null;
+  filters: LogitFilters;
+  search: SearchOptions;
+  sampleLen: number;
+  /** every session the search creates is added here, to be released by the caller */
+  sessions: Set<number>;
+  urgency: Urgency;
 }
 
 interface Hypothesis {
   session: number;
   tokens: number[];
+  logprobs: number[];
+  /** per token, the alignment-head attention of the step that chose it (when timing words) */
+  attention: Float32Array[];
   sumLogprob: number;
   done: boolean;
+}
+
+/** Each hypothesis' alignment-head attention row for its current logits, when words are timed. */
+type PendingAttention = (Float32Array | null)[];
+
+function extend(h: Hypothesis, token: number, logprob: number, attention: Float32Array | null, session = h.session): Hypothesis {
+  return {
+    session,
+    tokens: [...h.tokens, token],
+    logprobs: [...h.logprobs, logprob],
+    attention: attention ? [...h.attention, attention] : h.attention,
+    sumLogprob: h.sumLogprob + logprob,
+    done: false,
+  };
 }
 
 export function compressionRatio(text: string): number {
@@ -78,7 +125,10 @@ export class WindowDecoder {
     try {
       // The logits at <|startoftranscript|> give the no-speech probability and the language.
       const logits = new Float32Array(Math.max(search.beamSize, search.bestOf, 1) * nVocab);
-      await this.feed([root], [0], [prefix], logits);
+      const timeWords = task.wordTimestamps === true;
+      if (timeWords && model.info.nAlignmentHeads === 0) throw new Error("word timestamps need the model's alignment heads");
+      // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
+      let [promptAttention] = await this.feed([root], [0], [prefix], logits, task.urgency, timeWords);
       const atSot = logits.slice(0, nVocab);
       const noSpeechProb = softmaxAt(atSot, special.noSpeech);
       let language = task.language;
@@ -92,7 +142,7 @@ export class WindowDecoder {
       if (task.withoutTimestamps) taskTokens.push(special.noTimestamps);
       let position = prefix.length;
       if (taskTokens.length > 0) {
-        await this.feed([root], [position], [taskTokens], logits);
+        [promptAttention] = await this.feed([root], [position], [taskTokens], logits, task.urgency, timeWords);
         position += taskTokens.length;
       }
       const filters = new LogitFilters(tokenizer, {
@@ -104,14 +154,24 @@ export class WindowDecoder {
       });
       const first = logits.slice(0, nVocab);
       const sampleLen = Math.min(task.sampleLen, model.info.nTextCtx - position);
-      const best =
-        search.temperature === 0 && search.beamSize > 1
-          ? await this.beamSearch(root, position, first, filters, search, sampleLen, sessions)
-          : await this.sample(root, position, first, filters, search, sampleLen, sessions);
-      const tokens = best.tokens.filter((t) => t !== special.eot);
+      const run: SearchRun = {
+        root,
+        position,
+        first,
+        firstAttention: promptAttention,
+        filters,
+        search,
+        sampleLen,
+        sessions,
+        urgency: task.urgency,
+      };
+      const best = search.temperature === 0 && search.beamSize > 1 ? await this.beamSearch(run) : await this.sample(run);
+      const kept = best.tokens.flatMap((t, i) => (t === special.eot ? [] : [i]));
+      const tokens = kept.map((i) => best.tokens[i]);
       const text = tokenizer.decode(tokens);
       return {
         tokens,
+        tokenLogprobs: kept.map((i) => best.logprobs[i]),
         text,
         sumLogprob: best.sumLogprob,
         avgLogprob: best.sumLogprob / (tokens.length + 1),
@@ -119,114 +179,145 @@ export class WindowDecoder {
         temperature: search.temperature,
         compressionRatio: compressionRatio(text),
         language,
+        words: timeWords ? this.alignWords(best, task.contentFrames ?? WINDOW_FRAMES) : null,
       };
     } finally {
       await Promise.all([...sessions].map((s) => model.native.releaseSession(s)));
     }
   }
 
-  private async feed(sessions: number[], positions: number[], tokens: number[][], logits: Float32Array) {
-    await this.model.native.decode(
-      Int32Array.from(sessions),
-      Int32Array.from(positions),
-      Int32Array.from(tokens, (t) => t.length),
-      Int32Array.from(tokens.flat()),
-      logits,
+  /**
+   * One request per session through the device scheduler, which batches them across sessions;
+   * writes each session's logits into `logits` and returns its attention rows when asked.
+   */
+  private async feed(
+    sessions: number[],
+    positions: number[],
+    tokens: number[][],
+    logits: Float32Array,
+    urgency: Urgency,
+    withAttention: boolean,
+  ): Promise<PendingAttention> {
+    const { scheduler, info } = this.model;
+    const outputs = await Promise.all(
+      sessions.map(async (session, i) =>
+        withAttention
+          ? scheduler.decodeWithAttention(session, positions[i], tokens[i], urgency)
+          : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency), attention: null },
+      ),
     );
+    outputs.forEach((output, i) => logits.set(output.logits, i * info.nVocab));
+    return outputs.map((output) => output.attention);
+  }
+
+  /**
+   * Word times of a finished hypothesis. The rows of its text tokens, plus the row of the token
+   * after the last one (a timestamp or end-of-text: where the last word stops), are aligned to
+   * the audio frames; timestamp tokens in between carry no speech and are left out.
+   */
+  private alignWords(best: Hypothesis, contentFrames: number): AlignedWord[] {
+    const { tokenizer, info } = this.model;
+    const eot = tokenizer.special.eot;
+    const text = best.tokens.flatMap((t, i) => (t < eot ? [i] : []));
+    if (text.length === 0) return [];
+    const rows = text.map((i) => best.attention[i]);
+    const after = text[text.length - 1] + 1;
+    if (after < best.attention.length) rows.push(best.attention[after]);
+    const frames = Math.min(info.nAudioCtx, Math.ceil(contentFrames / 2));
+    const spans = rowSpans(alignmentMatrix(rows, info.nAlignmentHeads, info.nAudioCtx, frames), rows.length, frames);
+    const timed = text.map((i, k) => ({
+      id: best.tokens[i],
+      text: tokenizer.decode([best.tokens[i]]),
+      start: spans[k].start,
+      end: spans[k].end,
+      probability: Math.exp(best.logprobs[i]),
+    }));
+    return mergeWords(timed, (word) => tokenizer.decode(word.map((t) => t.id)));
   }
 
   /** Greedy (temperature 0) or best-of-N sampling; hypotheses advance together, one batched step each. */
-  private async sample(
-    root: number,
-    position: number,
-    first: Float32Array,
-    filters: LogitFilters,
-    search: SearchOptions,
-    sampleLen: number,
-    sessions: Set<number>,
-  ): Promise<Hypothesis> {
+  private async sample(run: SearchRun): Promise<Hypothesis> {
+    const { root, position, first, filters, search, sampleLen, sessions } = run;
     const { model } = this;
     const eot = model.tokenizer.special.eot;
     const nVocab = model.info.nVocab;
     const count = search.temperature > 0 ? Math.max(1, search.bestOf) : 1;
-    const hyps: Hypothesis[] = [{ session: root, tokens: [], sumLogprob: 0, done: false }];
+    const fresh = (session: number): Hypothesis => ({ session, tokens: [], logprobs: [], attention: [], sumLogprob: 0, done: false });
+    const hyps: Hypothesis[] = [fresh(root)];
     for (let i = 1; i < count; i++) {
       const forked = await model.native.forkSession(root);
       if (forked < 0) break;
       sessions.add(forked);
-      hyps.push({ session: forked, tokens: [], sumLogprob: 0, done: false });
+      hyps.push(fresh(forked));
     }
     const logits = new Float32Array(hyps.length * nVocab);
     for (let i = 0; i < hyps.length; i++) logits.set(first, i * nVocab);
     let live = hyps;
+    let attention: PendingAttention = hyps.map(() => run.firstAttention);
     for (let step = 0; step < sampleLen && live.length > 0; step++) {
-      const next: number[] = [];
       live.forEach((h, i) => {
         const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
         const norm = filters.apply(row, h.tokens);
         const token = search.temperature > 0 ? sampleToken(row, search.temperature, search.random) : argmax(row);
-        h.sumLogprob += row[token] - norm;
+        const logprob = row[token] - norm;
+        h.sumLogprob += logprob;
         h.tokens.push(token);
+        h.logprobs.push(logprob);
+        if (attention[i]) h.attention.push(attention[i]!);
         if (token === eot) h.done = true;
-        next.push(token);
       });
       const stillLive = live.filter((h) => !h.done);
       if (stillLive.length === 0 || step === sampleLen - 1) break;
-      await this.feed(
+      attention = await this.feed(
         stillLive.map((h) => h.session),
         stillLive.map(() => position + step),
         stillLive.map((h) => [h.tokens[h.tokens.length - 1]]),
         logits,
+        run.urgency,
+        run.firstAttention !== null,
       );
       live = stillLive;
     }
     return rank(hyps, search.lengthPenalty, eot);
   }
 
-  private async beamSearch(
-    root: number,
-    position: number,
-    first: Float32Array,
-    filters: LogitFilters,
-    search: SearchOptions,
-    sampleLen: number,
-    sessions: Set<number>,
-  ): Promise<Hypothesis> {
+  private async beamSearch(run: SearchRun): Promise<Hypothesis> {
+    const { root, position, first, filters, search, sampleLen, sessions } = run;
     const { model } = this;
     const eot = model.tokenizer.special.eot;
     const nVocab = model.info.nVocab;
     const beamSize = search.beamSize;
     const maxFinished = Math.max(1, Math.round(beamSize * search.patience));
-    let beams: Hypothesis[] = [{ session: root, tokens: [], sumLogprob: 0, done: false }];
+    let beams: Hypothesis[] = [{ session: root, tokens: [], logprobs: [], attention: [], sumLogprob: 0, done: false }];
+    let attention: PendingAttention = [run.firstAttention];
     const finished: Hypothesis[] = [];
     const logits = new Float32Array(beamSize * nVocab);
     logits.set(first, 0);
     for (let step = 0; step < sampleLen; step++) {
-      const candidates: { from: number; token: number; score: number }[] = [];
+      const candidates: { from: number; token: number; logprob: number; score: number }[] = [];
       beams.forEach((beam, i) => {
         const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
         const norm = filters.apply(row, beam.tokens);
         for (const token of topK(row, beamSize + 1)) {
           if (row[token] === -Infinity) continue;
-          candidates.push({ from: i, token, score: beam.sumLogprob + row[token] - norm });
+          const logprob = row[token] - norm;
+          candidates.push({ from: i, token, logprob, score: beam.sumLogprob + logprob });
         }
       });
       candidates.sort((a, b) => b.score - a.score);
-      const chosen: { from: number; token: number; score: number }[] = [];
+      const chosen: typeof candidates = [];
+      const finish = (c: (typeof candidates)[number]) =>
+        finished.push({ ...extend(beams[c.from], c.token, c.logprob, attention[c.from], -1), done: true });
       for (const c of candidates) {
         if (c.token === eot) {
-          if (finished.length < maxFinished) {
-            finished.push({ session: -1, tokens: [...beams[c.from].tokens, eot], sumLogprob: c.score, done: true });
-          }
+          if (finished.length < maxFinished) finish(c);
         } else if (chosen.length < beamSize) {
           chosen.push(c);
         }
         if (chosen.length >= beamSize && finished.length >= maxFinished) break;
       }
       if (finished.length >= maxFinished || chosen.length === 0 || step === sampleLen - 1) {
-        if (finished.length === 0) {
-          for (const c of chosen) finished.push({ session: -1, tokens: [...beams[c.from].tokens, c.token], sumLogprob: c.score, done: true });
-        }
+        if (finished.length === 0) chosen.forEach(finish);
         break;
       }
       // The first beam continuing from a parent keeps its cache; the others copy it.
@@ -241,7 +332,7 @@ export class WindowDecoder {
           sessions.add(session);
         }
         usedParents.add(c.from);
-        nextBeams.push({ session, tokens: [...parent.tokens, c.token], sumLogprob: c.score, done: false });
+        nextBeams.push(extend(parent, c.token, c.logprob, attention[c.from], session));
       }
       beams.forEach((b, i) => {
         if (!usedParents.has(i)) {
@@ -250,11 +341,13 @@ export class WindowDecoder {
         }
       });
       beams = nextBeams;
-      await this.feed(
+      attention = await this.feed(
         beams.map((b) => b.session),
         beams.map(() => position + step),
         beams.map((b) => [b.tokens[b.tokens.length - 1]]),
         logits,
+        run.urgency,
+        run.firstAttention !== null,
       );
     }
     return rank(finished, search.lengthPenalty, eot);

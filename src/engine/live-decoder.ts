@@ -44,6 +44,7 @@ export class LiveDecoder {
     const result = await transcribe(this.model, request.pcm, {
       language: this.languageFor(request.language),
       initialPrompt: boundedPrompt(request.previousText),
+      urgency: 'flush',
     });
     return { segments: result.segments, language: result.language };
   }
@@ -62,7 +63,7 @@ export class LiveDecoder {
     try {
       // The newest audio matters most for an interim: past 30 s, decode the last 30 s.
       const start = Math.max(0, mel.contentFrames - WINDOW_FRAMES);
-      await model.native.encode(Int32Array.of(window), [melWindow(mel, start, frames)], Int32Array.of(frames));
+      await model.scheduler.encode(window, melWindow(mel, start, frames), frames, 'live');
       const prompt = boundedPrompt(request.previousText);
       const seconds = content / FRAMES_PER_SECOND;
       const result = await this.windowDecoder.decode(
@@ -75,6 +76,7 @@ export class LiveDecoder {
           maxInitialTimestamp: null,
           suppressBlank: true,
           sampleLen: Math.min(model.info.nTextCtx / 2, Math.ceil(seconds * INTERIM_TOKENS_PER_SECOND) + 8),
+          urgency: 'live',
         },
         { temperature: 0, beamSize: 1, bestOf: 1, patience: 1, lengthPenalty: null, random: Math.random },
       );

@@ -14,6 +14,8 @@ export interface NativeModelInfo {
   nTextLayer: number;
   nTextCtx: number;
   nVocab: number;
+  /** cross-attention heads whose weights decode can return (see NativeLoadOptions.alignmentHeads) */
+  nAlignmentHeads: number;
   device: string;
   isa: string;
   weightBytes: number;
@@ -29,6 +31,8 @@ export interface NativeLoadOptions {
   threads?: number;
   maxWindows?: number;
   maxSessions?: number;
+  /** [layer, head, layer, head, ...]: the decoder cross-attention heads that time words */
+  alignmentHeads?: Int32Array;
 }
 
 export interface NativeEngine {
@@ -55,7 +59,9 @@ export interface NativeEngine {
   ): Promise<void>;
   /**
    * Feeds tokenCounts[i] tokens (concatenated in tokens) to sessions[i] at positions[i] and
-   * writes the logits of each session's last token into logits[i * nVocab ...].
+   * writes the logits of each session's last token into logits[i * nVocab ...]. When given,
+   * attention receives that token's cross-attention weights for each alignment head,
+   * [sessions][nAlignmentHeads][nAudioCtx], zero past the frames of the session's window.
    * The arrays must not be touched until the promise settles.
    */
   decode(
@@ -64,6 +70,7 @@ export interface NativeEngine {
     tokenCounts: Int32Array,
     tokens: Int32Array,
     logits: Float32Array,
+    attention?: Float32Array | null,
   ): Promise<void>;
   close(): void;
 }

@@ -1,9 +1,11 @@
 // Offline long-form transcription: 30 s windows that advance by the timestamps the model
 // predicts, conditioning each window on the text before it, with temperature fallback when a
 // window's output looks like a loop (compression ratio) or a guess (mean log-probability).
+import type { AlignedWord } from './alignment.js';
 import { WindowDecoder, type SearchOptions, type WindowResult, type WindowTask } from './decoder.js';
 import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, WINDOW_FRAMES } from './features.js';
 import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, type GuardOptions } from './guards.js';
+import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
 
 export interface TranscribeOptions extends GuardOptions {
@@ -23,6 +25,10 @@ export interface TranscribeOptions extends GuardOptions {
   suppressBlank: boolean;
   /** seeds the sampler so that runs are repeatable */
   seed: number;
+  /** 'flush' when someone waits for this transcript now (a live utterance's finals) */
+  urgency: Urgency;
+  /** time each word by cross-attention alignment: every segment gets `words` */
+  wordTimestamps: boolean;
   onProgress?: (doneSeconds: number, totalSeconds: number) => void;
 }
 
@@ -42,6 +48,8 @@ export const DEFAULT_TRANSCRIBE_OPTIONS: TranscribeOptions = {
   maxInitialTimestamp: 1.0,
   suppressBlank: true,
   seed: 0,
+  urgency: 'live',
+  wordTimestamps: false,
 };
 
 export interface Segment {
@@ -53,6 +61,8 @@ export interface Segment {
   noSpeechProb: number;
   compressionRatio: number;
   temperature: number;
+  /** with `wordTimestamps`: seconds from the start of the audio, inside the segment's span */
+  words?: AlignedWord[];
 }
 
 export interface Transcript {
@@ -109,7 +119,7 @@ export async function transcribe(
         continue;
       }
       const windowMel = melWindow(mel, seek);
-      await model.native.encode(Int32Array.of(window), [windowMel], Int32Array.of(WINDOW_FRAMES));
+      await model.scheduler.encode(window, windowMel, WINDOW_FRAMES, opts.urgency);
 
       const previous = opts.conditionOnPreviousText || opts.initialPrompt ? allTokens.slice(promptResetSince) : [];
       const result = await decodeWithFallback(decoder, opts, random, {
@@ -121,6 +131,9 @@ export async function transcribe(
         maxInitialTimestamp: opts.maxInitialTimestamp,
         suppressBlank: opts.suppressBlank,
         sampleLen: Math.floor(model.info.nTextCtx / 2),
+        urgency: opts.urgency,
+        wordTimestamps: opts.wordTimestamps,
+        contentFrames: segmentFrames,
       });
       language ??= result.language;
 
@@ -135,9 +148,25 @@ export async function transcribe(
       const pairs: number[] = [];
       for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) pairs.push(i);
 
+      // Words partition the window's text tokens in order; a segment takes those that begin in it.
+      const words = result.words ?? [];
+      const firstTextToken: number[] = [];
+      let wordTokens = 0;
+      for (const word of words) {
+        firstTextToken.push(wordTokens);
+        wordTokens += word.tokens.length;
+      }
+      let textTokensBefore = 0;
+      const wordsWithin = (start: number, end: number, from: number, to: number): AlignedWord[] =>
+        words
+          .filter((_, k) => firstTextToken[k] >= from && firstTextToken[k] < to)
+          .map((w) => ({ ...w, start: clamp(timeOffset + w.start, start, end), end: clamp(timeOffset + w.end, start, end) }));
+
       const pushSegment = (start: number, end: number, segTokens: number[]) => {
         const textTokens = segTokens.filter((t) => t < special.eot);
         const text = tokenizer.decode(textTokens);
+        const from = textTokensBefore;
+        textTokensBefore += textTokens.length;
         if (text.trim() === '') return;
         segments.push({
           start,
@@ -148,6 +177,7 @@ export async function transcribe(
           noSpeechProb: result.noSpeechProb,
           compressionRatio: result.compressionRatio,
           temperature: result.temperature,
+          ...(result.words ? { words: wordsWithin(start, end, from, textTokensBefore) } : {}),
         });
       };
 
@@ -227,4 +257,8 @@ async function decodeWithFallback(
   );
   const pool = candidates.length > 0 ? candidates : attempts;
   return { ...pool.reduce((best, r) => (r.avgLogprob > best.avgLogprob ? r : best)), exhaustedFallback: true };
+}
+
+function clamp(x: number, low: number, high: number): number {
+  return Math.min(high, Math.max(low, x));
 }

@@ -6,6 +6,7 @@ import { modelCacheDir } from '../paths.js';
 import { findModel } from '../model/registry.js';
 import { ModelError, verifyModelDir } from '../model/verify.js';
 import { Tokenizer } from '../text/tokenizer.js';
+import { DEFAULT_BUDGETS, DeviceScheduler, UNBATCHED_BUDGETS, type StepStats } from './device-scheduler.js';
 import { loadNative, type NativeEngine, type NativeModelInfo } from './native.js';
 
 export interface WhisperConfig {
@@ -19,6 +20,10 @@ export interface WhisperConfig {
 
 export interface LoadOptions {
   threads?: number;
+  /** false runs one hypothesis per decoder call (for measuring what batching buys) */
+  batching?: boolean;
+  /** observes every device step, e.g. for batch-size metrics */
+  onStep?: (stats: StepStats) => void;
   /** encoded-audio slots (cross-attention K/V) the pool holds */
   maxWindows?: number;
   /** hypothesis slots (self-attention K/V) the pool holds */
@@ -71,6 +76,7 @@ export class WhisperModel {
     readonly info: NativeModelInfo,
     readonly tokenizer: Tokenizer,
     readonly config: WhisperConfig,
+    readonly scheduler: DeviceScheduler,
   ) {}
 
   static async load(ref: string, options: LoadOptions = {}): Promise<WhisperModel> {
@@ -86,6 +92,7 @@ export class WhisperModel {
         threads: options.threads ?? 0,
         maxWindows: options.maxWindows ?? 2,
         maxSessions: options.maxSessions ?? 8,
+        alignmentHeads: Int32Array.from(config.alignmentHeads.flat()),
       });
     } catch (err) {
       native.close();
@@ -97,7 +104,13 @@ export class WhisperModel {
         `${dir}: the weights have ${info.nVocab} tokens but the vocabulary lists ${tokenizer.vocabSize}`,
       );
     }
-    return new WhisperModel(dir, native, info, tokenizer, config);
+    const scheduler = new DeviceScheduler(
+      native,
+      { nVocab: info.nVocab, attentionSize: info.nAlignmentHeads * info.nAudioCtx },
+      options.batching === false ? UNBATCHED_BUDGETS : DEFAULT_BUDGETS,
+      options.onStep,
+    );
+    return new WhisperModel(dir, native, info, tokenizer, config, scheduler);
   }
 
   get multilingual(): boolean {

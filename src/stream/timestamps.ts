@@ -1,12 +1,16 @@
 /**
- * Word timings in stream time from what the engine gives today: segments of a decoded window,
- * each with window-relative start and end from Whisper's timestamp tokens.
+ * Word timings in stream time, from either of two things the engine gives:
  *
- * Until the engine aligns words (cross-attention DTW), a segment's span is shared among its
- * words in proportion to their length in characters, which tracks speaking time better than
- * an even split (long words take longer to say). Expect errors of a few hundred milliseconds
- * per word; the segment ends themselves stay exact.
+ * - aligned words (`transcribe` with `wordTimestamps`): each word timed by cross-attention
+ *   alignment, within a few frames of the reference implementation; `wordsFromAlignment`
+ *   only moves them to stream time;
+ * - segments alone, each with window-relative start and end from Whisper's timestamp tokens:
+ *   `wordsFromSegment` shares a segment's span among its words in proportion to their length
+ *   in characters, which tracks speaking time better than an even split (long words take
+ *   longer to say). Expect errors of a few hundred milliseconds per word; the segment ends
+ *   themselves stay exact.
  */
+import type { AlignedWord } from '../engine/alignment.js';
 import type { Word } from './stabilizer.js';
 
 export interface TimedSegment {
@@ -31,6 +35,16 @@ export function wordsFromSegment(segment: TimedSegment, windowStartS: number): W
     const end = windowStartS + segment.start + (duration * charactersBefore) / totalCharacters;
     return { word: spelling, start: round(start), end: round(end), confidence };
   });
+}
+
+/** Aligned words, timed from the start of the decoded audio, in stream time. */
+export function wordsFromAlignment(words: readonly AlignedWord[], windowStartS: number): Word[] {
+  return words.map((w) => ({
+    word: w.word.trim(),
+    start: round(windowStartS + w.start),
+    end: round(windowStartS + w.end),
+    confidence: round(w.probability),
+  }));
 }
 
 function round(x: number): number {

@@ -75,6 +75,51 @@ describe('native engine', () => {
     await Promise.all([model.native.releaseSession(a), model.native.releaseSession(b), model.native.releaseWindow(window)]);
   });
 
+  it('returns the alignment heads\' attention of each item\'s last token, zero past its window', async () => {
+    const { nVocab: V, nAudioCtx: A, nAlignmentHeads: H } = model.info;
+    expect(H).toBe(8); // tiny.en's config.json lists 8 [layer, head] pairs
+    const full = await encodedWindow();
+    const short = model.native.createWindow();
+    await model.native.encode(Int32Array.of(short), [new Float32Array(80 * 200)], Int32Array.of(200));
+    const a = model.native.createSession(full);
+    const b = model.native.createSession(short);
+    const prompt = [model.tokenizer.special.sot, model.tokenizer.special.noTimestamps];
+    const logits = new Float32Array(2 * V);
+    const attention = new Float32Array(2 * H * A).fill(NaN);
+    await model.native.decode(
+      Int32Array.of(a, b),
+      Int32Array.of(0, 0),
+      Int32Array.of(2, 2),
+      Int32Array.from([...prompt, ...prompt]),
+      logits,
+      attention,
+    );
+    for (const [item, frames] of [[0, A], [1, 100]]) {
+      for (let h = 0; h < H; h++) {
+        const row = attention.subarray((item * H + h) * A, (item * H + h + 1) * A);
+        expect(row.subarray(0, frames).reduce((sum, w) => sum + w, 0)).toBeCloseTo(1, 4);
+        expect(row.subarray(frames).every((w) => w === 0)).toBe(true);
+      }
+    }
+    // The same last-token row when fed alone, one token at a time, and the logits unchanged.
+    const alone = new Float32Array(V);
+    const aloneAttention = new Float32Array(H * A);
+    await model.native.decode(Int32Array.of(a), Int32Array.of(1), Int32Array.of(1), Int32Array.of(prompt[1]), alone, aloneAttention);
+    let maxDiff = 0;
+    for (let i = 0; i < H * A; i++) maxDiff = Math.max(maxDiff, Math.abs(aloneAttention[i] - attention[i]));
+    for (let i = 0; i < V; i++) maxDiff = Math.max(maxDiff, Math.abs(alone[i] - logits[i]));
+    expect(maxDiff).toBeLessThan(1e-3);
+    expect(() =>
+      model.native.decode(Int32Array.of(a), Int32Array.of(0), Int32Array.of(1), Int32Array.of(prompt[0]), alone, new Float32Array(A)),
+    ).toThrow(/attention buffer is smaller/);
+    await Promise.all([
+      model.native.releaseSession(a),
+      model.native.releaseSession(b),
+      model.native.releaseWindow(full),
+      model.native.releaseWindow(short),
+    ]);
+  });
+
   it('refuses with -1 when the pool is full and reuses released slots', async () => {
     const window = model.native.createWindow();
     const other = model.native.createWindow();

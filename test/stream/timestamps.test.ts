@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { wordsFromSegment } from '../../src/stream/timestamps.js';
+import { wordsFromAlignment, wordsFromSegment } from '../../src/stream/timestamps.js';
 
 describe('wordsFromSegment', () => {
   it('shares the segment span among words by length and moves it to stream time', () => {
@@ -17,5 +17,21 @@ describe('wordsFromSegment', () => {
 
   it('gives no words for a segment without text', () => {
     expect(wordsFromSegment({ start: 0, end: 1, text: '  ', avgLogprob: 0 }, 0)).toEqual([]);
+  });
+});
+
+describe('wordsFromAlignment', () => {
+  it('moves aligned words to stream time, without their leading space', () => {
+    const words = wordsFromAlignment(
+      [
+        { word: ' Ask', start: 0.5, end: 0.9, probability: 0.91234, tokens: [1] },
+        { word: ' not,', start: 0.9, end: 1.26, probability: 0.5, tokens: [2, 3] },
+      ],
+      10,
+    );
+    expect(words).toEqual([
+      { word: 'Ask', start: 10.5, end: 10.9, confidence: 0.912 },
+      { word: 'not,', start: 10.9, end: 11.26, confidence: 0.5 },
+    ]);
   });
 });

@@ -1,0 +1,97 @@
+// One load level's figures, derived only from its per-session records so that anyone holding
+// report.json can recompute them: counts add up to the sessions requested, and distributions
+// pool the per-session samples.
+import { distribution, median, type Distribution } from './distribution.js';
+
+/**
+ * Each session counts once, by the first that applies: `refused` (the upgrade got an HTTP
+ * status), `error` (the client failed: no connection, a timeout; or the server sent an
+ * Error message), `disconnected` (closed with a code other than 1000), else `ok`.
+ */
+export type SessionOutcome = 'ok' | 'refused' | 'error' | 'disconnected';
+
+export interface SessionRecord {
+  stream: number;
+  /** seconds after the level started at which this stream was due to connect */
+  startOffsetS: number;
+  clips: string[];
+  audioS: number;
+  outcome: SessionOutcome;
+  refusedStatus: number | null;
+  closeCode: number | null;
+  clientError: string | null;
+  serverErrors: string[];
+  finals: number;
+  interims: number;
+  timeToFirstInterimMs: number | null;
+  /** one per final word */
+  finalLatencyMs: number[];
+  /** one per final word that some earlier interim already held */
+  interimLatencyMs: number[];
+  /** one per final that ends an utterance or answers Finalize, for its last word */
+  utteranceFinalLatencyMs: number[];
+  flushLatencyMs: number | null;
+  maxLagS: number | null;
+  /** see lagGrowthS in stream-metrics.ts */
+  lagGrowthS: number | null;
+  lagWhileStreaming: [number, number][];
+  refWords: number | null;
+  wordErrors: number | null;
+  hypothesis: string;
+}
+
+export interface LevelSummary {
+  requested: number;
+  admitted: number;
+  refused: number;
+  ok: number;
+  errored: number;
+  disconnected: number;
+  /** sessions that were not `ok`, over sessions requested */
+  errorRate: number;
+  serverErrorMessages: number;
+  audioS: number;
+  timeToFirstInterimMs: Distribution;
+  interimLatencyMs: Distribution;
+  finalLatencyMs: Distribution;
+  utteranceFinalLatencyMs: Distribution;
+  flushLatencyMs: Distribution;
+  maxLagS: number | null;
+  /** median over the sessions that have one */
+  lagGrowthS: number | null;
+  /** summed over sessions with a reference: word errors over reference words */
+  wer: number | null;
+  refWords: number;
+  wordErrors: number;
+}
+
+export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary {
+  const admitted = sessions.filter((s) => s.outcome !== 'refused');
+  const count = (outcome: SessionOutcome) => sessions.filter((s) => s.outcome === outcome).length;
+  const present = <T>(values: (T | null)[]) => values.filter((v): v is T => v !== null);
+  const scored = admitted.filter((s) => s.refWords !== null && s.wordErrors !== null);
+  const refWords = scored.reduce((n, s) => n + s.refWords!, 0);
+  const wordErrors = scored.reduce((n, s) => n + s.wordErrors!, 0);
+  const lags = present(admitted.map((s) => s.maxLagS));
+  return {
+    requested: sessions.length,
+    admitted: admitted.length,
+    refused: count('refused'),
+    ok: count('ok'),
+    errored: count('error'),
+    disconnected: count('disconnected'),
+    errorRate: sessions.length === 0 ? 0 : (sessions.length - count('ok')) / sessions.length,
+    serverErrorMessages: sessions.reduce((n, s) => n + s.serverErrors.length, 0),
+    audioS: admitted.reduce((n, s) => n + s.audioS, 0),
+    timeToFirstInterimMs: distribution(present(admitted.map((s) => s.timeToFirstInterimMs))),
+    interimLatencyMs: distribution(admitted.flatMap((s) => s.interimLatencyMs)),
+    finalLatencyMs: distribution(admitted.flatMap((s) => s.finalLatencyMs)),
+    utteranceFinalLatencyMs: distribution(admitted.flatMap((s) => s.utteranceFinalLatencyMs)),
+    flushLatencyMs: distribution(present(admitted.map((s) => s.flushLatencyMs))),
+    maxLagS: lags.length > 0 ? Math.max(...lags) : null,
+    lagGrowthS: median(present(admitted.map((s) => s.lagGrowthS))),
+    wer: refWords > 0 ? wordErrors / refWords : null,
+    refWords,
+    wordErrors,
+  };
+}

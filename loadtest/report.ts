@@ -1,0 +1,32 @@
+// The shape of report.json, which report.html and latency.png are drawn from.
+import type { ClientEncoding } from './audio-frames.js';
+import type { CapacityCriteria, SearchLimits, SearchOutcome, Verdict } from './find-max.js';
+import type { HttpBenchReport } from './http-bench.js';
+import type { LevelReport } from './load-run.js';
+
+export interface JudgedLevel extends LevelReport {
+  verdict: Verdict;
+  /** WER of an `npm run eval` report's offline hypotheses of the same clips (--offline), else null */
+  offlineWer: number | null;
+}
+
+export interface LoadTestReport {
+  date: string;
+  wallS: number;
+  target: { url: string; httpBase: string };
+  settings: {
+    encoding: ClientEncoding;
+    rate: number;
+    speed: number;
+    durationS: number;
+    rampS: number;
+    drainTimeoutS: number;
+    /** the evaluation sets or the files played */
+    audio: string;
+  };
+  criteria: CapacityCriteria;
+  /** in the order they ran */
+  levels: JudgedLevel[];
+  findMax: (SearchOutcome & SearchLimits) | null;
+  http: HttpBenchReport | null;
+}

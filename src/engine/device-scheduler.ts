@@ -1,0 +1,218 @@
+// One scheduler per device. Every session's encoder runs and decoder steps come here as
+// requests; each device step takes the plan of `planStep` (scheduler-step.ts) and executes
+// it: one batched decoder call for every chosen hypothesis, then the chosen encoder windows.
+// Requests that arrive while a step runs join the next one, so sessions enter and leave the
+// decoder batch at every step and nothing waits for a batch to drain.
+import type { NativeEngine } from './native.js';
+import { planStep, type PendingDecode, type PendingEncode, type StepBudgets, type Urgency } from './scheduler-step.js';
+
+export const DEFAULT_BUDGETS: StepBudgets = {
+  decodeTokens: 256,
+  encodeFrames: 3000,
+  decodeBatch: 64,
+  encodeBatch: 1,
+  maxWaitMs: 2000,
+};
+
+/** Budgets that switch cross-session batching off: one hypothesis per decoder call. */
+export const UNBATCHED_BUDGETS: StepBudgets = { ...DEFAULT_BUDGETS, decodeBatch: 1, decodeTokens: 1 };
+
+export interface StepStats {
+  decodeBatch: number;
+  decodeTokens: number;
+  encodeWindows: number;
+  decodeMs: number;
+  encodeMs: number;
+}
+
+interface EncodeRequest extends PendingEncode {
+  window: number;
+  mel: Float32Array;
+  output: Float32Array | null;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** What one decoder call returns per hypothesis. */
+export interface DecodeOutput {
+  logits: Float32Array;
+  /**
+   * The last token's cross-attention weights of the model's alignment heads,
+   * [nAlignmentHeads][nAudioCtx]; null unless asked for.
+   */
+  attention: Float32Array | null;
+}
+
+/** Sizes of the per-hypothesis outputs of a decoder call. */
+export interface DecodeShape {
+  nVocab: number;
+  /** nAlignmentHeads * nAudioCtx; 0 when the model has no alignment heads */
+  attentionSize: number;
+}
+
+interface DecodeRequest extends PendingDecode {
+  session: number;
+  position: number;
+  tokenIds: readonly number[];
+  wantsAttention: boolean;
+  resolve: (output: DecodeOutput) => void;
+  reject: (error: Error) => void;
+}
+
+export class DeviceScheduler {
+  private encodes: EncodeRequest[] = [];
+  private decodes: DecodeRequest[] = [];
+  private nextId = 1;
+  private running = false;
+  private logits = new Float32Array(0);
+  private attention = new Float32Array(0);
+
+  constructor(
+    private readonly native: NativeEngine,
+    private readonly shape: DecodeShape,
+    private budgets: StepBudgets = DEFAULT_BUDGETS,
+    private readonly onStep: (stats: StepStats) => void = () => {},
+  ) {}
+
+  get queuedRequests(): number {
+    return this.encodes.length + this.decodes.length;
+  }
+
+  setBudgets(budgets: StepBudgets): void {
+    this.budgets = budgets;
+  }
+
+  /** Encodes a normalised log-mel window into a window slot; `output` receives encoder states. */
+  encode(window: number, mel: Float32Array, frames: number, urgency: Urgency, output: Float32Array | null = null): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.encodes.push({ id: this.nextId++, urgency, frames, enqueuedAtMs: performance.now(), window, mel, output, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Feeds tokens to a session at a cache position; resolves with the last token's logits. */
+  async decode(session: number, position: number, tokens: readonly number[], urgency: Urgency): Promise<Float32Array> {
+    return (await this.enqueueDecode(session, position, tokens, urgency, false)).logits;
+  }
+
+  /** As decode, plus the alignment heads' attention of the last token (for timing words). */
+  decodeWithAttention(session: number, position: number, tokens: readonly number[], urgency: Urgency): Promise<DecodeOutput> {
+    return this.enqueueDecode(session, position, tokens, urgency, true);
+  }
+
+  private enqueueDecode(
+    session: number,
+    position: number,
+    tokens: readonly number[],
+    urgency: Urgency,
+    wantsAttention: boolean,
+  ): Promise<DecodeOutput> {
+    return new Promise((resolve, reject) => {
+      this.decodes.push({
+        id: this.nextId++,
+        urgency,
+        tokens: tokens.length,
+        enqueuedAtMs: performance.now(),
+        session,
+        position,
+        tokenIds: tokens,
+        wantsAttention,
+        resolve,
+        reject,
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    this.running = true;
+    // Let requests made in the same turn of the event loop join the first step.
+    setImmediate(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.encodes.length > 0 || this.decodes.length > 0) {
+        const plan = planStep({ nowMs: performance.now(), encodes: this.encodes, decodes: this.decodes }, this.budgets);
+        const decodes = this.take(this.decodes, plan.decode);
+        const encodes = this.take(this.encodes, plan.encode);
+        const t0 = performance.now();
+        if (decodes.length > 0) await this.runDecodes(decodes);
+        const t1 = performance.now();
+        if (encodes.length > 0) await this.runEncodes(encodes);
+        this.onStep({
+          decodeBatch: decodes.length,
+          decodeTokens: decodes.reduce((n, d) => n + d.tokens, 0),
+          encodeWindows: encodes.length,
+          decodeMs: t1 - t0,
+          encodeMs: performance.now() - t1,
+        });
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private take<T extends { id: number }>(queue: T[], ids: number[]): T[] {
+    const chosen = new Set(ids);
+    const taken = queue.filter((r) => chosen.has(r.id));
+    const rest = queue.filter((r) => !chosen.has(r.id));
+    queue.splice(0, queue.length, ...rest);
+    return taken;
+  }
+
+  private async runDecodes(batch: DecodeRequest[]): Promise<void> {
+    const V = this.shape.nVocab;
+    const A = this.shape.attentionSize;
+    if (this.logits.length < batch.length * V) this.logits = new Float32Array(batch.length * V);
+    const logits = this.logits;
+    // The device writes attention for the whole batch or none of it: ask only when someone wants it.
+    const wantsAttention = batch.some((d) => d.wantsAttention);
+    if (wantsAttention && this.attention.length < batch.length * A) this.attention = new Float32Array(batch.length * A);
+    const attention = this.attention;
+    try {
+      await this.native.decode(
+        Int32Array.from(batch, (d) => d.session),
+        Int32Array.from(batch, (d) => d.position),
+        Int32Array.from(batch, (d) => d.tokenIds.length),
+        Int32Array.from(batch.flatMap((d) => d.tokenIds)),
+        logits,
+        wantsAttention ? attention : null,
+      );
+    } catch (error) {
+      // One bad request must not fail the others batched with it: retry them one by one.
+      if (batch.length > 1) {
+        for (const d of batch) await this.runDecodes([d]);
+      } else {
+        batch[0].reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      return;
+    }
+    batch.forEach((d, i) =>
+      d.resolve({
+        logits: logits.slice(i * V, (i + 1) * V),
+        attention: d.wantsAttention ? attention.slice(i * A, (i + 1) * A) : null,
+      }),
+    );
+  }
+
+  private async runEncodes(batch: EncodeRequest[]): Promise<void> {
+    try {
+      await this.native.encode(
+        Int32Array.from(batch, (e) => e.window),
+        batch.map((e) => e.mel),
+        Int32Array.from(batch, (e) => e.frames),
+        batch.map((e) => e.output),
+      );
+    } catch (error) {
+      if (batch.length > 1) {
+        for (const e of batch) await this.runEncodes([e]);
+      } else {
+        batch[0].reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      return;
+    }
+    for (const e of batch) e.resolve();
+  }
+}

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../src/audio/load.js';
+import type { StepStats } from '../../src/engine/device-scheduler.js';
+import { transcribe } from '../../src/engine/transcribe.js';
+import { WhisperModel } from '../../src/engine/whisper.js';
+import { fixture } from '../helpers.js';
+
+let model: WhisperModel;
+const steps: StepStats[] = [];
+
+beforeAll(async () => {
+  model = await WhisperModel.load('tiny.en', { threads: 2, maxWindows: 4, maxSessions: 16, onStep: (s) => steps.push(s) });
+});
+afterAll(() => model?.close());
+
+describe('device scheduler on the real engine', () => {
+  it('batches decoder steps of concurrent transcriptions into shared device calls, with unchanged results', async () => {
+    const clips = ['jfk', '1221-135766-0002', '1089-134686-0000'].map((id) => fixture(id));
+    const audio = await Promise.all(clips.map((c) => loadAudioFile(c.path)));
+    const alone = [];
+    for (const a of audio) alone.push((await transcribe(model, a.samples)).text);
+    steps.length = 0;
+    const together = await Promise.all(audio.map((a) => transcribe(model, a.samples)));
+    expect(together.map((t) => t.text)).toEqual(alone);
+    expect(Math.max(...steps.map((s) => s.decodeBatch))).toBeGreaterThanOrEqual(2);
+  });
+
+  it('returns every KV slot to the pool over thousands of sessions', async () => {
+    const window = model.native.createWindow();
+    const V = model.info.nVocab;
+    const mel = new Float32Array(80 * 200);
+    await model.scheduler.encode(window, mel, 200, 'live');
+    for (let round = 0; round < 250; round++) {
+      const sessions = Array.from({ length: 8 }, () => model.native.createSession(window));
+      expect(sessions.every((s) => s >= 0)).toBe(true);
+      await Promise.all(sessions.map((s) => model.scheduler.decode(s, 0, [model.tokenizer.special.sot], 'live')));
+      await Promise.all(sessions.map((s) => model.native.releaseSession(s)));
+    }
+    await model.native.releaseWindow(window);
+    expect(model.native.info()).toMatchObject({ sessionsInUse: 0, windowsInUse: 0 });
+    expect(V).toBe(51864);
+  });
+
+  it('fails only the request with a bad handle, not the others batched with it', async () => {
+    const window = model.native.createWindow();
+    await model.scheduler.encode(window, new Float32Array(80 * 200), 200, 'live');
+    const good = model.native.createSession(window);
+    const [ok, bad] = await Promise.allSettled([
+      model.scheduler.decode(good, 0, [model.tokenizer.special.sot], 'live'),
+      model.scheduler.decode(9999, 0, [model.tokenizer.special.sot], 'live'),
+    ]);
+    expect(ok.status).toBe('fulfilled');
+    expect(bad.status).toBe('rejected');
+    await model.native.releaseSession(good);
+    await model.native.releaseWindow(window);
+  });
+  it('hands attention only to the requests that asked, from one batched call', async () => {
+    const { nAlignmentHeads, nAudioCtx } = model.info;
+    const window = model.native.createWindow();
+    await model.scheduler.encode(window, new Float32Array(80 * 200), 200, 'live');
+    const [a, b] = [model.native.createSession(window), model.native.createSession(window)];
+    const sot = [model.tokenizer.special.sot];
+    steps.length = 0;
+    const [withAttention, without] = await Promise.all([
+      model.scheduler.decodeWithAttention(a, 0, sot, 'live'),
+      model.scheduler.decode(b, 0, sot, 'live'),
+    ]);
+    expect(steps.filter((s) => s.decodeBatch > 0).map((s) => s.decodeBatch)).toEqual([2]);
+    expect(withAttention.attention).toHaveLength(nAlignmentHeads * nAudioCtx);
+    expect(Array.from(withAttention.logits.subarray(0, 100))).toEqual(Array.from(without.subarray(0, 100)));
+    // Alone, the same session and token give the same row.
+    const alone = await model.scheduler.decodeWithAttention(a, 0, sot, 'live');
+    expect(alone.attention).toEqual(withAttention.attention);
+    await Promise.all([model.native.releaseSession(a), model.native.releaseSession(b)]);
+    await model.native.releaseWindow(window);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { findMax, judgeLevel, largestSustainable, nextLevel, type MeasuredLevel } from '../../loadtest/find-max.js';
+import { summarizeLevel } from '../../loadtest/level-summary.js';
+import { session } from './sample-report.js';
+
+/** Levels the policy asks for against a server that sustains exactly `capacity` streams. */
+function walk(capacity: number, limits: { start: number; step: number | null; max: number }): number[] {
+  const measured: MeasuredLevel[] = [];
+  for (let n = nextLevel(measured, limits); n !== null; n = nextLevel(measured, limits)) {
+    measured.push({ streams: n, sustainable: n <= capacity });
+  }
+  return measured.map((m) => m.streams);
+}
+
+describe('find-max policy', () => {
+  it('doubles until a level fails, then bisects to adjacent pass and failure', () => {
+    expect(walk(11, { start: 1, step: null, max: 64 })).toEqual([1, 2, 4, 8, 16, 12, 10, 11]);
+  });
+
+  it('steps linearly with --step', () => {
+    expect(walk(7, { start: 2, step: 4, max: 64 })).toEqual([2, 6, 10, 8, 7]);
+  });
+
+  it('stops at --max-streams when everything passes', () => {
+    expect(walk(1000, { start: 1, step: null, max: 20 })).toEqual([1, 2, 4, 8, 16, 20]);
+  });
+
+  it('bisects below a failing first level, down to none sustainable', () => {
+    expect(walk(2, { start: 8, step: null, max: 64 })).toEqual([8, 4, 2, 3]);
+    expect(walk(0, { start: 4, step: null, max: 64 })).toEqual([4, 2, 1]);
+  });
+
+  it('does not trust a pass above a failure', () => {
+    expect(largestSustainable([
+      { streams: 4, sustainable: true },
+      { streams: 8, sustainable: false },
+      { streams: 12, sustainable: true },
+    ])).toBe(4);
+    expect(largestSustainable([])).toBe(0);
+  });
+
+  it('runs levels until the answer is known and reports why it stopped', async () => {
+    const ran: number[] = [];
+    const outcome = await findMax(
+      async (n) => (ran.push(n), n <= 5),
+      { start: 1, step: null, max: 64 },
+      performance.now() + 60_000,
+      () => 1,
+    );
+    expect(ran).toEqual([1, 2, 4, 8, 6, 5]);
+    expect(outcome).toEqual({ maxSustainableStreams: 5, stoppedBecause: '5 streams sustained, 6 did not' });
+  });
+
+  it('stops before a level that cannot finish within the wall-clock budget', async () => {
+    const ran: number[] = [];
+    const outcome = await findMax(
+      async (n) => (ran.push(n), true),
+      { start: 1, step: null, max: 64 },
+      performance.now() + 10_000,
+      (n) => (n >= 4 ? 3600 : 1),
+    );
+    expect(ran).toEqual([1, 2]);
+    expect(outcome.maxSustainableStreams).toBe(2);
+    expect(outcome.stoppedBecause).toMatch(/--max-wall/);
+  });
+});
+
+describe('judging a level', () => {
+  const criteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1 };
+
+  it('passes a level within every bound', () => {
+    const summary = summarizeLevel([session({ finalLatencyMs: [400, 900, 1200] }), session({ finalLatencyMs: [500] })]);
+    expect(judgeLevel(summary, criteria)).toEqual({ sustainable: true, reasons: [] });
+  });
+
+  it('names each bound a level misses', () => {
+    const summary = summarizeLevel([
+      session({ finalLatencyMs: [400, 2500], lagGrowthS: 3 }),
+      session({ finalLatencyMs: [], outcome: 'refused', refusedStatus: 503 }),
+    ]);
+    const verdict = judgeLevel(summary, criteria);
+    expect(verdict.sustainable).toBe(false);
+    expect(verdict.reasons).toEqual([
+      'p95 final latency 2500 ms > 1500 ms',
+      'error rate 50.0 % > 1.0 %',
+      'lag grew by 3.00 s > 1 s',
+    ]);
+  });
+
+  it('fails a level where sessions were admitted but no word was finalised', () => {
+    const verdict = judgeLevel(summarizeLevel([session({ finalLatencyMs: [] })]), criteria);
+    expect(verdict.reasons).toEqual(['no final words arrived']);
+  });
+});
