@@ -18,9 +18,18 @@ export interface LiveDecodeRequest {
   language: string | null;
 }
 
+export interface InterimWord {
+  word: string;
+  /** seconds from the start of the request's audio, from cross-attention alignment */
+  start: number;
+  end: number;
+  confidence: number;
+}
+
 export interface InterimHypothesis {
   text: string;
   confidence: number;
+  words: InterimWord[];
 }
 
 export interface FinalTranscript {
@@ -77,12 +86,23 @@ export class LiveDecoder {
           suppressBlank: true,
           sampleLen: Math.min(model.info.nTextCtx / 2, Math.ceil(seconds * INTERIM_TOKENS_PER_SECOND) + 8),
           urgency: 'live',
+          wordTimestamps: true,
+          contentFrames: Math.min(frames, mel.contentFrames - start),
         },
         { temperature: 0, beamSize: 1, bestOf: 1, patience: 1, lengthPenalty: null, random: Math.random },
       );
       if (judgeWindow({ ...result, exhaustedFallback: false }, DEFAULT_GUARDS) !== 'speech') return null;
       const tokens = cutRepetitionLoop(result.tokens);
-      return { text: model.tokenizer.decode(tokens), confidence: Math.exp(result.avgLogprob) };
+      const offsetS = start / FRAMES_PER_SECOND;
+      const words: InterimWord[] = [];
+      let kept = 0;
+      for (const w of result.words ?? []) {
+        kept += w.tokens.length;
+        if (kept > tokens.length) break;
+        const word = w.word.trim();
+        if (word) words.push({ word, start: offsetS + w.start, end: offsetS + w.end, confidence: w.probability });
+      }
+      return { text: model.tokenizer.decode(tokens), confidence: Math.exp(result.avgLogprob), words };
     } finally {
       await model.native.releaseWindow(window);
     }

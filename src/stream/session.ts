@@ -48,6 +48,10 @@ export class StreamingSession implements LiveSession {
   private lastWordEnd: number | null = null;
   private utteranceEndSent = true;
   private working = false;
+  /** bumped by every flush, so that an interim decoded before it is recognised as stale */
+  private generation = 0;
+  /** wakes the worker from waiting on an interim when a flush is requested */
+  private flushRequested: (() => void) | null = null;
   private closed = false;
   private failure: Error | null = null;
 
@@ -162,15 +166,19 @@ export class StreamingSession implements LiveSession {
     return null;
   }
 
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    for (const done of this.finalizeWaiters.splice(0)) done();
+    this.onError(this.failure);
+  }
+
   private pump(): void {
+    if (this.nextFlushDue()) this.flushRequested?.();
     if (this.working || this.failure) return;
     this.working = true;
     void this.work()
-      .catch((err: unknown) => {
-        this.failure = err instanceof Error ? err : new Error(String(err));
-        for (const done of this.finalizeWaiters.splice(0)) done();
-        this.onError(this.failure);
-      })
+      .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.working = false;
         // Work may have arrived between the loop's last check and now.
@@ -191,7 +199,12 @@ export class StreamingSession implements LiveSession {
         this.inUtterance &&
         this.received - this.lastInterimAt >= INTERIM_HOP_S * SAMPLE_RATE;
       if (!dueForInterim) return;
-      await this.interim();
+      // A flush (someone waits for finals) need not wait for an interim already on the device:
+      // it starts at once and the scheduler serves it first; the stale interim is dropped.
+      const interim = this.interim(this.generation);
+      await Promise.race([interim, new Promise<void>((resolve) => (this.flushRequested = resolve))]);
+      this.flushRequested = null;
+      void interim.catch((err: unknown) => this.fail(err));
     }
   }
 
@@ -204,25 +217,28 @@ export class StreamingSession implements LiveSession {
     };
   }
 
-  private async interim(): Promise<void> {
+  private async interim(generation: number): Promise<void> {
     const { pcm, start, end } = this.snapshot();
     this.lastInterimAt = end;
     const hypothesis = await this.decoder.interim({ pcm, previousText: this.finalText, language: this.options.language });
-    if (!hypothesis || this.closed) return;
-    const texts = hypothesis.text.trim().split(/\s+/).filter(Boolean);
-    if (texts.length === 0) return;
-    const shown = this.stabilizer.update(texts);
-    const timed = wordsFromSegment(
-      { start: 0, end: (end - start) / SAMPLE_RATE, text: shown.map((w) => w.text).join(' '), avgLogprob: Math.log(hypothesis.confidence) },
-      start / SAMPLE_RATE,
-    );
-    const words: ResultWord[] = timed.map((w, i) => ({ ...w, stability: shown[i].stability }));
+    // A flush that started meanwhile finalised this audio: the interim is stale.
+    if (!hypothesis || this.closed || generation !== this.generation || hypothesis.words.length === 0) return;
+    const startS = start / SAMPLE_RATE;
+    const shown = this.stabilizer.update(hypothesis.words.map((w) => w.word));
+    const words: ResultWord[] = hypothesis.words.map((w, i) => ({
+      word: shown[i].text,
+      start: round(startS + w.start),
+      end: round(startS + w.end),
+      confidence: round(w.confidence),
+      stability: shown[i].stability,
+    }));
     this.emittedUntil = Math.max(this.emittedUntil, end);
     this.lastWordEnd = words[words.length - 1].end;
     this.emitResults(words, { isFinal: false, speechFinal: false, fromFinalize: false, start, end });
   }
 
   private async flushUtterance(flush: Flush): Promise<void> {
+    this.generation++;
     const { pcm, start, end } = this.snapshot(flush.kind === 'endpoint' ? this.endpoints[0] : Infinity);
     const speech = this.vad.containsSpeech(start / SAMPLE_RATE, end / SAMPLE_RATE);
     let segments: Segment[] = [];
