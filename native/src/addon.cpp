@@ -113,8 +113,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return promise;
   }
 
-  // load(modelDir, {threads, maxWindows, maxSessions, alignmentHeads?: Int32Array [layer, head, ...]})
-  //   -> Promise<info>
+  // load(modelDir, {threads, maxWindows, maxSessions, kvBudgetBytes?, streamWindows?, streamSessions?,
+  //                 alignmentHeads?: Int32Array [layer, head, ...]}) -> Promise<info>
   Napi::Value Load(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     require_open(env);
@@ -129,6 +129,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
       int_opt("threads", options.threads);
       int_opt("maxWindows", options.max_windows);
       int_opt("maxSessions", options.max_sessions);
+      int_opt("streamWindows", options.stream_windows);
+      int_opt("streamSessions", options.stream_sessions);
+      if (o.Has("kvBudgetBytes") && o.Get("kvBudgetBytes").IsNumber()) {
+        const double bytes = o.Get("kvBudgetBytes").As<Napi::Number>().DoubleValue();
+        if (!(bytes >= 0)) throw Napi::RangeError::New(env, "load: kvBudgetBytes must be a non-negative number");
+        options.kv_budget_bytes = static_cast<size_t>(bytes);
+      }
       if (o.Has("alignmentHeads")) {
         size_t n = 0;
         const int32_t* pairs = typed_data<int32_t>(o.Get("alignmentHeads"), "alignmentHeads", &n);

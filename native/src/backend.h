@@ -17,6 +17,11 @@ struct BackendOptions {
   int threads = 0;  // 0: one per core
   int max_windows = 4;
   int max_sessions = 8;
+  // When non-zero, sizes the pool instead of max_windows and max_sessions: as many streams of
+  // stream_windows windows and stream_sessions hypotheses as fit (kv_capacity_for_budget).
+  size_t kv_budget_bytes = 0;
+  int stream_windows = 1;
+  int stream_sessions = 1;
   // Cross-attention heads, [decoder layer, head], whose weights follow the audio closely enough
   // to time words; decode can return their attention when asked.
   std::vector<std::pair<int, int>> alignment_heads;

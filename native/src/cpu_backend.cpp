@@ -23,11 +23,16 @@ void ensure(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+KvCapacity pool_capacity(const WhisperDims& dims, const BackendOptions& opt) {
+  if (opt.kv_budget_bytes == 0) return {opt.max_windows, opt.max_sessions};
+  return kv_capacity_for_budget(dims, opt.kv_budget_bytes, {opt.stream_windows, opt.stream_sessions});
+}
+
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const std::string& dir, const BackendOptions& opt)
       : model_(WhisperModel::load(dir)),
-        pool_(model_.dims, opt.max_windows, opt.max_sessions),
+        pool_(model_.dims, pool_capacity(model_.dims, opt)),
         threads_(opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency())),
         mel_(model_.dims.n_mels),
         alignment_slot_(static_cast<size_t>(model_.dims.n_text_layer) * model_.dims.n_head, -1) {

@@ -6,18 +6,44 @@
 
 namespace chorus {
 
-KvPool::KvPool(const WhisperDims& dims, int max_windows, int max_sessions)
-    : dims_(dims), windows_(std::max(0, max_windows)), sessions_(std::max(0, max_sessions)) {
-  window_floats_ = static_cast<size_t>(dims.n_text_layer) * dims.n_head * 2 * head_floats();
-  session_floats_ = static_cast<size_t>(dims.n_text_layer) * dims.n_text_ctx * dims.n_state;
-  // Lowest ids first so that reuse keeps touching the same, already faulted-in memory.
-  for (int i = max_windows - 1; i >= 0; --i) free_windows_.push_back(i);
-  for (int i = max_sessions - 1; i >= 0; --i) free_sessions_.push_back(i);
+namespace {
+
+// One head's packed cross-attention keys or values, in the larger of the two packings.
+size_t head_floats(const WhisperDims& dims) {
+  const int hd = dims.head_dim();
+  return std::max(kernels::packed_size(dims.n_audio_ctx, hd), kernels::packed_size(hd, dims.n_audio_ctx));
 }
 
-size_t KvPool::head_floats() const {
-  const int hd = dims_.head_dim();
-  return std::max(kernels::packed_size(dims_.n_audio_ctx, hd), kernels::packed_size(hd, dims_.n_audio_ctx));
+size_t window_floats(const WhisperDims& dims) {
+  return static_cast<size_t>(dims.n_text_layer) * dims.n_head * 2 * head_floats(dims);
+}
+
+size_t session_floats(const WhisperDims& dims) {
+  return static_cast<size_t>(dims.n_text_layer) * dims.n_text_ctx * dims.n_state;
+}
+
+}  // namespace
+
+size_t kv_window_bytes(const WhisperDims& dims) { return window_floats(dims) * sizeof(float); }
+size_t kv_session_bytes(const WhisperDims& dims) { return 2 * session_floats(dims) * sizeof(float); }
+
+KvCapacity kv_capacity_for_budget(const WhisperDims& dims, size_t budget_bytes, KvCapacity per_stream) {
+  const int windows = std::max(1, per_stream.windows);
+  const int sessions = std::max(1, per_stream.sessions);
+  const size_t stream_bytes = windows * kv_window_bytes(dims) + sessions * kv_session_bytes(dims);
+  const int streams = static_cast<int>(std::min<size_t>(budget_bytes / stream_bytes, 1 << 16));
+  return {streams * windows, streams * sessions};
+}
+
+KvPool::KvPool(const WhisperDims& dims, KvCapacity capacity)
+    : dims_(dims),
+      window_floats_(window_floats(dims)),
+      session_floats_(session_floats(dims)),
+      windows_(std::max(0, capacity.windows)),
+      sessions_(std::max(0, capacity.sessions)) {
+  // Lowest ids first so that reuse keeps touching the same, already faulted-in memory.
+  for (int i = capacity.windows - 1; i >= 0; --i) free_windows_.push_back(i);
+  for (int i = capacity.sessions - 1; i >= 0; --i) free_sessions_.push_back(i);
 }
 
 int KvPool::acquire_window() {
@@ -99,11 +125,11 @@ SessionSlot& KvPool::session(int id) {
 }
 
 float* KvPool::cross_keys(WindowSlot& w, int layer, int head) const {
-  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2) * head_floats();
+  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2) * head_floats(dims_);
 }
 
 float* KvPool::cross_values(WindowSlot& w, int layer, int head) const {
-  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2 + 1) * head_floats();
+  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2 + 1) * head_floats(dims_);
 }
 
 float* KvPool::self_keys(SessionSlot& s, int layer) const {

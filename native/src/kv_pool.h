@@ -3,8 +3,9 @@
 //    layer and head for the attention products, and may be shared by several sessions
 //    (beam hypotheses, or a re-decode of the same audio);
 //  - a session slot holds one hypothesis' self-attention K/V cache for the full text context.
-// Capacity is fixed when the pool is made; slots are allocated the first time they are used
-// and recycled afterwards, so nothing is allocated per token or per step.
+// Capacity is fixed when the pool is made, from slot counts or from a byte budget; slots are
+// allocated the first time they are used and recycled afterwards, so nothing is allocated per
+// token or per step.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +31,22 @@ struct SessionSlot {
   bool in_use = false;
 };
 
+struct KvCapacity {
+  int windows = 0;
+  int sessions = 0;
+};
+
+size_t kv_window_bytes(const WhisperDims& dims);
+size_t kv_session_bytes(const WhisperDims& dims);
+
+// As many streams as fit in budget_bytes, each given its worst case `per_stream` (the caller's
+// policy: windows and hypotheses a stream may hold at once), so that a stream admitted against
+// this capacity can never find the pool empty mid-stream.
+KvCapacity kv_capacity_for_budget(const WhisperDims& dims, size_t budget_bytes, KvCapacity per_stream);
+
 class KvPool {
  public:
-  KvPool(const WhisperDims& dims, int max_windows, int max_sessions);
+  KvPool(const WhisperDims& dims, KvCapacity capacity);
 
   size_t window_bytes() const { return window_floats_ * sizeof(float); }
   size_t session_bytes() const { return 2 * session_floats_ * sizeof(float); }
@@ -58,7 +72,6 @@ class KvPool {
   float* self_values(SessionSlot& s, int layer) const;
 
  private:
-  size_t head_floats() const;
   WhisperDims dims_;
   size_t window_floats_, session_floats_;
   std::vector<WindowSlot> windows_;

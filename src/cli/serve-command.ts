@@ -49,6 +49,10 @@ export async function runServe(args: string[]): Promise<number> {
       threads: config.threads,
       maxSessions: config.maxSessions,
       fileJobs: 1,
+      kvBudgetBytes: config.kvBudgetBytes ?? undefined,
+      maxLagS: config.maxLagS,
+      batching: config.batching,
+      onStep: (step) => server.metrics.observeStep(step),
     });
   } catch (error) {
     // Without a model the server can never become ready; stop listening so the process exits.
@@ -56,8 +60,17 @@ export async function runServe(args: string[]): Promise<number> {
     await sink?.close();
     throw error;
   }
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, factory.modelName) });
-  log('ready', { url, model: config.model, max_sessions: config.maxSessions });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, factory.modelName), device: factory });
+  const pool = factory.kvPool();
+  log('ready', {
+    url,
+    model: config.model,
+    max_sessions: factory.capacity().sessionsMax,
+    kv_pool_mib: Math.round(pool.bytes / 2 ** 20),
+    kv_pool_windows: pool.windowsTotal,
+    kv_pool_sessions: pool.sessionsTotal,
+    batching: config.batching,
+  });
 
   await stopped;
   await sink?.close();

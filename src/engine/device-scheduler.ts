@@ -78,6 +78,13 @@ export class DeviceScheduler {
     return this.encodes.length + this.decodes.length;
   }
 
+  /** How long the oldest request not yet taken into a step has waited; 0 when none waits. */
+  get oldestWaitMs(): number {
+    const earliest = (queue: readonly { enqueuedAtMs: number }[]) => queue.reduce((t, r) => Math.min(t, r.enqueuedAtMs), Infinity);
+    const oldest = Math.min(earliest(this.encodes), earliest(this.decodes));
+    return oldest === Infinity ? 0 : performance.now() - oldest;
+  }
+
   setBudgets(budgets: StepBudgets): void {
     this.budgets = budgets;
   }

@@ -31,6 +31,13 @@ export interface NativeLoadOptions {
   threads?: number;
   maxWindows?: number;
   maxSessions?: number;
+  /**
+   * When set, sizes the KV pool instead of maxWindows and maxSessions: as many streams of
+   * streamWindows windows and streamSessions sessions (a stream's worst case) as fit.
+   */
+  kvBudgetBytes?: number;
+  streamWindows?: number;
+  streamSessions?: number;
   /** [layer, head, layer, head, ...]: the decoder cross-attention heads that time words */
   alignmentHeads?: Int32Array;
 }

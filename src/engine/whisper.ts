@@ -18,6 +18,12 @@ export interface WhisperConfig {
   alignmentHeads: [number, number][];
 }
 
+/** KV pool slots one stream may hold at once, at worst. */
+export interface StreamSlots {
+  windows: number;
+  sessions: number;
+}
+
 export interface LoadOptions {
   threads?: number;
   /** false runs one hypothesis per decoder call (for measuring what batching buys) */
@@ -28,6 +34,9 @@ export interface LoadOptions {
   maxWindows?: number;
   /** hypothesis slots (self-attention K/V) the pool holds */
   maxSessions?: number;
+  /** sizes the pool by bytes instead: as many streams of `perStream` slots as fit */
+  kvBudgetBytes?: number;
+  perStream?: StreamSlots;
 }
 
 /** Resolves a registered model name or a directory path to a directory, with a clear error. */
@@ -92,6 +101,9 @@ export class WhisperModel {
         threads: options.threads ?? 0,
         maxWindows: options.maxWindows ?? 2,
         maxSessions: options.maxSessions ?? 8,
+        kvBudgetBytes: options.kvBudgetBytes,
+        streamWindows: options.perStream?.windows,
+        streamSessions: options.perStream?.sessions,
         alignmentHeads: Int32Array.from(config.alignmentHeads.flat()),
       });
     } catch (err) {

@@ -7,6 +7,7 @@
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL } from '../model/registry.js';
+import { DEFAULT_MAX_LAG_S } from '../stream/admission.js';
 
 export interface GatewayConfig {
   host: string;
@@ -23,12 +24,26 @@ export interface GatewayConfig {
   /** Largest file accepted by POST /v1/audio/transcriptions; larger ones get 413. */
   maxUploadBytes: number;
   model: string;
-  /** Live sessions admitted at once; more are refused with 503. */
+  /** Live sessions admitted at once; more are refused with 429. */
   maxSessions: number;
+  /** KV pool memory; null: enough for maxSessions (and the file job beside them). */
+  kvBudgetBytes: number | null;
+  /** New sessions are refused with 429 while the admitted ones lag more than this (p95). */
+  maxLagS: number;
+  /** false runs one hypothesis per decoder call: the baseline for what batching buys. */
+  batching: boolean;
   /** 0: the engine picks from the cores available. */
   threads: number;
   /** JSONL file that also receives every final result; null: none. */
   transcriptSink: string | null;
+  /** STUN/TURN servers for WebRTC ingest; none: host candidates only (loopback, LAN). */
+  iceServers: IceServer[];
+}
+
+export interface IceServer {
+  urls: string;
+  username?: string;
+  credential?: string;
 }
 
 export class ConfigError extends Error {
@@ -53,8 +68,12 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   model: DEFAULT_MODEL,
   // A placeholder until capacity (DESIGN.md) is measured for the model and machine.
   maxSessions: 8,
+  kvBudgetBytes: null,
+  maxLagS: DEFAULT_MAX_LAG_S,
+  batching: true,
   threads: 0,
   transcriptSink: null,
+  iceServers: [],
 };
 
 export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
@@ -68,8 +87,14 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --max-upload-bytes N[KiB|MiB] CHORUS_MAX_UPLOAD_BYTES       largest file for /v1/audio/transcriptions (25MiB)
   --model NAME|PATH             CHORUS_MODEL                  Whisper model (${GATEWAY_DEFAULTS.model})
   --max-sessions N              CHORUS_MAX_SESSIONS           live sessions at once (${GATEWAY_DEFAULTS.maxSessions})
+  --kv-budget-mb N              CHORUS_KV_BUDGET_MB           KV cache memory in MiB (enough for --max-sessions)
+  --max-lag-s SECONDS           CHORUS_MAX_LAG_S              refuse new sessions while live ones lag more (${GATEWAY_DEFAULTS.maxLagS})
+  --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
-  --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file`;
+  --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file
+  --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
+  --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers
+  --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers`;
 
 function integerSetting(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected a whole number, got "${value}"`);
@@ -94,9 +119,30 @@ function secondsSetting(name: string, value: string, min: number, max: number): 
   return Math.round(parsed * 1000);
 }
 
+function onOffSetting(name: string, value: string): boolean {
+  if (/^(on|true|1)$/i.test(value)) return true;
+  if (/^(off|false|0)$/i.test(value)) return false;
+  throw new ConfigError(`${name}: expected on or off, got "${value}"`);
+}
+
 function nonEmpty(name: string, value: string): string {
   if (value.trim() === '') throw new ConfigError(`${name}: must not be empty`);
   return value;
+}
+
+/** TURN needs credentials and STUN takes none, so they are attached to turn(s): URLs only. */
+function iceServerList(name: string, urls: string[], username: string | undefined, credential: string | undefined): IceServer[] {
+  return urls
+    .map((url) => url.trim())
+    .filter((url) => url !== '')
+    .map((url) => {
+      if (!/^(stun|stuns|turn|turns):[^\s]+$/.test(url)) {
+        throw new ConfigError(`${name}: expected a stun:, stuns:, turn: or turns: URL, got "${url}"`);
+      }
+      if (!url.startsWith('turn')) return { urls: url };
+      if (!username || !credential) throw new ConfigError(`${name}: ${url} needs --ice-username and --ice-credential`);
+      return { urls: url, username, credential };
+    });
 }
 
 function apiKeySet(keys: string[]): ReadonlySet<string> | null {
@@ -123,8 +169,14 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'max-upload-bytes': { type: 'string' },
         model: { type: 'string' },
         'max-sessions': { type: 'string' },
+        'kv-budget-mb': { type: 'string' },
+        'max-lag-s': { type: 'string' },
+        'no-batching': { type: 'boolean' },
         threads: { type: 'string' },
         'transcript-sink': { type: 'string' },
+        'ice-server': { type: 'string', multiple: true },
+        'ice-username': { type: 'string' },
+        'ice-credential': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -148,8 +200,18 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const maxUploadBytes = pick('max-upload-bytes', 'CHORUS_MAX_UPLOAD_BYTES');
   const model = pick('model', 'CHORUS_MODEL');
   const maxSessions = pick('max-sessions', 'CHORUS_MAX_SESSIONS');
+  const kvBudgetMb = pick('kv-budget-mb', 'CHORUS_KV_BUDGET_MB');
+  const maxLag = pick('max-lag-s', 'CHORUS_MAX_LAG_S');
   const threads = pick('threads', 'CHORUS_THREADS');
+  // The flag can only switch batching off; the variable says either way.
+  const batchingFromEnv = env.CHORUS_BATCHING ? onOffSetting('CHORUS_BATCHING', env.CHORUS_BATCHING) : null;
   const transcriptSink = pick('transcript-sink', 'CHORUS_TRANSCRIPT_SINK');
+  const iceServers = iceServerList(
+    values['ice-server'] ? '--ice-server' : 'CHORUS_ICE_SERVERS',
+    values['ice-server'] ?? (env.CHORUS_ICE_SERVERS ?? '').split(','),
+    pick('ice-username', 'CHORUS_ICE_USERNAME')?.value,
+    pick('ice-credential', 'CHORUS_ICE_CREDENTIAL')?.value,
+  );
 
   return {
     host: host ? nonEmpty(host.name, host.value) : GATEWAY_DEFAULTS.host,
@@ -170,7 +232,11 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
       : GATEWAY_DEFAULTS.maxUploadBytes,
     model: model ? nonEmpty(model.name, model.value) : GATEWAY_DEFAULTS.model,
     maxSessions: maxSessions ? integerSetting(maxSessions.name, maxSessions.value, 1, 10_000) : GATEWAY_DEFAULTS.maxSessions,
+    kvBudgetBytes: kvBudgetMb ? integerSetting(kvBudgetMb.name, kvBudgetMb.value, 1, 1024 * 1024) * MIB : GATEWAY_DEFAULTS.kvBudgetBytes,
+    maxLagS: maxLag ? secondsSetting(maxLag.name, maxLag.value, 0.1, 3600) / 1000 : GATEWAY_DEFAULTS.maxLagS,
+    batching: values['no-batching'] === true ? false : batchingFromEnv ?? GATEWAY_DEFAULTS.batching,
     threads: threads ? integerSetting(threads.name, threads.value, 0, 1024) : GATEWAY_DEFAULTS.threads,
     transcriptSink: transcriptSink ? nonEmpty(transcriptSink.name, transcriptSink.value) : GATEWAY_DEFAULTS.transcriptSink,
+    iceServers,
   };
 }

@@ -17,7 +17,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
-import type { LiveSession, ResultWord, SessionEvent } from '../stream/session-contract.js';
+import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -31,16 +31,8 @@ import {
   type ListenParams,
   type ParameterWarning,
 } from './protocol.js';
-import {
-  encodeServerMessage,
-  errorMessage,
-  metadataMessage,
-  resultsMessage,
-  speechStartedMessage,
-  utteranceEndMessage,
-  type ModelInfo,
-  type ServerMessage,
-} from './protocol-messages.js';
+import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
+import { renderResults, renderSessionEvent, SINGLE_CHANNEL as CHANNEL, finalSinkRecord } from './result-rendering.js';
 import type { TranscriptSink } from './transcript-sink.js';
 
 export interface ConnectionSettings {
@@ -68,18 +60,6 @@ export interface ConnectionSetup {
 
 /** `completed` and `disconnected` besides the error codes; the label of chorus_sessions_total. */
 type Outcome = 'completed' | 'disconnected' | 'websocket_error' | ErrorCode;
-
-/** Without multichannel every message is about channel 0 of 1. */
-const CHANNEL = { channelIndex: 0, channelCount: 1 };
-
-/**
- * The session reports how many consecutive hypotheses kept a word; the protocol promises a
- * probability that it survives. One hypothesis is a coin toss and each agreeing one halves
- * the doubt. Uncalibrated: to be fitted against measured revisions.
- */
-function stabilityProbability(agreeingHypotheses: number): number {
-  return 1 - 0.5 ** Math.max(1, agreeingHypotheses);
-}
 
 export class ListenConnection {
   private session: LiveSession | null = null;
@@ -283,57 +263,15 @@ export class ListenConnection {
   };
 
   private renderEvent(event: SessionEvent): void {
-    switch (event.type) {
-      case 'speech_started':
-        return this.send(speechStartedMessage({ ...CHANNEL, timestamp: event.timestamp }), 'control');
-      case 'utterance_end':
-        return this.send(utteranceEndMessage({ ...CHANNEL, lastWordEnd: event.lastWordEnd }), 'control');
-      case 'results':
-        return this.sendResults(event);
-    }
-  }
-
-  private sendResults(event: Extract<SessionEvent, { type: 'results' }>): void {
-    const { params } = this.setup;
-    const withStability = params.interimStability && !event.isFinal;
-    const message = resultsMessage({
-      requestId: this.requestId,
-      model: this.setup.model,
-      ...CHANNEL,
-      start: event.start,
-      duration: event.duration,
-      isFinal: event.isFinal,
-      speechFinal: event.speechFinal,
-      fromFinalize: event.fromFinalize,
-      transcript: event.transcript,
-      confidence: event.confidence,
-      words: event.words.map((word: ResultWord) => ({
-        text: word.word,
-        start: word.start,
-        end: word.end,
-        confidence: word.confidence,
-        ...(withStability && word.stability !== undefined ? { stability: stabilityProbability(word.stability) } : {}),
-      })),
-      punctuate: params.punctuate,
-      ...(params.reportLag ? { lag: event.lag } : {}),
-    });
+    if (event.type !== 'results') return this.send(renderSessionEvent(event, this.setup), 'control');
+    const message = renderResults(event, this.setup);
     if (event.isFinal) this.keepFinal(message);
     this.send(message, event.isFinal ? 'final' : 'interim', () => this.timeResult(event));
   }
 
   private keepFinal(message: ServerMessage): void {
     if (message.type !== 'Results') return;
-    this.setup.services.sink?.write({
-      time: new Date().toISOString(),
-      request_id: this.requestId,
-      model: this.setup.model.name,
-      start: message.start,
-      duration: message.duration,
-      transcript: message.channel.alternatives[0].transcript,
-      speech_final: message.speech_final,
-      from_finalize: message.from_finalize,
-      words: message.channel.alternatives[0].words,
-    });
+    this.setup.services.sink?.write(finalSinkRecord(message, this.requestId, this.setup.model.name));
   }
 
   /** Server-side latency (metrics.ts): now minus the arrival of the audio holding each word's end. */

@@ -62,7 +62,7 @@ export class ListenEndpoint {
     });
   }
 
-  /** Streams are refused with 503 until the engine is attached. */
+  /** Streams are refused with 503 until the engine is attached, and with 429 while it is full. */
   attach(sessions: SessionFactory): void {
     this.sessions = sessions;
   }
@@ -103,7 +103,8 @@ export class ListenEndpoint {
   private async admit(request: IncomingMessage, socket: Duplex, head: Buffer, requestId: string): Promise<void> {
     if (this.draining) throw new Refusal('shutting_down', 'the server is shutting down', 503);
     const sessions = this.sessions;
-    if (sessions === null) throw new Refusal('capacity_exceeded', 'the model is still loading; try again shortly');
+    // 503, not 429: the server as a whole is unavailable, not full.
+    if (sessions === null) throw new Refusal('capacity_exceeded', 'the model is still loading; try again shortly', 503);
 
     const url = new URL(request.url ?? '/', 'http://chorus.invalid');
     const params = parseParams(url);
@@ -154,7 +155,7 @@ export class ListenEndpoint {
       `dg-request-id: ${requestId}`,
       'Connection: close',
     ];
-    if (refusal.httpStatus === 503) headers.push(`Retry-After: ${RETRY_AFTER_S}`);
+    if (refusal.httpStatus === 503 || refusal.httpStatus === 429) headers.push(`Retry-After: ${RETRY_AFTER_S}`);
     if (refusal.httpStatus === 401) headers.push('WWW-Authenticate: Token');
     socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
   }

@@ -52,7 +52,8 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   bad_parameter: { httpStatus: 400, closeCode: null },
   missing_credentials: { httpStatus: 401, closeCode: null },
   invalid_credentials: { httpStatus: 401, closeCode: null },
-  capacity_exceeded: { httpStatus: 503, closeCode: null },
+  // 429 as the issue asks: the client is asking for more than the server has room for now.
+  capacity_exceeded: { httpStatus: 429, closeCode: null },
   malformed_message: { httpStatus: null, closeCode: 1008 },
   unknown_message_type: { httpStatus: null, closeCode: null },
   // The stream is already closing after CloseStream; the late audio is ignored, not fatal.

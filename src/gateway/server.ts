@@ -1,6 +1,7 @@
 /**
  * The gateway's HTTP server: health and readiness probes, Prometheus metrics, the
- * OpenAI-compatible file endpoint, and the `/v1/listen` WebSocket upgrade.
+ * OpenAI-compatible file endpoint, the `/v1/listen` WebSocket upgrade, WebRTC ingest
+ * (`/v1/whip`) and the browser demo at `/`.
  *
  * WebSockets come from the `ws` package rather than uWebSockets.js: ws is pure JavaScript on
  * node:http, so it has no native binary tied to one Node ABI (the anti-pattern STYLE.md names)
@@ -13,14 +14,18 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { repoRoot } from '../paths.js';
 import type { SessionFactory } from '../stream/session-contract.js';
 import type { GatewayConfig } from './config.js';
 import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
-import { GatewayMetrics } from './metrics.js';
+import { GatewayMetrics, type DeviceStatus } from './metrics.js';
+import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
+import { WHIP_PATH, WhipEndpoint } from './whip.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -31,6 +36,8 @@ export interface GatewayOptions {
 export interface GatewayEngine {
   sessions: SessionFactory;
   files: FileTranscriber;
+  /** the device's pool and queue, for /metrics; absent for engines without one (tests) */
+  device?: DeviceStatus;
 }
 
 type NotReadyReason = 'model_loading' | 'shutting_down';
@@ -40,12 +47,15 @@ export class GatewayServer {
   private readonly http: Server;
   private readonly listen: ListenEndpoint;
   private readonly transcriptions: TranscriptionsEndpoint;
+  private readonly whip: WhipEndpoint;
+  private readonly demo = new StaticFiles(join(repoRoot(), 'web-demo'));
   private engine: GatewayEngine | null = null;
   private shuttingDown = false;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, log, sink } = options;
     this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink });
+    this.whip = new WhipEndpoint(config, { metrics: this.metrics, log, sink });
     this.transcriptions = new TranscriptionsEndpoint(
       { maxUploadBytes: config.maxUploadBytes, apiKeys: config.apiKeys },
       this.metrics,
@@ -59,7 +69,10 @@ export class GatewayServer {
 
   attach(engine: GatewayEngine): void {
     this.engine = engine;
+    this.metrics.watchCapacity(() => engine.sessions.capacity());
+    if (engine.device) this.metrics.watchDevice(engine.device);
     this.listen.attach(engine.sessions);
+    this.whip.attach(engine.sessions);
     this.transcriptions.attach(engine.files);
   }
 
@@ -81,7 +94,7 @@ export class GatewayServer {
     this.shuttingDown = true;
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
-    await this.listen.shutdown();
+    await Promise.all([this.listen.shutdown(), this.whip.shutdown()]);
     this.http.closeAllConnections();
     await stopped;
   }
@@ -113,8 +126,20 @@ export class GatewayServer {
       case '/readyz':
         return only('GET', () => {
           const reason = this.notReadyReason();
-          if (reason === null) sendJson(response, 200, { status: 'ready', model: this.engine!.sessions.modelName });
-          else sendJson(response, 503, { status: 'not_ready', reason });
+          if (reason !== null) return sendJson(response, 503, { status: 'not_ready', reason });
+          // A full server is still ready: it serves its streams, it only admits no more.
+          const { sessions } = this.engine!;
+          const capacity = sessions.capacity();
+          sendJson(response, 200, {
+            status: 'ready',
+            model: sessions.modelName,
+            capacity: {
+              sessions_active: capacity.sessionsActive,
+              sessions_max: capacity.sessionsMax,
+              lag_p95_s: Math.round(capacity.lagP95S * 1000) / 1000,
+              accepting: capacity.accepting,
+            },
+          });
         });
       case '/metrics':
         return only('GET', async () => {
@@ -127,7 +152,16 @@ export class GatewayServer {
         // Deepgram's pre-recorded POST /v1/listen is not served; live streams arrive as upgrades.
         return sendJson(response, 426, { error: 'open a WebSocket to /v1/listen for live transcription' }, { Upgrade: 'websocket' });
       default:
-        return sendJson(response, 404, { error: `no such endpoint: ${path}` });
+        if (path === WHIP_PATH || path.startsWith(`${WHIP_PATH}/`)) {
+          return only(method, () => this.whip.handle(request, response, path));
+        }
+        // Anything else is a file of the browser demo, or nothing.
+        if (method !== 'GET' && method !== 'HEAD') return sendJson(response, 404, { error: `no such endpoint: ${path}` });
+        return only('GET', async () => {
+          if (!(await this.demo.serve(path, response, method === 'HEAD'))) {
+            sendJson(response, 404, { error: `no such endpoint: ${path}` });
+          }
+        });
     }
   }
 

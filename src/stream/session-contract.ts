@@ -60,6 +60,17 @@ export interface LiveSession {
 
 export type SessionEventSink = (event: SessionEvent) => void;
 
+/** How full the engine is, for probes, metrics and clients deciding where to connect. */
+export interface CapacitySnapshot {
+  sessionsActive: number;
+  /** the most sessions admitted at once (the operator's limit or what KV memory covers) */
+  sessionsMax: number;
+  /** p95 DESIGN.md lag of the admitted sessions whose lag reflects compute, seconds */
+  lagP95S: number;
+  /** whether a session asked for now would be admitted */
+  accepting: boolean;
+}
+
 /** Creates sessions on a shared engine; refuses (throws CapacityError) when the device is full. */
 export interface SessionFactory {
   /**
@@ -71,6 +82,7 @@ export interface SessionFactory {
   /** sessions alive now */
   readonly activeSessions: number;
   readonly modelName: string;
+  capacity(): CapacitySnapshot;
 }
 
 export class CapacityError extends Error {

@@ -1,11 +1,27 @@
-// Live sessions over one loaded model. Admission is decided here, before a session exists:
-// each live session may hold one window and up to best-of-N hypothesis slots of the KV pool
-// during a final decode, so the pool is sized for the admitted maximum and nothing fails
-// mid-stream for lack of memory.
+// Live sessions over one loaded model. Admission is decided here, before a session exists
+// (src/stream/admission.ts): the KV pool is sized by slot count or byte budget, sessions are
+// admitted only while it covers their worst case (STREAM_SLOTS), and none is admitted while
+// the admitted ones lag, so that those keep their latency.
+import type { StepStats } from '../engine/device-scheduler.js';
 import { LiveDecoder } from '../engine/live-decoder.js';
 import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
-import { WhisperModel } from '../engine/whisper.js';
-import { CapacityError, type LiveSession, type SessionEventSink, type SessionFactory, type SessionOptions } from './session-contract.js';
+import { WhisperModel, type StreamSlots } from '../engine/whisper.js';
+import {
+  admissionLimit,
+  decideAdmission,
+  DEFAULT_MAX_LAG_S,
+  percentile,
+  streamsPoolCovers,
+  type AdmissionDecision,
+} from './admission.js';
+import {
+  CapacityError,
+  type CapacitySnapshot,
+  type LiveSession,
+  type SessionEventSink,
+  type SessionFactory,
+  type SessionOptions,
+} from './session-contract.js';
 import { StreamingSession } from './session.js';
 
 export interface SessionFactoryOptions {
@@ -15,49 +31,124 @@ export interface SessionFactoryOptions {
   maxSessions: number;
   /** extra pool room for file transcriptions running beside live sessions */
   fileJobs?: number;
+  /** KV pool size in bytes; absent: room for maxSessions + fileJobs streams */
+  kvBudgetBytes?: number;
+  /** new sessions are refused while admitted ones lag more than this (p95), seconds */
+  maxLagS?: number;
+  /** false: one hypothesis per decoder call (the baseline for what batching buys) */
+  batching?: boolean;
+  onStep?: (stats: StepStats) => void;
+}
+
+/** What the KV pool holds now; slots are allocated lazily, so `bytes` is the budget, not RSS. */
+export interface KvPoolStatus {
+  windowsInUse: number;
+  windowsTotal: number;
+  sessionsInUse: number;
+  sessionsTotal: number;
+  bytes: number;
+}
+
+/**
+ * What one live stream may hold in the KV pool at once: a final decode (one window, best-of-N
+ * sampling or beam hypotheses) while the interim it preempted still holds its own window and
+ * greedy hypothesis (src/stream/session.ts). A file transcription needs less, so it is
+ * reserved as one stream too.
+ */
+export const STREAM_SLOTS: StreamSlots = {
+  windows: 2,
+  sessions: Math.max(DEFAULT_TRANSCRIBE_OPTIONS.bestOf, DEFAULT_TRANSCRIBE_OPTIONS.beamSize) + 1,
+};
+
+interface Admitted {
+  session: LiveSession;
+  /**
+   * Without interim results a session's lag grows with every utterance by design (nothing is
+   * emitted until the utterance ends), so only sessions with interims show compute lag.
+   */
+  lagShowsCompute: boolean;
 }
 
 export class WhisperSessionFactory implements SessionFactory {
-  private active = 0;
+  private readonly admitted = new Set<Admitted>();
 
   private constructor(
     readonly model: WhisperModel,
     readonly modelName: string,
     private readonly maxSessions: number,
+    private readonly poolStreams: number,
+    private readonly maxLagS: number,
     private readonly decoder: LiveDecoder,
   ) {}
 
   static async open(options: SessionFactoryOptions): Promise<WhisperSessionFactory> {
-    const slots = options.maxSessions + (options.fileJobs ?? 1);
-    const hypotheses = Math.max(DEFAULT_TRANSCRIBE_OPTIONS.bestOf, DEFAULT_TRANSCRIBE_OPTIONS.beamSize);
+    const fileJobs = options.fileJobs ?? 1;
+    const streams = options.maxSessions + fileJobs;
     const model = await WhisperModel.load(options.model, {
       threads: options.threads ?? 0,
-      maxWindows: slots,
-      maxSessions: slots * hypotheses,
+      batching: options.batching,
+      onStep: options.onStep,
+      ...(options.kvBudgetBytes === undefined
+        ? { maxWindows: streams * STREAM_SLOTS.windows, maxSessions: streams * STREAM_SLOTS.sessions }
+        : { kvBudgetBytes: options.kvBudgetBytes, perStream: STREAM_SLOTS }),
     });
-    return new WhisperSessionFactory(model, options.model, options.maxSessions, new LiveDecoder(model));
+    const poolStreams = streamsPoolCovers(model.info, STREAM_SLOTS, fileJobs);
+    if (poolStreams === 0) {
+      const streamMb = (STREAM_SLOTS.windows * model.info.windowBytes + STREAM_SLOTS.sessions * model.info.sessionBytes) / 2 ** 20;
+      model.close();
+      throw new RangeError(
+        `a KV budget of ${((options.kvBudgetBytes ?? 0) / 2 ** 20).toFixed(0)} MiB holds no live session: ` +
+          `each needs ${streamMb.toFixed(1)} MiB and ${fileJobs} are kept for file jobs`,
+      );
+    }
+    return new WhisperSessionFactory(
+      model,
+      options.model,
+      options.maxSessions,
+      poolStreams,
+      options.maxLagS ?? DEFAULT_MAX_LAG_S,
+      new LiveDecoder(model),
+    );
   }
 
   get activeSessions(): number {
-    return this.active;
+    return this.admitted.size;
+  }
+
+  capacity(): CapacitySnapshot {
+    return {
+      sessionsActive: this.admitted.size,
+      sessionsMax: admissionLimit({ maxStreams: this.maxSessions, poolStreams: this.poolStreams }),
+      lagP95S: this.lagP95S(),
+      accepting: this.admission().accepting,
+    };
+  }
+
+  kvPool(): KvPoolStatus {
+    const info = this.model.native.info();
+    return {
+      windowsInUse: info.windowsInUse,
+      windowsTotal: info.maxWindows,
+      sessionsInUse: info.sessionsInUse,
+      sessionsTotal: info.maxSessions,
+      bytes: info.maxWindows * info.windowBytes + info.maxSessions * info.sessionBytes,
+    };
+  }
+
+  get queueDepth(): number {
+    return this.model.scheduler.queuedRequests;
   }
 
   create(options: SessionOptions, onEvent: SessionEventSink, onError?: (error: Error) => void): LiveSession {
-    if (this.active >= this.maxSessions) {
-      throw new CapacityError(`all ${this.maxSessions} live sessions are in use; try again later`);
-    }
+    const admission = this.admission();
+    if (!admission.accepting) throw new CapacityError(admission.reason);
     if (options.language && options.language !== 'en' && !this.model.multilingual) {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
-    this.active++;
     const session = new StreamingSession(this.decoder, options, onEvent, onError);
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        this.active--;
-      }
-    };
+    const entry: Admitted = { session, lagShowsCompute: options.interimResults };
+    this.admitted.add(entry);
+    const release = () => void this.admitted.delete(entry);
     return {
       pushAudio: (samples) => session.pushAudio(samples),
       finalize: () => session.finalize(),
@@ -74,5 +165,23 @@ export class WhisperSessionFactory implements SessionFactory {
 
   close(): void {
     this.model.close();
+  }
+
+  private lagP95S(): number {
+    return percentile(
+      [...this.admitted].filter((a) => a.lagShowsCompute).map((a) => a.session.lagSeconds),
+      95,
+    );
+  }
+
+  private admission(): AdmissionDecision {
+    return decideAdmission({
+      activeStreams: this.admitted.size,
+      maxStreams: this.maxSessions,
+      poolStreams: this.poolStreams,
+      lagP95S: this.lagP95S(),
+      queueWaitS: this.model.scheduler.oldestWaitMs / 1000,
+      maxLagS: this.maxLagS,
+    });
   }
 }

@@ -50,6 +50,8 @@ export class StreamingSession implements LiveSession {
   private working = false;
   /** bumped by every flush, so that an interim decoded before it is recognised as stale */
   private generation = 0;
+  /** an interim decode is on the device (possibly stale after a flush preempted it) */
+  private interimInFlight = false;
   /** wakes the worker from waiting on an interim when a flush is requested */
   private flushRequested: (() => void) | null = null;
   private closed = false;
@@ -198,13 +200,21 @@ export class StreamingSession implements LiveSession {
         this.options.interimResults &&
         this.inUtterance &&
         this.received - this.lastInterimAt >= INTERIM_HOP_S * SAMPLE_RATE;
-      if (!dueForInterim) return;
+      // One interim at a time per session, stale ones included, so a stream never holds more
+      // engine slots than admission accounted for; the next pump starts the next one.
+      if (!dueForInterim || this.interimInFlight) return;
       // A flush (someone waits for finals) need not wait for an interim already on the device:
       // it starts at once and the scheduler serves it first; the stale interim is dropped.
       const interim = this.interim(this.generation);
-      await Promise.race([interim, new Promise<void>((resolve) => (this.flushRequested = resolve))]);
+      this.interimInFlight = true;
+      void interim
+        .catch((err: unknown) => this.fail(err))
+        .finally(() => {
+          this.interimInFlight = false;
+          this.pump();
+        });
+      await Promise.race([interim.catch(() => {}), new Promise<void>((resolve) => (this.flushRequested = resolve))]);
       this.flushRequested = null;
-      void interim.catch((err: unknown) => this.fail(err));
     }
   }
 

@@ -41,6 +41,30 @@ describe('device scheduler on the real engine', () => {
     expect(V).toBe(51864);
   });
 
+  it('sizes the pool from a byte budget, refuses past it, and gets every slot back', async () => {
+    const perStream = { windows: 2, sessions: 6 };
+    const streamBytes = perStream.windows * model.info.windowBytes + perStream.sessions * model.info.sessionBytes;
+    // A byte short of a fourth stream: the budget is a ceiling, never rounded up.
+    const budgeted = await WhisperModel.load('tiny.en', { threads: 2, kvBudgetBytes: 4 * streamBytes - 1, perStream });
+    try {
+      expect(budgeted.info).toMatchObject({ maxWindows: 6, maxSessions: 18 });
+      for (let round = 0; round < 2; round++) {
+        const windows = Array.from({ length: 6 }, () => budgeted.native.createWindow());
+        expect(windows.every((w) => w >= 0)).toBe(true);
+        expect(budgeted.native.createWindow()).toBe(-1);
+        const sessions = windows.flatMap((w) => Array.from({ length: 3 }, () => budgeted.native.createSession(w)));
+        expect(sessions.every((s) => s >= 0)).toBe(true);
+        expect(budgeted.native.createSession(windows[0])).toBe(-1);
+        await Promise.all(sessions.map((s) => budgeted.native.releaseSession(s)));
+        await Promise.all(windows.map((w) => budgeted.native.releaseWindow(w)));
+        // The second round fills the pool to the last slot again: everything came back.
+        expect(budgeted.native.info()).toMatchObject({ sessionsInUse: 0, windowsInUse: 0 });
+      }
+    } finally {
+      budgeted.close();
+    }
+  });
+
   it('fails only the request with a bad handle, not the others batched with it', async () => {
     const window = model.native.createWindow();
     await model.scheduler.encode(window, new Float32Array(80 * 200), 200, 'live');

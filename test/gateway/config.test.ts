@@ -20,8 +20,12 @@ describe('parseGatewayConfig defaults', () => {
       maxUploadBytes: 25 * 1024 * 1024,
       model: DEFAULT_MODEL,
       maxSessions: 8,
+      kvBudgetBytes: null,
+      maxLagS: 2,
+      batching: true,
       threads: 0,
       transcriptSink: null,
+      iceServers: [],
     });
   });
 
@@ -55,10 +59,23 @@ describe('parseGatewayConfig sources', () => {
         'base.en',
         '--max-sessions',
         '3',
+        '--kv-budget-mb',
+        '256',
+        '--max-lag-s',
+        '1.5',
+        '--no-batching',
         '--threads',
         '4',
         '--transcript-sink',
         '/tmp/finals.jsonl',
+        '--ice-server',
+        'stun:stun.example.org:3478',
+        '--ice-server',
+        'turn:turn.example.org:3478',
+        '--ice-username',
+        'u',
+        '--ice-credential',
+        'p',
       ],
       {},
     );
@@ -73,8 +90,12 @@ describe('parseGatewayConfig sources', () => {
       maxUploadBytes: 4 * 1024 * 1024,
       model: 'base.en',
       maxSessions: 3,
+      kvBudgetBytes: 256 * 1024 * 1024,
+      maxLagS: 1.5,
+      batching: false,
       threads: 4,
       transcriptSink: '/tmp/finals.jsonl',
+      iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
     });
   });
 
@@ -90,8 +111,12 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_MAX_UPLOAD_BYTES: '100KiB',
       CHORUS_MODEL: '/models/small',
       CHORUS_MAX_SESSIONS: '20',
+      CHORUS_KV_BUDGET_MB: '1024',
+      CHORUS_MAX_LAG_S: '3',
+      CHORUS_BATCHING: 'off',
       CHORUS_THREADS: '2',
       CHORUS_TRANSCRIPT_SINK: 'finals.jsonl',
+      CHORUS_ICE_SERVERS: 'stun:a.example:3478, stun:b.example:3478',
     });
     expect(config).toEqual({
       host: '::',
@@ -104,8 +129,12 @@ describe('parseGatewayConfig sources', () => {
       maxUploadBytes: 100 * 1024,
       model: '/models/small',
       maxSessions: 20,
+      kvBudgetBytes: 1024 * 1024 * 1024,
+      maxLagS: 3,
+      batching: false,
       threads: 2,
       transcriptSink: 'finals.jsonl',
+      iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
     });
   });
 
@@ -135,9 +164,14 @@ describe('parseGatewayConfig validation', () => {
     [['--max-upload-bytes', '2GiB'], '--max-upload-bytes'],
     [['--threads', 'many'], '--threads'],
     [['--max-sessions', '0'], '--max-sessions'],
+    [['--kv-budget-mb', '0'], '--kv-budget-mb'],
+    [['--kv-budget-mb', '1.5'], '--kv-budget-mb'],
+    [['--max-lag-s', '0'], '--max-lag-s'],
     [['--host', ' '], '--host'],
     [['--model', ''], '--model'],
     [['--transcript-sink', ''], '--transcript-sink'],
+    [['--ice-server', 'stun.example.org'], '--ice-server'],
+    [['--ice-server', 'turn:turn.example.org'], '--ice-username'],
   ])('refuses %j', (argv, mention) => {
     expectConfigError(() => parseGatewayConfig(argv, {}), mention);
   });
@@ -145,6 +179,7 @@ describe('parseGatewayConfig validation', () => {
   it('names the variable when the bad value came from the environment', () => {
     expectConfigError(() => parseGatewayConfig([], { CHORUS_PORT: 'http' }), 'CHORUS_PORT');
     expectConfigError(() => parseGatewayConfig([], { CHORUS_IDLE_TIMEOUT_S: 'soon' }), 'CHORUS_IDLE_TIMEOUT_S');
+    expectConfigError(() => parseGatewayConfig([], { CHORUS_BATCHING: 'maybe' }), 'CHORUS_BATCHING');
   });
 
   it('refuses unknown flags and positional arguments', () => {

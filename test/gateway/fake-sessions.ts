@@ -2,6 +2,7 @@
 // deterministic events, so the tests exercise the socket handling without a model. Test-only.
 import {
   CapacityError,
+  type CapacitySnapshot,
   type LiveSession,
   type SessionEvent,
   type SessionEventSink,
@@ -105,6 +106,16 @@ export class FakeSessionFactory implements SessionFactory {
 
   get activeSessions(): number {
     return this.active;
+  }
+
+  /** The fake has no compute to run short of, so only the session limit refuses. */
+  capacity(): CapacitySnapshot {
+    return {
+      sessionsActive: this.active,
+      sessionsMax: this.maxSessions,
+      lagP95S: 0,
+      accepting: this.active < this.maxSessions,
+    };
   }
 
   create(options: SessionOptions, onEvent: SessionEventSink): LiveSession {

@@ -48,11 +48,11 @@ describe('admission', () => {
     expect((await refusedListen(harness, 'encoding=opus&sample_rate=44100')).status).toBe(400);
   });
 
-  it('refuses with 503 and Retry-After when the factory is full', async () => {
+  it('refuses with 429 and Retry-After when the factory is full', async () => {
     harness = await startGateway({}, { factory: new FakeSessionFactory('fake.en', 1) });
     const first = await openListen(harness, PCM_QUERY);
     const refusal = await refusedListen(harness, PCM_QUERY);
-    expect(refusal.status).toBe(503);
+    expect(refusal.status).toBe(429);
     expect(refusal.headers['retry-after']).toBe('1');
     expect(refusal.body.code).toBe('capacity_exceeded');
     first.ws.close();
@@ -62,6 +62,7 @@ describe('admission', () => {
     harness = await startGateway({}, { attach: false });
     const refusal = await refusedListen(harness, PCM_QUERY);
     expect(refusal.status).toBe(503);
+    expect(refusal.headers['retry-after']).toBe('1');
     expect(refusal.body.code).toBe('capacity_exceeded');
   });
 });

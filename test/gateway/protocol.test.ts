@@ -339,7 +339,7 @@ describe('ERROR_DISPOSITIONS', () => {
       expect(ERROR_DISPOSITIONS[code].httpStatus).not.toBeNull();
     }
     expect(ERROR_DISPOSITIONS.missing_credentials.httpStatus).toBe(401);
-    expect(ERROR_DISPOSITIONS.capacity_exceeded.httpStatus).toBe(503);
+    expect(ERROR_DISPOSITIONS.capacity_exceeded.httpStatus).toBe(429);
     expect(ERROR_DISPOSITIONS.frame_too_large.closeCode).toBe(1009);
     expect(ERROR_DISPOSITIONS.idle_timeout.closeCode).toBe(4000);
     expect(ERROR_DISPOSITIONS.internal_error.closeCode).toBe(1011);

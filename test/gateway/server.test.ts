@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeSessionFactory } from './fake-sessions.js';
-import { openListen, PCM_QUERY, pcmSeconds, startGateway, type Harness } from './gateway-harness.js';
+import { metricValue, openListen, PCM_QUERY, pcmSeconds, startGateway, until, type Harness } from './gateway-harness.js';
 
 let harness: Harness | null = null;
 afterEach(async () => {
@@ -22,7 +22,49 @@ describe('probes and metrics', () => {
     });
     const ready = await fetch(`${harness.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', model: 'tiny.en' });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      model: 'tiny.en',
+      capacity: { sessions_active: 0, sessions_max: 100, lag_p95_s: 0, accepting: true },
+    });
+  });
+
+  it('stays ready when full, saying it accepts no more streams', async () => {
+    harness = await startGateway({}, { factory: new FakeSessionFactory('fake.en', 1) });
+    const client = await openListen(harness, PCM_QUERY);
+    const full = await fetch(`${harness.url}/readyz`);
+    expect(full.status).toBe(200);
+    expect((await full.json()).capacity).toEqual({ sessions_active: 1, sessions_max: 1, lag_p95_s: 0, accepting: false });
+    expect(await metricValue(harness, 'chorus_capacity_sessions')).toBe(1);
+    expect(await metricValue(harness, 'chorus_capacity_accepting')).toBe(0);
+    client.ws.close();
+    await until(() => harness!.factory.activeSessions === 0);
+    expect((await (await fetch(`${harness.url}/readyz`)).json()).capacity.accepting).toBe(true);
+  });
+
+  it('reads the device pool and queue at scrape time and observes engine steps', async () => {
+    harness = await startGateway({}, { attach: false });
+    harness.server.attach({
+      sessions: harness.factory,
+      files: { modelName: 'fake.en', acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
+      device: {
+        kvPool: () => ({ windowsInUse: 2, windowsTotal: 9, sessionsInUse: 3, sessionsTotal: 45, bytes: 1234 }),
+        queueDepth: 7,
+      },
+    });
+    harness.server.metrics.observeStep({ decodeBatch: 3, decodeTokens: 3, encodeWindows: 1, decodeMs: 12, encodeMs: 150 });
+    harness.server.metrics.observeStep({ decodeBatch: 0, decodeTokens: 0, encodeWindows: 1, decodeMs: 0, encodeMs: 90 });
+    expect(await metricValue(harness, 'chorus_kv_pool_windows_in_use')).toBe(2);
+    expect(await metricValue(harness, 'chorus_kv_pool_windows_total')).toBe(9);
+    expect(await metricValue(harness, 'chorus_kv_pool_sessions_in_use')).toBe(3);
+    expect(await metricValue(harness, 'chorus_kv_pool_sessions_total')).toBe(45);
+    expect(await metricValue(harness, 'chorus_kv_pool_bytes')).toBe(1234);
+    expect(await metricValue(harness, 'chorus_scheduler_queue_depth')).toBe(7);
+    expect(await metricValue(harness, 'chorus_engine_batch_size_count')).toBe(1);
+    expect(await metricValue(harness, 'chorus_engine_batch_size_sum')).toBe(3);
+    expect(await metricValue(harness, 'chorus_engine_step_seconds_count{kind="decode"}')).toBe(1);
+    expect(await metricValue(harness, 'chorus_engine_step_seconds_count{kind="encode"}')).toBe(2);
+    expect(await metricValue(harness, 'chorus_engine_step_seconds_sum{kind="encode"}')).toBeCloseTo(0.24);
   });
 
   it('serves every gateway metric in Prometheus text format', async () => {
@@ -41,6 +83,16 @@ describe('probes and metrics', () => {
       'chorus_errors_total',
       'chorus_messages_dropped_total',
       'chorus_engine_batch_size',
+      'chorus_engine_step_seconds',
+      'chorus_capacity_sessions',
+      'chorus_capacity_accepting',
+      'chorus_session_lag_p95_seconds',
+      'chorus_kv_pool_windows_in_use',
+      'chorus_kv_pool_windows_total',
+      'chorus_kv_pool_sessions_in_use',
+      'chorus_kv_pool_sessions_total',
+      'chorus_kv_pool_bytes',
+      'chorus_scheduler_queue_depth',
       'nodejs_eventloop_lag_seconds',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);

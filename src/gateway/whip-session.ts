@@ -1,0 +1,351 @@
+/**
+ * One WebRTC ingest peer: an Opus audio track in, /v1/listen messages out on a DataChannel,
+ * over a LiveSession that admission (whip.ts) already created.
+ *
+ * Every end keeps the finals: the session is closed (finalised) rather than aborted, whether
+ * the client sent DELETE, its peer connection closed or failed, or it went quiet. Finals that
+ * can no longer reach the DataChannel still go to the transcript sink and the log, as with
+ * WebSocket sessions. After a DELETE the server waits briefly for the client to read
+ * Metadata and close its side, since tearing SCTP down at once could drop the last messages.
+ */
+import { createHash } from 'node:crypto';
+import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCDataChannel } from 'werift';
+import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
+import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
+import type { IceServer } from './config.js';
+import type { ConnectionServices } from './listen-connection.js';
+import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind, type OutboundSocket } from './outbound-queue.js';
+import type { ListenParams, ParameterWarning } from './protocol.js';
+import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
+import { renderResults, renderSessionEvent, finalSinkRecord } from './result-rendering.js';
+import { RtpOpusInput } from './rtp-opus-input.js';
+
+export interface WhipSettings {
+  iceServers: IceServer[];
+  /** No RTP for this long (after the first packet, or after the answer) ends the session. */
+  idleTimeoutMs: number;
+  maxOutboundMessages: number;
+  maxOutboundBytes: number;
+}
+
+export interface WhipSessionSetup {
+  requestId: string;
+  params: ListenParams;
+  model: ModelInfo;
+  warnings: ParameterWarning[];
+  decoder: AudioDecoder;
+  settings: WhipSettings;
+  services: ConnectionServices;
+}
+
+/** Why a session ended; `completed` is DELETE, the rest label chorus_sessions_total too. */
+export type WhipEnd = 'completed' | 'peer_closed' | 'ice_failed' | 'idle_timeout' | 'shutting_down' | 'internal_error';
+
+/** Browsers pick this label in the demo client; any label the client opens first is used. */
+export const CAPTIONS_LABEL = 'captions';
+
+const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
+/** ICE on a LAN settles in well under a second; 'disconnected' this long means the peer is gone. */
+const DISCONNECTED_GRACE_MS = 5000;
+/** A client that opened no DataChannel this long after connecting gets one from the server. */
+const CLIENT_CHANNEL_WAIT_MS = 1000;
+/** After DELETE, time for the client to read its last messages and close its side first. */
+const CLOSE_LINGER_MS = 2000;
+
+export class WhipSession {
+  private readonly pc: RTCPeerConnection;
+  private session: LiveSession | null = null;
+  private channel: RTCDataChannel | null = null;
+  /** Messages produced before any DataChannel opened; sent, in order, once one does. */
+  private readonly early: Array<{ message: ServerMessage; kind: OutboundKind }> = [];
+  private queue: OutboundQueue<ServerMessage> | null = null;
+  private readonly rtp: RtpOpusInput;
+  private readonly audioHash = createHash('sha256');
+  private readonly created = new Date();
+  private receivedSamples = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private disconnectedTimer: NodeJS.Timeout | null = null;
+  private badPacketLogged = false;
+  private ending: Promise<void> | null = null;
+  private closedResolve!: () => void;
+  /** Settles once the session is released and the peer connection closed. */
+  readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
+
+  constructor(private readonly setup: WhipSessionSetup) {
+    this.rtp = new RtpOpusInput(setup.decoder);
+    this.pc = new RTCPeerConnection({
+      codecs: { audio: [OPUS] },
+      iceServers: setup.settings.iceServers,
+    });
+    this.pc.onTrack.subscribe((track) => this.onTrack(track));
+    this.pc.onDataChannel.subscribe((channel) => this.adoptChannel(channel));
+    this.pc.connectionStateChange.subscribe((state) => this.onConnectionState(state));
+  }
+
+  get requestId(): string {
+    return this.setup.requestId;
+  }
+
+  bindSession(session: LiveSession): void {
+    this.session = session;
+  }
+
+  /** The answer SDP for the client's offer, with the server's ICE candidates in it (no trickle). */
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    this.setup.services.metrics.sessionsActive.inc();
+    // A client that never connects would otherwise hold its session forever.
+    this.resetIdleTimer();
+    return this.pc.localDescription!.sdp;
+  }
+
+  /**
+   * Finalises and sends the last results and Metadata (DELETE) or an Error; resolves once
+   * they are handed to the DataChannel. Closing the peer follows in the background.
+   */
+  end(how: WhipEnd): Promise<void> {
+    this.ending ??= this.flush(how).then((flushedHow) => {
+      void this.closePeer(flushedHow);
+    });
+    return this.ending;
+  }
+
+  /** For a failed set-up: nothing was answered, so nothing is flushed. */
+  async discard(): Promise<void> {
+    this.ending ??= (async () => {
+      await this.session?.abort();
+      await this.pc.close();
+      this.closedResolve();
+    })();
+    return this.ending;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Audio in
+
+  private onTrack(track: MediaStreamTrack): void {
+    if (track.kind !== 'audio') return;
+    track.onReceiveRtp.subscribe((packet) => {
+      if (this.ending !== null) return;
+      const payloadType = track.codec?.payloadType;
+      if (payloadType !== undefined && packet.header.payloadType !== payloadType) return;
+      this.resetIdleTimer();
+      this.audioHash.update(packet.payload);
+      try {
+        this.pushSamples(this.rtp.push(packet.header.timestamp, packet.payload));
+      } catch (error) {
+        if (!(error instanceof AudioInputError)) return this.failInternally(error);
+        // One bad packet on an unreliable transport is not worth a session; a stream of them
+        // is a client bug, which the log shows once.
+        if (!this.badPacketLogged) {
+          this.badPacketLogged = true;
+          this.setup.services.log('whip_bad_packet', { request_id: this.requestId, error: error.message });
+        }
+      }
+    });
+  }
+
+  private pushSamples(samples: Float32Array): void {
+    if (samples.length === 0 || this.session === null) return;
+    this.receivedSamples += samples.length;
+    this.setup.services.metrics.audioSeconds.inc(samples.length / STREAM_SAMPLE_RATE);
+    this.session.pushAudio(samples);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Results out
+
+  readonly onSessionEvent = (event: SessionEvent): void => {
+    try {
+      if (event.type !== 'results') return this.send(renderSessionEvent(event, this.setup), 'control');
+      const message = renderResults(event, this.setup);
+      if (event.isFinal) this.keepFinal(message);
+      this.send(message, event.isFinal ? 'final' : 'interim');
+    } catch (error) {
+      this.failInternally(error);
+    }
+  };
+
+  readonly onSessionError = (error: Error): void => this.failInternally(error);
+
+  private adoptChannel(channel: RTCDataChannel): void {
+    if (this.channel !== null) return;
+    this.channel = channel;
+    const ready = () => {
+      this.queue = new OutboundQueue<ServerMessage>(
+        dataChannelSocket(channel),
+        {
+          maxMessages: this.setup.settings.maxOutboundMessages,
+          maxBytes: this.setup.settings.maxOutboundBytes,
+          highWaterBytes: DEFAULT_HIGH_WATER_BYTES,
+        },
+        {
+          onDropped: (kind) => this.setup.services.metrics.messagesDropped.inc({ kind }),
+          // A reader this slow is treated as gone; its finals still reach the sink.
+          onOverflow: () => void this.end('peer_closed'),
+        },
+      );
+      for (const { message, kind } of this.early.splice(0)) this.send(message, kind);
+    };
+    if (channel.readyState === 'open') ready();
+    else channel.stateChanged.subscribe((state) => state === 'open' && this.queue === null && ready());
+  }
+
+  private send(message: ServerMessage, kind: OutboundKind): void {
+    if (this.queue === null) {
+      if (this.ending === null || kind !== 'final') this.early.push({ message, kind });
+      else this.logUndelivered(message);
+      return;
+    }
+    const data = encodeServerMessage(message, this.setup.params.resultEncoding);
+    const taken = this.queue.push({ payload: message, data, kind, lane: 0 });
+    if (!taken && kind === 'final') this.logUndelivered(message);
+  }
+
+  private keepFinal(message: ServerMessage): void {
+    if (message.type !== 'Results') return;
+    this.setup.services.sink?.write(finalSinkRecord(message, this.requestId, this.setup.model.name));
+  }
+
+  private logUndelivered(message: ServerMessage): void {
+    if (message.type !== 'Results') return;
+    this.setup.services.log('final_undelivered', {
+      request_id: this.requestId,
+      start: message.start,
+      duration: message.duration,
+      transcript: message.channel.alternatives[0].transcript,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Ending
+
+  private onConnectionState(state: string): void {
+    if (state === 'connected') {
+      if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
+      this.disconnectedTimer = null;
+      setTimeout(() => {
+        if (this.channel === null && this.ending === null) this.adoptChannel(this.pc.createDataChannel(CAPTIONS_LABEL));
+      }, CLIENT_CHANNEL_WAIT_MS).unref();
+    } else if (state === 'disconnected') {
+      // ICE may recover from a brief network change; only a lasting loss ends the session.
+      this.disconnectedTimer ??= setTimeout(() => void this.end('peer_closed'), DISCONNECTED_GRACE_MS);
+    } else if (state === 'failed') {
+      void this.end('ice_failed');
+    } else if (state === 'closed') {
+      void this.end('peer_closed');
+    }
+  }
+
+  private async flush(how: WhipEnd): Promise<WhipEnd> {
+    const { metrics, log } = this.setup.services;
+    this.clearTimers();
+    try {
+      this.pushSamples(this.setup.decoder.flush());
+      await this.session?.close();
+    } catch (error) {
+      log('session_release_failed', { request_id: this.requestId, error: describe(error) });
+      how = 'internal_error';
+    }
+    if (how === 'completed') {
+      this.send(this.metadata(), 'control');
+    } else if (how === 'shutting_down' || how === 'internal_error') {
+      const description = how === 'shutting_down' ? 'the server is shutting down' : 'the server failed while transcribing';
+      metrics.errors.inc({ code: how });
+      this.send(errorMessage({ code: how, message: description }, this.requestId), 'control');
+    }
+    if (how !== 'completed') log('whip_session_ended', { request_id: this.requestId, reason: how });
+    // A channel that stopped draining must not hold the DELETE (or shutdown) forever.
+    let timer: NodeJS.Timeout | undefined;
+    const drainDeadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.setup.settings.idleTimeoutMs)));
+    await Promise.race([this.queue?.whenEmpty(), drainDeadline]);
+    clearTimeout(timer);
+    return how;
+  }
+
+  private async closePeer(how: WhipEnd): Promise<void> {
+    const { metrics } = this.setup.services;
+    if (how === 'completed' || how === 'shutting_down') await this.peerClosedWithin(CLOSE_LINGER_MS);
+    for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.logUndelivered(item.payload);
+    for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.logUndelivered(message);
+    await this.pc.close().catch(() => {});
+    metrics.sessionsActive.dec();
+    metrics.sessionsTotal.inc({ outcome: how });
+    this.closedResolve();
+  }
+
+  private metadata(): ServerMessage {
+    return metadataMessage({
+      requestId: this.requestId,
+      sha256: this.audioHash.digest('hex'),
+      created: this.created,
+      duration: this.receivedSamples / STREAM_SAMPLE_RATE,
+      channels: 1,
+      model: this.setup.model,
+      extra: this.setup.params.extra,
+      warnings: this.setup.warnings,
+    });
+  }
+
+  private peerClosedWithin(ms: number): Promise<void> {
+    const state = this.pc.connectionState;
+    if (state === 'closed' || state === 'failed' || state === 'new') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const subscription = this.pc.connectionStateChange.subscribe((next) => {
+        if (next === 'closed' || next === 'failed' || next === 'disconnected') done();
+      });
+      function done() {
+        clearTimeout(timer);
+        subscription.unSubscribe();
+        resolve();
+      }
+    });
+  }
+
+  private failInternally(error: unknown): void {
+    this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
+    void this.end('internal_error');
+  }
+
+  private resetIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.end('idle_timeout'), this.setup.settings.idleTimeoutMs);
+  }
+
+  private clearTimers(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
+    this.idleTimer = this.disconnectedTimer = null;
+  }
+}
+
+/**
+ * The outbound queue's view of a DataChannel. A DataChannel has no per-message write
+ * callback, so a message counts as written at once while the channel's buffer is low, and
+ * otherwise when it drains; that is what lets the queue hold (and thin) results meanwhile.
+ */
+function dataChannelSocket(channel: RTCDataChannel): OutboundSocket {
+  channel.bufferedAmountLowThreshold = DEFAULT_HIGH_WATER_BYTES / 2;
+  return {
+    get bufferedAmount() {
+      return channel.bufferedAmount;
+    },
+    send(data, written) {
+      try {
+        channel.send(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      } catch (error) {
+        written(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (channel.bufferedAmount < DEFAULT_HIGH_WATER_BYTES) setImmediate(written);
+      else channel.bufferedAmountLow.once(() => written());
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -1,0 +1,209 @@
+/**
+ * WebRTC ingest with WHIP-style signalling (RFC 9725): `POST /v1/whip` with an SDP offer
+ * answers `201 Created` with the SDP answer and a `Location` for the session, `DELETE` on
+ * that location ends it after its finals are sent. Query parameters and credentials are
+ * those of /v1/listen, so one client configuration serves both transports; audio is always
+ * Opus over RTP, so `encoding`, `sample_rate` and `channels` need not be given.
+ *
+ * Everything that can refuse a session is checked before any ICE or DTLS work starts, and
+ * refusals carry /v1/listen's JSON Error body. The answer holds all of the server's
+ * candidates (no trickle ICE), which keeps the signalling one round trip.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createAudioDecoder } from '../stream/audio-decoder.js';
+import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
+import type { GatewayConfig } from './config.js';
+import type { ConnectionServices } from './listen-connection.js';
+import { modelInfoFor } from './model-info.js';
+import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ListenParams } from './protocol.js';
+import { WhipSession } from './whip-session.js';
+
+export const WHIP_PATH = '/v1/whip';
+
+/** SDP offers are a few kilobytes; anything far larger is not one. */
+const MAX_OFFER_BYTES = 64 * 1024;
+const RETRY_AFTER_S = 1;
+/** How long shutdown waits for sessions to flush their finals before cutting them off. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+class WhipRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class WhipEndpoint {
+  private readonly sessions = new Map<string, WhipSession>();
+  private factory: SessionFactory | null = null;
+  private draining = false;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly services: ConnectionServices,
+  ) {}
+
+  attach(factory: SessionFactory): void {
+    this.factory = factory;
+  }
+
+  /** Routes /v1/whip and /v1/whip/<id>; the caller has matched the prefix. */
+  async handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
+    const requestId = randomUUID();
+    try {
+      if (path === WHIP_PATH) {
+        if (request.method !== 'POST') throw new WhipRefusal(405, 'method_not_allowed', `use POST for ${WHIP_PATH}`);
+        return await this.create(request, response, requestId);
+      }
+      const id = path.slice(WHIP_PATH.length + 1);
+      const session = this.sessions.get(id);
+      if (session === undefined) throw new WhipRefusal(404, 'no_such_session', `no WebRTC session ${id}`);
+      // Trickle ICE and ICE restarts (PATCH) are not offered; RFC 9725 answers them with 405.
+      if (request.method !== 'DELETE') throw new WhipRefusal(405, 'method_not_allowed', 'use DELETE to end a session');
+      await session.end('completed');
+      response.writeHead(200, { 'Content-Length': 0 }).end();
+    } catch (error) {
+      if (!(error instanceof WhipRefusal)) throw error;
+      this.refuse(response, error, requestId);
+    }
+  }
+
+  /** Stops admitting, then ends every session after its finals are out. */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    const all = [...this.sessions.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)));
+    // A session still flushing at the deadline is left to finish on its own; the process is going.
+    await Promise.race([Promise.all(all.map((s) => s.end('shutting_down').then(() => s.closed))), deadline]);
+    clearTimeout(timer);
+  }
+
+  private async create(request: IncomingMessage, response: ServerResponse, requestId: string): Promise<void> {
+    if (this.draining) throw new WhipRefusal(503, 'shutting_down', 'the server is shutting down');
+    const factory = this.factory;
+    if (factory === null) throw new WhipRefusal(503, 'capacity_exceeded', 'the model is still loading; try again shortly');
+    const params = parseParams(new URL(request.url ?? '/', 'http://chorus.invalid'));
+    const auth = checkAuth(params, request.headers, this.config.apiKeys);
+    if (!auth.ok) throw new WhipRefusal(401, auth.error.code, auth.error.message);
+    const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (contentType !== 'application/sdp') {
+      throw new WhipRefusal(415, 'unsupported_media_type', 'send the SDP offer with Content-Type: application/sdp');
+    }
+    const offer = await readOffer(request);
+    checkOffer(offer);
+
+    const { model, warning } = resolveModel(params.model, [factory.modelName], factory.modelName);
+    const whip = new WhipSession({
+      requestId,
+      params,
+      model: modelInfoFor(model),
+      warnings: warning ? [...params.warnings, warning] : params.warnings,
+      decoder: await createAudioDecoder({ encoding: 'opus', channels: 1 }),
+      settings: {
+        iceServers: this.config.iceServers,
+        idleTimeoutMs: this.config.idleTimeoutMs,
+        maxOutboundMessages: this.config.maxOutboundMessages,
+        maxOutboundBytes: this.config.maxOutboundBytes,
+      },
+      services: this.services,
+    });
+    whip.bindSession(createSession(factory, params, whip));
+    let answer: string;
+    try {
+      answer = await whip.answer(offer);
+    } catch (error) {
+      await whip.discard();
+      throw new WhipRefusal(400, 'malformed_offer', `the SDP offer could not be negotiated: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.sessions.set(requestId, whip);
+    void whip.closed.then(() => this.sessions.delete(requestId));
+    response
+      .writeHead(201, {
+        'Content-Type': 'application/sdp',
+        'Content-Length': Buffer.byteLength(answer),
+        Location: `${WHIP_PATH}/${requestId}`,
+        'dg-request-id': requestId,
+      })
+      .end(answer);
+  }
+
+  private refuse(response: ServerResponse, refusal: WhipRefusal, requestId: string): void {
+    this.services.metrics.errors.inc({ code: refusal.code });
+    const body = JSON.stringify({ type: 'Error', code: refusal.code, description: refusal.message, request_id: requestId });
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    if (refusal.status === 429 || refusal.status === 503) headers['Retry-After'] = RETRY_AFTER_S;
+    if (refusal.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+    if (refusal.status === 405) headers.Allow = refusal.message.startsWith('use POST') ? 'POST' : 'DELETE';
+    response.writeHead(refusal.status, headers).end(body);
+  }
+}
+
+function parseParams(url: URL): ListenParams {
+  try {
+    const params = parseListenParams(url);
+    if (params.multichannel) throw new ProtocolError('bad_parameter', 'multichannel: true is not supported over WebRTC');
+    return params;
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new WhipRefusal(ERROR_DISPOSITIONS[error.code].httpStatus ?? 400, error.code, error.message);
+    throw error;
+  }
+}
+
+async function readOffer(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > MAX_OFFER_BYTES) throw new WhipRefusal(413, 'offer_too_large', `an SDP offer may be at most ${MAX_OFFER_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * What the server needs from an offer, checked up front so that a client learns what is
+ * wrong in words rather than from a WebRTC stack's parse error.
+ */
+export function checkOffer(sdp: string): void {
+  const lines = sdp.split(/\r?\n/);
+  const malformed = (what: string) => new WhipRefusal(400, 'malformed_offer', what);
+  if (lines[0]?.trim() !== 'v=0') throw malformed('the body is not an SDP offer (it must start with "v=0")');
+  const media = lines.filter((line) => line.startsWith('m='));
+  if (!media.some((line) => line.startsWith('m=audio '))) {
+    throw malformed('the offer has no audio section (m=audio); add a microphone track or an audio transceiver');
+  }
+  if (!lines.some((line) => /^a=rtpmap:\d+ opus\/48000/i.test(line))) {
+    throw malformed('the offer does not offer Opus audio (a=rtpmap:<pt> opus/48000/2), the only codec accepted');
+  }
+  if (!media.some((line) => line.startsWith('m=application ') && line.includes('webrtc-datachannel'))) {
+    throw malformed('the offer has no DataChannel section (m=application); captions are sent on a DataChannel: create one before createOffer()');
+  }
+  if (!lines.some((line) => line.startsWith('a=ice-ufrag:')) || !lines.some((line) => line.startsWith('a=fingerprint:'))) {
+    throw malformed('the offer lacks ICE credentials (a=ice-ufrag) or a DTLS fingerprint (a=fingerprint)');
+  }
+}
+
+function createSession(factory: SessionFactory, params: ListenParams, whip: WhipSession) {
+  try {
+    return factory.create(
+      {
+        interimResults: params.interimResults,
+        endpointingMs: params.endpointingMs,
+        utteranceEndMs: params.utteranceEndMs,
+        vadEvents: params.vadEvents,
+        language: params.language,
+      },
+      whip.onSessionEvent,
+      whip.onSessionError,
+    );
+  } catch (error) {
+    if (error instanceof CapacityError) throw new WhipRefusal(ERROR_DISPOSITIONS.capacity_exceeded.httpStatus ?? 429, error.code, error.message);
+    if (error instanceof RangeError) throw new WhipRefusal(400, 'bad_parameter', error.message);
+    throw error;
+  }
+}

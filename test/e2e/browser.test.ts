@@ -1,0 +1,112 @@
+// The browser demo in a real browser: Debian's chromium (never a downloaded one) driven by
+// playwright-core, its fake microphone playing a speech clip, the demo served by a real
+// gateway with tiny.en. Each transport is started in turn and its final captions are scored
+// against the clip's transcript; a screenshot of each run is kept in test-artifacts/.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../src/audio/load.js';
+import { resample } from '../../src/audio/resample.js';
+import { scoreWer } from '../../src/eval/wer.js';
+import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import { repoRoot } from '../../src/paths.js';
+import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { wavBytes } from '../../loadtest/audio-frames.js';
+import { fixture } from '../helpers.js';
+
+const CHROMIUM = process.env.CHORUS_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(repoRoot(), 'test-artifacts');
+const CLIP = fixture('jfk');
+/** Captured speech loses a little to the browser's audio processing and resampling. */
+const MAX_WER = 0.25;
+const TRANSPORTS = ['websocket-pcm', 'websocket-opus', 'webrtc'] as const;
+
+let factory: WhisperSessionFactory;
+let server: GatewayServer;
+let baseUrl: string;
+let browser: Browser;
+let scratch: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set CHORUS_CHROMIUM`);
+  }
+  scratch = mkdtempSync(join(tmpdir(), 'chorus-browser-'));
+  // Chromium's fake capture device reads a WAV; a second of silence first lets capture settle.
+  const audio = await loadAudioFile(CLIP.path);
+  const padded = new Float32Array(16000 + audio.samples.length);
+  padded.set(audio.samples, 16000);
+  const wav = join(scratch, 'speech.wav');
+  writeFileSync(wav, wavBytes(resample(padded, 16000, 48000), 48000));
+
+  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
+  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
+  baseUrl = await server.start();
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      // %noloop: play the clip once per capture instead of repeating it.
+      `--use-file-for-fake-audio-capture=${wav}%noloop`,
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.shutdown();
+  factory?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+async function captionsFor(page: Page, transport: string): Promise<string> {
+  await page.goto(baseUrl);
+  await page.check(`input[value="${transport}"]`);
+  await page.click('#start');
+  await page.waitForSelector('#state[data-state="live"]', { timeout: 20_000 });
+  // The clip, its lead-in, and a little for the last words to be heard.
+  await page.waitForTimeout((CLIP.duration_s + 2) * 1000);
+  await page.click('#stop');
+  await page.waitForSelector('#state[data-state="closed"]', { timeout: 30_000 });
+  const errorShown = await page.isVisible('#error');
+  if (errorShown) throw new Error(`the page shows an error: ${await page.textContent('#error-text')}`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `browser-${transport}.png`), fullPage: true });
+  // Each final line ends with its latency badge, which is not caption text.
+  return page.$$eval('#finals .final', (lines) =>
+    lines.map((line) => (line.firstChild?.textContent ?? '').trim()).join(' '),
+  );
+}
+
+describe('the browser demo with a fake microphone', () => {
+  for (const transport of TRANSPORTS) {
+    it(`captions the clip over ${transport}`, async () => {
+      const page = await browser.newPage();
+      const consoleErrors: string[] = [];
+      page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()));
+      try {
+        const text = await captionsFor(page, transport);
+        const wer = scoreWer([{ ref: CLIP.text, hyp: text }]).wer!;
+        expect(text, `console errors: ${consoleErrors.join('; ')}`).not.toBe('');
+        expect(wer, `captions: ${text}`).toBeLessThanOrEqual(MAX_WER);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});

@@ -1,0 +1,76 @@
+// Admission control end to end: a real gateway whose KV budget covers two live streams, asked
+// for four at once. Two must be admitted and finish normally; two must be refused before the
+// upgrade with 429, so no socket or pool slot is spent on them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../src/audio/load.js';
+import { WhisperModel } from '../../src/engine/whisper.js';
+import { scoreWer } from '../../src/eval/wer.js';
+import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import { STREAM_SLOTS, WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { framesFor } from '../../loadtest/audio-frames.js';
+import { runStream } from '../../loadtest/stream-client.js';
+import { streamMetrics } from '../../loadtest/stream-metrics.js';
+import { until } from '../gateway/gateway-harness.js';
+import { fixture } from '../helpers.js';
+
+/** The KV memory of a live stream's worst case. */
+let streamBytes: number;
+let factory: WhisperSessionFactory;
+let server: GatewayServer;
+let wsUrl: string;
+
+beforeAll(async () => {
+  const probe = await WhisperModel.load('tiny.en', { threads: 2, maxWindows: 0, maxSessions: 0 });
+  streamBytes = STREAM_SLOTS.windows * probe.info.windowBytes + STREAM_SLOTS.sessions * probe.info.sessionBytes;
+  probe.close();
+  // Two live streams plus the one kept for file transcriptions.
+  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 8, kvBudgetBytes: 3 * streamBytes });
+  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en'), device: factory });
+  wsUrl = (await server.start()).replace(/^http/, 'ws') + '/v1/listen';
+});
+
+afterAll(async () => {
+  await server?.shutdown();
+  factory?.close();
+});
+
+describe('over capacity', () => {
+  it('derives the session limit from the KV budget, below --max-sessions', () => {
+    expect(factory.capacity()).toMatchObject({ sessionsMax: 2, sessionsActive: 0, accepting: true });
+    expect(factory.kvPool()).toMatchObject({ windowsTotal: 6, sessionsTotal: 18, windowsInUse: 0 });
+  });
+
+  it('refuses to start with a budget that holds no live session', async () => {
+    await expect(WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 8, kvBudgetBytes: streamBytes })).rejects.toThrow(
+      /holds no live session/,
+    );
+  });
+
+  it('admits two of four simultaneous streams, refuses two with 429 before the upgrade, and completes the two', async () => {
+    const clip = fixture('jfk');
+    const audio = framesFor((await loadAudioFile(clip.path)).samples, 'linear16', 16000);
+    const records = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        runStream({ url: wsUrl, params: { encoding: 'linear16', sample_rate: 16000, interim_results: true }, audio, speed: 2 }),
+      ),
+    );
+    const refused = records.filter((r) => r.refusedStatus !== null);
+    const admitted = records.filter((r) => r.refusedStatus === null);
+    expect(refused.map((r) => r.refusedStatus)).toEqual([429, 429]);
+    expect(admitted).toHaveLength(2);
+    for (const record of admitted) {
+      const m = streamMetrics(record);
+      expect(record.error).toBeNull();
+      expect(m.errors).toEqual([]);
+      expect(record.closeCode).toBe(1000);
+      expect(m.gotMetadata).toBe(true);
+      expect(scoreWer([{ ref: clip.text, hyp: m.finalText }]).wer).toBeLessThan(0.2);
+    }
+    // Every slot the two streams held goes back to the pool (releases run on the device thread).
+    await until(() => factory.activeSessions === 0 && factory.kvPool().windowsInUse === 0 && factory.kvPool().sessionsInUse === 0);
+    expect(factory.capacity()).toMatchObject({ sessionsActive: 0, accepting: true });
+  });
+});

@@ -1,0 +1,76 @@
+// The demo page: wires the form to the captions client and renders what it reports.
+import { startCaptions } from './chorus-client.js';
+
+const form = document.querySelector('#controls');
+const startButton = document.querySelector('#start');
+const stopButton = document.querySelector('#stop');
+const stateText = document.querySelector('#state');
+const errorBox = document.querySelector('#error');
+const errorText = document.querySelector('#error-text');
+const finals = document.querySelector('#finals');
+const interim = document.querySelector('#interim');
+
+const STATE_WORDS = { connecting: 'connecting…', live: 'live', stopping: 'finishing…', closed: 'not connected' };
+const ERROR_WORDS = {
+  microphone: 'The microphone could not be used',
+  server_full: 'The server is full',
+  connection_lost: 'The connection was lost',
+  unsupported: 'This browser cannot do that',
+  server: 'The server reported a problem',
+};
+
+let captions = null;
+
+function showState(state) {
+  stateText.textContent = STATE_WORDS[state] ?? state;
+  stateText.dataset.state = state;
+  const busy = state === 'connecting' || state === 'live' || state === 'stopping';
+  startButton.disabled = busy;
+  stopButton.disabled = state !== 'live';
+  for (const input of form.querySelectorAll('input')) input.disabled = busy;
+}
+
+function showError(error) {
+  errorText.textContent = `${ERROR_WORDS[error.kind] ?? 'Something went wrong'}: ${error.message}.`;
+  errorBox.hidden = false;
+}
+
+function addFinal(text, { latencyMs }) {
+  interim.textContent = '';
+  if (text.trim() === '') return;
+  const line = document.createElement('p');
+  line.className = 'final';
+  line.textContent = text;
+  if (latencyMs !== null) {
+    const latency = document.createElement('span');
+    latency.className = 'latency';
+    latency.textContent = `${Math.round(latencyMs)} ms`;
+    line.append(latency);
+  }
+  finals.append(line);
+}
+
+async function start() {
+  errorBox.hidden = true;
+  const transport = new FormData(form).get('transport');
+  try {
+    captions = await startCaptions({
+      server: location.origin,
+      transport,
+      onInterim: (text) => (interim.textContent = text),
+      onFinal: addFinal,
+      onState: showState,
+      onError: showError,
+    });
+  } catch (error) {
+    showError(error.kind ? error : { kind: 'server', message: String(error.message ?? error) });
+  }
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void start();
+});
+stopButton.addEventListener('click', () => void captions?.stop());
+document.querySelector('#retry').addEventListener('click', () => void start());
+showState('closed');
