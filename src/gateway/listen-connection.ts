@@ -32,7 +32,7 @@ import {
   type ParameterWarning,
 } from './protocol.js';
 import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
-import { renderResults, renderSessionEvent, SINGLE_CHANNEL as CHANNEL, finalSinkRecord } from './result-rendering.js';
+import { renderResults, renderSessionEvent, SINGLE_CHANNEL as CHANNEL, finalSinkRecord, undeliveredFinalFields } from './result-rendering.js';
 import type { TranscriptSink } from './transcript-sink.js';
 
 export interface ConnectionSettings {
@@ -306,12 +306,7 @@ export class ListenConnection {
 
   private logUndelivered(message: ServerMessage): void {
     if (message.type !== 'Results') return;
-    this.setup.services.log('final_undelivered', {
-      request_id: this.requestId,
-      start: message.start,
-      duration: message.duration,
-      transcript: message.channel.alternatives[0].transcript,
-    });
+    this.setup.services.log('final_undelivered', undeliveredFinalFields(message, this.requestId));
   }
 
   /** An error the client caused or suffers: an Error message, then the disposition's close. */

@@ -82,3 +82,13 @@ export function finalSinkRecord(message: ResultsMessage, requestId: string, mode
     words: message.channel.alternatives[0].words,
   };
 }
+
+/** What the log keeps of a final that never reached its client, so that it is not lost. */
+export function undeliveredFinalFields(message: ResultsMessage, requestId: string): Record<string, unknown> {
+  return {
+    request_id: requestId,
+    start: message.start,
+    duration: message.duration,
+    transcript: message.channel.alternatives[0].transcript,
+  };
+}

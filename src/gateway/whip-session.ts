@@ -17,7 +17,7 @@ import type { ConnectionServices } from './listen-connection.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind, type OutboundSocket } from './outbound-queue.js';
 import type { ListenParams, ParameterWarning } from './protocol.js';
 import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
-import { renderResults, renderSessionEvent, finalSinkRecord } from './result-rendering.js';
+import { renderResults, renderSessionEvent, finalSinkRecord, undeliveredFinalFields } from './result-rendering.js';
 import { RtpOpusInput } from './rtp-opus-input.js';
 
 export interface WhipSettings {
@@ -211,12 +211,7 @@ export class WhipSession {
 
   private logUndelivered(message: ServerMessage): void {
     if (message.type !== 'Results') return;
-    this.setup.services.log('final_undelivered', {
-      request_id: this.requestId,
-      start: message.start,
-      duration: message.duration,
-      transcript: message.channel.alternatives[0].transcript,
-    });
+    this.setup.services.log('final_undelivered', undeliveredFinalFields(message, this.requestId));
   }
 
   // ---------------------------------------------------------------------------------------
