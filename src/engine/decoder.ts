@@ -112,7 +112,6 @@ export class WindowDecoder {
     const { model } = this;
     const { tokenizer } = model;
     const special = tokenizer.special;
-    const nVocab = model.info.nVocab;
 
     const prefix: number[] = [];
     if (task.previous.length > 0) {
@@ -123,13 +122,12 @@ export class WindowDecoder {
     if (root < 0) throw new Error('KV pool exhausted: no session slot for decoding');
     const sessions = new Set<number>([root]);
     try {
-      // The logits at <|startoftranscript|> give the no-speech probability and the language.
-      const logits = new Float32Array(Math.max(search.beamSize, search.bestOf, 1) * nVocab);
       const timeWords = task.wordTimestamps === true;
       if (timeWords && model.info.nAlignmentHeads === 0) throw new Error("word timestamps need the model's alignment heads");
       // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
-      let [promptAttention] = await this.feed([root], [0], [prefix], logits, task.urgency, timeWords);
-      const atSot = logits.slice(0, nVocab);
+      // The logits at <|startoftranscript|> give the no-speech probability and the language.
+      let prompted = await this.feed([root], [0], [prefix], task.urgency, timeWords);
+      const atSot = prompted.logits[0];
       const noSpeechProb = softmaxAt(atSot, special.noSpeech);
       let language = task.language;
       if (model.multilingual && language === null) language = detectLanguage(atSot, special.languages);
@@ -142,7 +140,7 @@ export class WindowDecoder {
       if (task.withoutTimestamps) taskTokens.push(special.noTimestamps);
       let position = prefix.length;
       if (taskTokens.length > 0) {
-        [promptAttention] = await this.feed([root], [position], [taskTokens], logits, task.urgency, timeWords);
+        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords);
         position += taskTokens.length;
       }
       const filters = new LogitFilters(tokenizer, {
@@ -152,13 +150,12 @@ export class WindowDecoder {
         suppressIdsBegin: model.config.suppressIdsBegin,
         suppressBlank: task.suppressBlank,
       });
-      const first = logits.slice(0, nVocab);
       const sampleLen = Math.min(task.sampleLen, model.info.nTextCtx - position);
       const run: SearchRun = {
         root,
         position,
-        first,
-        firstAttention: promptAttention,
+        first: prompted.logits[0],
+        firstAttention: prompted.attention[0],
         filters,
         search,
         sampleLen,
@@ -187,18 +184,17 @@ export class WindowDecoder {
   }
 
   /**
-   * One request per session through the device scheduler, which batches them across sessions;
-   * writes each session's logits into `logits` and returns its attention rows when asked.
+   * One request per session through the device scheduler, which batches them across sessions.
+   * Each session's logits row is its own copy, so filters may change it in place.
    */
   private async feed(
     sessions: number[],
     positions: number[],
     tokens: number[][],
-    logits: Float32Array,
     urgency: Urgency,
     withAttention: boolean,
-  ): Promise<PendingAttention> {
-    const { scheduler, info } = this.model;
+  ): Promise<{ logits: Float32Array[]; attention: PendingAttention }> {
+    const { scheduler } = this.model;
     const outputs = await Promise.all(
       sessions.map(async (session, i) =>
         withAttention
@@ -206,8 +202,7 @@ export class WindowDecoder {
           : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency), attention: null },
       ),
     );
-    outputs.forEach((output, i) => logits.set(output.logits, i * info.nVocab));
-    return outputs.map((output) => output.attention);
+    return { logits: outputs.map((o) => o.logits), attention: outputs.map((o) => o.attention) };
   }
 
   /**
@@ -240,7 +235,6 @@ export class WindowDecoder {
     const { root, position, first, filters, search, sampleLen, sessions } = run;
     const { model } = this;
     const eot = model.tokenizer.special.eot;
-    const nVocab = model.info.nVocab;
     const count = search.temperature > 0 ? Math.max(1, search.bestOf) : 1;
     const fresh = (session: number): Hypothesis => ({ session, tokens: [], logprobs: [], attention: [], sumLogprob: 0, done: false });
     const hyps: Hypothesis[] = [fresh(root)];
@@ -250,13 +244,12 @@ export class WindowDecoder {
       sessions.add(forked);
       hyps.push(fresh(forked));
     }
-    const logits = new Float32Array(hyps.length * nVocab);
-    for (let i = 0; i < hyps.length; i++) logits.set(first, i * nVocab);
+    let logits = hyps.map((_, i) => (i === 0 ? first : first.slice()));
     let live = hyps;
     let attention: PendingAttention = hyps.map(() => run.firstAttention);
     for (let step = 0; step < sampleLen && live.length > 0; step++) {
       live.forEach((h, i) => {
-        const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
+        const row = logits[i];
         const norm = filters.apply(row, h.tokens);
         const token = search.temperature > 0 ? sampleToken(row, search.temperature, search.random) : argmax(row);
         const logprob = row[token] - norm;
@@ -268,14 +261,13 @@ export class WindowDecoder {
       });
       const stillLive = live.filter((h) => !h.done);
       if (stillLive.length === 0 || step === sampleLen - 1) break;
-      attention = await this.feed(
+      ({ logits, attention } = await this.feed(
         stillLive.map((h) => h.session),
         stillLive.map(() => position + step),
         stillLive.map((h) => [h.tokens[h.tokens.length - 1]]),
-        logits,
         run.urgency,
         run.firstAttention !== null,
-      );
+      ));
       live = stillLive;
     }
     return rank(hyps, search.lengthPenalty, eot);
@@ -285,18 +277,16 @@ export class WindowDecoder {
     const { root, position, first, filters, search, sampleLen, sessions } = run;
     const { model } = this;
     const eot = model.tokenizer.special.eot;
-    const nVocab = model.info.nVocab;
     const beamSize = search.beamSize;
     const maxFinished = Math.max(1, Math.round(beamSize * search.patience));
     let beams: Hypothesis[] = [{ session: root, tokens: [], logprobs: [], attention: [], sumLogprob: 0, done: false }];
     let attention: PendingAttention = [run.firstAttention];
     const finished: Hypothesis[] = [];
-    const logits = new Float32Array(beamSize * nVocab);
-    logits.set(first, 0);
+    let logits = [first];
     for (let step = 0; step < sampleLen; step++) {
       const candidates: { from: number; token: number; logprob: number; score: number }[] = [];
       beams.forEach((beam, i) => {
-        const row = logits.subarray(i * nVocab, (i + 1) * nVocab);
+        const row = logits[i];
         const norm = filters.apply(row, beam.tokens);
         for (const token of topK(row, beamSize + 1)) {
           if (row[token] === -Infinity) continue;
@@ -341,14 +331,13 @@ export class WindowDecoder {
         }
       });
       beams = nextBeams;
-      attention = await this.feed(
+      ({ logits, attention } = await this.feed(
         beams.map((b) => b.session),
         beams.map(() => position + step),
         beams.map((b) => [b.tokens[b.tokens.length - 1]]),
-        logits,
         run.urgency,
         run.firstAttention !== null,
-      );
+      ));
     }
     return rank(finished, search.lengthPenalty, eot);
   }

@@ -1,8 +1,8 @@
 /**
  * The shared evaluation set: manifest.jsonl next to the audio, one JSON object per clip.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { repoRoot } from '../paths.js';
 
 export interface EvalClip {

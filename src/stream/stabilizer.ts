@@ -41,7 +41,7 @@ export class HypothesisStabilizer {
     let agreed = 0;
     while (agreed < keys.length && agreed < this.previous.length && keys[agreed] === this.previous[agreed]) agreed++;
     if (agreed > this.settled.length) this.settled = hypothesis.slice(0, agreed);
-    this.agreedRuns = keys.map((key, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
+    this.agreedRuns = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
     this.previous = keys;
     const shown = [...this.settled, ...hypothesis.slice(this.settled.length)];
     return shown.map((text, i) => ({
