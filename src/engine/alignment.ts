@@ -91,6 +91,7 @@ export function medianFilterRows(matrix: Float32Array, rows: number, cols: numbe
 /**
  * The tokens x frames alignment matrix: each token's attention row holds [heads][stride]
  * weights of which the first `frames` are audio; heads are standardised, smoothed and averaged.
+ * Columns before `firstFrame` are left out: audio that belongs to words aligned earlier.
  */
 export function alignmentMatrix(
   attention: readonly Float32Array[],
@@ -98,14 +99,16 @@ export function alignmentMatrix(
   stride: number,
   frames: number,
   filterWidth = MEDIAN_FILTER_WIDTH,
+  firstFrame = 0,
 ): Float32Array {
   const tokens = attention.length;
-  const sum = new Float32Array(tokens * frames);
-  const head = new Float32Array(tokens * frames);
+  const cols = frames - firstFrame;
+  const sum = new Float32Array(tokens * cols);
+  const head = new Float32Array(tokens * cols);
   for (let h = 0; h < heads; h++) {
-    attention.forEach((row, t) => head.set(row.subarray(h * stride, h * stride + frames), t * frames));
-    standardizeColumns(head, tokens, frames);
-    const smoothed = medianFilterRows(head, tokens, frames, filterWidth);
+    attention.forEach((row, t) => head.set(row.subarray(h * stride + firstFrame, h * stride + frames), t * cols));
+    standardizeColumns(head, tokens, cols);
+    const smoothed = medianFilterRows(head, tokens, cols, filterWidth);
     for (let k = 0; k < sum.length; k++) sum[k] += smoothed[k];
   }
   for (let k = 0; k < sum.length; k++) sum[k] /= heads;

@@ -4,8 +4,8 @@
 import { deflateSync } from 'node:zlib';
 import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
-import { alignmentMatrix, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
-import { WINDOW_FRAMES } from './features.js';
+import { alignmentMatrix, MEDIAN_FILTER_WIDTH, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
+import { SECONDS_PER_TOKEN_STEP, WINDOW_FRAMES } from './features.js';
 import { argmax, LogitFilters, logSumExp, topK } from './logit-filters.js';
 
 export interface WindowTask {
@@ -27,6 +27,13 @@ export interface WindowTask {
   wordTimestamps?: boolean;
   /** mel frames of audio in the full 30 s window (default: all); words are never aligned to padding */
   contentFrames?: number;
+  /**
+   * Text tokens the transcript starts with: words a live stream already made final. The search
+   * continues after them, so they are never revised, and the model still hears their audio.
+   */
+  forcedPrefix?: readonly number[];
+  /** seconds into the window where the forced prefix's audio ends: sampled words are timed after it */
+  prefixEndS?: number;
 }
 
 export interface SearchOptions {
@@ -138,6 +145,7 @@ export class WindowDecoder {
         taskTokens.push(langToken, (task.task === 'translate' ? special.translate : special.transcribe)!);
       }
       if (task.withoutTimestamps) taskTokens.push(special.noTimestamps);
+      if (task.forcedPrefix) taskTokens.push(...task.forcedPrefix);
       let position = prefix.length;
       if (taskTokens.length > 0) {
         prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords);
@@ -176,7 +184,7 @@ export class WindowDecoder {
         temperature: search.temperature,
         compressionRatio: compressionRatio(text),
         language,
-        words: timeWords ? this.alignWords(best, task.contentFrames ?? WINDOW_FRAMES) : null,
+        words: timeWords ? this.alignWords(best, task.contentFrames ?? WINDOW_FRAMES, task.prefixEndS ?? 0) : null,
       };
     } finally {
       await Promise.all([...sessions].map((s) => model.native.releaseSession(s)));
@@ -210,7 +218,7 @@ export class WindowDecoder {
    * after the last one (a timestamp or end-of-text: where the last word stops), are aligned to
    * the audio frames; timestamp tokens in between carry no speech and are left out.
    */
-  private alignWords(best: Hypothesis, contentFrames: number): AlignedWord[] {
+  private alignWords(best: Hypothesis, contentFrames: number, fromS: number): AlignedWord[] {
     const { tokenizer, info } = this.model;
     const eot = tokenizer.special.eot;
     const text = best.tokens.flatMap((t, i) => (t < eot ? [i] : []));
@@ -219,12 +227,16 @@ export class WindowDecoder {
     const after = text[text.length - 1] + 1;
     if (after < best.attention.length) rows.push(best.attention[after]);
     const frames = Math.min(info.nAudioCtx, Math.ceil(contentFrames / 2));
-    const spans = rowSpans(alignmentMatrix(rows, info.nAlignmentHeads, info.nAudioCtx, frames), rows.length, frames);
+    // A forced prefix's words own the audio before fromS; the sampled ones are read after it.
+    const first = Math.min(frames - 1, Math.max(0, Math.floor(fromS / SECONDS_PER_TOKEN_STEP)));
+    const matrix = alignmentMatrix(rows, info.nAlignmentHeads, info.nAudioCtx, frames, MEDIAN_FILTER_WIDTH, first);
+    const spans = rowSpans(matrix, rows.length, frames - first);
+    const offset = first * SECONDS_PER_TOKEN_STEP;
     const timed = text.map((i, k) => ({
       id: best.tokens[i],
       text: tokenizer.decode([best.tokens[i]]),
-      start: spans[k].start,
-      end: spans[k].end,
+      start: offset + spans[k].start,
+      end: offset + spans[k].end,
       probability: Math.exp(best.logprobs[i]),
     }));
     return mergeWords(timed, (word) => tokenizer.decode(word.map((t) => t.id)));

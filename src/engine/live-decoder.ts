@@ -1,11 +1,17 @@
-// The two decodes a live session asks of the engine. A final decode is the offline algorithm
-// over the utterance's audio (30 s windows, timestamps, temperature fallback, guards), so
-// finals are as accurate as file transcription. An interim decode trades accuracy for cost:
-// one window only as long as the audio needs (rounded up, at least 10 s, since Whisper was
-// trained on 30 s windows and degrades on much shorter ones), greedy, no timestamps, a token
-// budget proportional to the audio, no fallback.
+// The decodes a live session asks of the engine.
+//
+// A hypothesis continues an open utterance after the words already made final: they are forced
+// as the transcript's start, so the model hears all of the utterance's audio but only decides
+// what follows them. Live hypotheses (every hop) use a window only as long as the audio needs
+// (rounded up, at least 10 s, since Whisper was trained on 30 s windows and degrades on much
+// shorter ones); the last one of an utterance uses a padded 30 s window, as offline decoding.
+// All are greedy, without timestamp tokens, with words timed by cross-attention and a token
+// budget proportional to the audio.
+//
+// An utterance that ends before any of its words became final is decoded by the offline
+// algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.
 import { WindowDecoder } from './decoder.js';
-import { logMelSpectrogram, melWindow, WINDOW_FRAMES, FRAMES_PER_SECOND } from './features.js';
+import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES } from './features.js';
 import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow } from './guards.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
@@ -18,18 +24,32 @@ export interface LiveDecodeRequest {
   language: string | null;
 }
 
-export interface InterimWord {
+export interface HypothesisRequest extends LiveDecodeRequest {
+  /** tokens of the utterance's words already final: the transcript must start with them */
+  prefixTokens: readonly number[];
+  /** seconds into pcm where the prefix's audio ends */
+  prefixEndS: number;
+  /**
+   * 'live': a window only as long as the audio needs (at least 10 s), the interim budget;
+   * 'final': a padded 30 s window as offline decoding uses, served before live work.
+   */
+  purpose: 'live' | 'final';
+}
+
+export interface HypothesisWord {
   word: string;
   /** seconds from the start of the request's audio, from cross-attention alignment */
   start: number;
   end: number;
   confidence: number;
+  /** the word's tokens, punctuation included, to extend a forced prefix with */
+  tokens: number[];
 }
 
-export interface InterimHypothesis {
-  text: string;
+/** The words after the request's prefix. */
+export interface Hypothesis {
   confidence: number;
-  words: InterimWord[];
+  words: HypothesisWord[];
 }
 
 export interface FinalTranscript {
@@ -37,9 +57,9 @@ export interface FinalTranscript {
   language: string | null;
 }
 
-const INTERIM_MIN_FRAMES = 10 * FRAMES_PER_SECOND;
-const INTERIM_FRAME_BUCKET = 5 * FRAMES_PER_SECOND;
-const INTERIM_TOKENS_PER_SECOND = 6;
+const LIVE_MIN_FRAMES = 10 * FRAMES_PER_SECOND;
+const LIVE_FRAME_BUCKET = 5 * FRAMES_PER_SECOND;
+const TOKENS_PER_SECOND = 6;
 const PROMPT_WORDS = 60;
 
 export class LiveDecoder {
@@ -58,23 +78,29 @@ export class LiveDecoder {
     return { segments: result.segments, language: result.language };
   }
 
-  async interim(request: LiveDecodeRequest): Promise<InterimHypothesis | null> {
+  /**
+   * Continues the utterance after its final words: they are forced as the transcript's start,
+   * so the model hears their audio as context but never revises them. null: no speech.
+   */
+  async hypothesis(request: HypothesisRequest): Promise<Hypothesis | null> {
     const { model } = this;
-    if (isSilent(request.pcm, 0, request.pcm.length, DEFAULT_GUARDS)) return null;
-    const mel = await logMelSpectrogram(model, request.pcm);
-    const content = Math.min(WINDOW_FRAMES, mel.contentFrames);
-    const frames = Math.min(
-      WINDOW_FRAMES,
-      Math.max(INTERIM_MIN_FRAMES, Math.ceil(content / INTERIM_FRAME_BUCKET) * INTERIM_FRAME_BUCKET),
-    );
+    const { pcm, prefixTokens, purpose } = request;
+    const prefixEnd = Math.min(pcm.length, Math.round(request.prefixEndS * SAMPLE_RATE));
+    if (isSilent(pcm, prefixEnd, pcm.length, DEFAULT_GUARDS)) return null;
+    const mel = await logMelSpectrogram(model, pcm);
+    if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
+    const content = mel.contentFrames;
+    const frames =
+      purpose === 'final'
+        ? WINDOW_FRAMES
+        : Math.min(WINDOW_FRAMES, Math.max(LIVE_MIN_FRAMES, Math.ceil(content / LIVE_FRAME_BUCKET) * LIVE_FRAME_BUCKET));
+    const urgency = purpose === 'final' ? 'flush' : 'live';
     const window = model.native.createWindow();
-    if (window < 0) throw new Error('KV pool exhausted: no window slot for an interim decode');
+    if (window < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
     try {
-      // The newest audio matters most for an interim: past 30 s, decode the last 30 s.
-      const start = Math.max(0, mel.contentFrames - WINDOW_FRAMES);
-      await model.scheduler.encode(window, melWindow(mel, start, frames), frames, 'live');
+      await model.scheduler.encode(window, melWindow(mel, 0, frames), frames, urgency);
       const prompt = boundedPrompt(request.previousText);
-      const seconds = content / FRAMES_PER_SECOND;
+      const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
       const result = await this.windowDecoder.decode(
         {
           window,
@@ -83,26 +109,28 @@ export class LiveDecoder {
           task: 'transcribe',
           withoutTimestamps: true,
           maxInitialTimestamp: null,
-          suppressBlank: true,
-          sampleLen: Math.min(model.info.nTextCtx / 2, Math.ceil(seconds * INTERIM_TOKENS_PER_SECOND) + 8),
-          urgency: 'live',
+          // After final words, ending at once is the right answer when nothing more was said.
+          suppressBlank: prefixTokens.length === 0,
+          sampleLen: Math.min(model.info.nTextCtx / 2, Math.ceil(openSeconds * TOKENS_PER_SECOND) + 8),
+          urgency,
           wordTimestamps: true,
-          contentFrames: Math.min(frames, mel.contentFrames - start),
+          contentFrames: content,
+          forcedPrefix: prefixTokens,
+          prefixEndS: prefixEnd / SAMPLE_RATE,
         },
         { temperature: 0, beamSize: 1, bestOf: 1, patience: 1, lengthPenalty: null, random: Math.random },
       );
       if (judgeWindow({ ...result, exhaustedFallback: false }, DEFAULT_GUARDS) !== 'speech') return null;
       const tokens = cutRepetitionLoop(result.tokens);
-      const offsetS = start / FRAMES_PER_SECOND;
-      const words: InterimWord[] = [];
+      const words: HypothesisWord[] = [];
       let kept = 0;
       for (const w of result.words ?? []) {
         kept += w.tokens.length;
         if (kept > tokens.length) break;
         const word = w.word.trim();
-        if (word) words.push({ word, start: offsetS + w.start, end: offsetS + w.end, confidence: w.probability });
+        if (word) words.push({ word, start: w.start, end: w.end, confidence: w.probability, tokens: w.tokens });
       }
-      return { text: model.tokenizer.decode(tokens), confidence: Math.exp(result.avgLogprob), words };
+      return { confidence: Math.exp(result.avgLogprob), words };
     } finally {
       await model.native.releaseWindow(window);
     }

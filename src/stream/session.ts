@@ -1,30 +1,33 @@
 // One live stream's pipeline after codec decoding. Audio accumulates after the last final;
-// the VAD finds utterances; while one is open the session re-decodes it every hop for
-// interim results, and at its end (endpoint silence, Finalize, CloseStream, or a length cap)
-// decodes it with the offline algorithm for finals, then drops its audio.
+// the VAD finds utterances. While one is open the session re-decodes its open tail every hop:
+// words on which two consecutive hypotheses agree become final at once (mid-utterance), the
+// rest go out as interim results. At the utterance's end (endpoint silence, Finalize,
+// CloseStream, or a length cap) the remaining words are decoded with a padded 30 s window and
+// go out as finals; then the utterance's audio is dropped.
 //
-// Why finals only at utterance boundaries: Whisper's word times are too coarse to cut audio
-// mid-utterance without losing or repeating words, and decoding whole utterances keeps the
-// streamed WER at the offline figure. Interims are stabilised by LocalAgreement-2 over
-// successive hypotheses of the same utterance, so their settled prefix never flickers.
+// Final words are never revised: later decodes of the utterance are forced to start with
+// them and continue from there, while still hearing the utterance's audio from its start, so
+// early finals cost no cutting of audio at uncertain word boundaries. An utterance that ends
+// before any word became final is decoded by the offline algorithm, as a file would be.
 //
-// State (one async worker per session, never two decodes at once):
-//   idle ──speech──▶ in utterance ──endpoint/Finalize/cap──▶ flushing ──▶ idle
-//     └──────────────────────── close ───────────────────────────────▶ closed
-import type { LiveDecoder } from '../engine/live-decoder.js';
-import type { Segment } from '../engine/transcribe.js';
+// State (one async worker per session; a hop in flight is dropped when a flush overtakes it):
+//   idle ──speech──▶ in utterance (hops: commits + interims) ──endpoint/Finalize/cap──▶ flushing ──▶ idle
+//     └──────────────────────────────────── close ────────────────────────────────────────────▶ closed
+import type { HypothesisWord, LiveDecoder } from '../engine/live-decoder.js';
 import type { LiveSession, ResultWord, SessionEvent, SessionEventSink, SessionOptions } from './session-contract.js';
 import { HypothesisStabilizer } from './stabilizer.js';
 import { wordsFromSegment } from './timestamps.js';
 import { VoiceActivityDetector } from './vad.js';
 
 const SAMPLE_RATE = 16000;
-/** New audio between interim decodes. */
-const INTERIM_HOP_S = 1.0;
+/** New audio between hypotheses of an open utterance: commits wait about two hops. */
+const HOP_S = 0.5;
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
 /** An utterance longer than this is finalised at its last complete segment. */
 const MAX_UTTERANCE_S = 25;
+/** Past this much audio, final words leave the decoding window (they still prompt it). */
+const MAX_WINDOW_S = 20;
 /** Endpointing used only to find utterance boundaries when the client disabled endpointing. */
 const SILENT_SPLIT_MS = 800;
 
@@ -41,18 +44,22 @@ export class StreamingSession implements LiveSession {
   /** stream samples at which endpoints were detected and not yet flushed, oldest first */
   private endpoints: number[] = [];
   private finalizeWaiters: Array<() => void> = [];
-  private lastInterimAt = 0;
+  private lastHopAt = 0;
+  /** the open utterance's final words, which every later decode of it must start with */
+  private committed: Array<{ word: ResultWord; tokens: number[] }> = [];
+  /** where the next word is believed to start, from the latest hypothesis (stream samples) */
+  private openTailStart: number | null = null;
   private emittedUntil = 0;
   private finalText = '';
   private readonly stabilizer = new HypothesisStabilizer();
   private lastWordEnd: number | null = null;
   private utteranceEndSent = true;
   private working = false;
-  /** bumped by every flush, so that an interim decoded before it is recognised as stale */
+  /** bumped by every flush, so that a hop decoded before it is recognised as stale */
   private generation = 0;
-  /** an interim decode is on the device (possibly stale after a flush preempted it) */
-  private interimInFlight = false;
-  /** wakes the worker from waiting on an interim when a flush is requested */
+  /** a hop's decode is on the device (possibly stale after a flush preempted it) */
+  private hopInFlight = false;
+  /** wakes the worker from waiting on a hop when a flush is requested */
   private flushRequested: (() => void) | null = null;
   private closed = false;
   private failure: Error | null = null;
@@ -196,24 +203,21 @@ export class StreamingSession implements LiveSession {
         if (flush.kind === 'finalize') for (const done of flush.done) done();
         continue;
       }
-      const dueForInterim =
-        this.options.interimResults &&
-        this.inUtterance &&
-        this.received - this.lastInterimAt >= INTERIM_HOP_S * SAMPLE_RATE;
-      // One interim at a time per session, stale ones included, so a stream never holds more
+      const dueForHop = this.inUtterance && this.received - this.lastHopAt >= HOP_S * SAMPLE_RATE;
+      // One hop at a time per session, stale ones included, so a stream never holds more
       // engine slots than admission accounted for; the next pump starts the next one.
-      if (!dueForInterim || this.interimInFlight) return;
-      // A flush (someone waits for finals) need not wait for an interim already on the device:
-      // it starts at once and the scheduler serves it first; the stale interim is dropped.
-      const interim = this.interim(this.generation);
-      this.interimInFlight = true;
-      void interim
+      if (!dueForHop || this.hopInFlight) return;
+      // A flush (someone waits for finals) need not wait for a hop already on the device:
+      // it starts at once and the scheduler serves it first; the stale hop is dropped.
+      const hop = this.hop(this.generation);
+      this.hopInFlight = true;
+      void hop
         .catch((err: unknown) => this.fail(err))
         .finally(() => {
-          this.interimInFlight = false;
+          this.hopInFlight = false;
           this.pump();
         });
-      await Promise.race([interim.catch(() => {}), new Promise<void>((resolve) => (this.flushRequested = resolve))]);
+      await Promise.race([hop.catch(() => {}), new Promise<void>((resolve) => (this.flushRequested = resolve))]);
       this.flushRequested = null;
     }
   }
@@ -227,61 +231,113 @@ export class StreamingSession implements LiveSession {
     };
   }
 
-  private async interim(generation: number): Promise<void> {
+  /** Stream sample where the final words' audio ends (the utterance's start when none are). */
+  private committedEnd(): number {
+    const last = this.committed[this.committed.length - 1];
+    return last ? Math.max(this.bufferStart, Math.round(last.word.end * SAMPLE_RATE)) : this.bufferStart;
+  }
+
+  private decodeOpenTail(pcm: Float32Array, start: number, purpose: 'live' | 'final') {
+    return this.decoder.hypothesis({
+      pcm,
+      previousText: this.finalText,
+      language: this.options.language,
+      prefixTokens: this.committed.flatMap((c) => c.tokens),
+      prefixEndS: (this.committedEnd() - start) / SAMPLE_RATE,
+      purpose,
+    });
+  }
+
+  private async hop(generation: number): Promise<void> {
+    this.slideWindow();
     const { pcm, start, end } = this.snapshot();
-    this.lastInterimAt = end;
-    const hypothesis = await this.decoder.interim({ pcm, previousText: this.finalText, language: this.options.language });
-    // A flush that started meanwhile finalised this audio: the interim is stale.
+    this.lastHopAt = end;
+    const hypothesis = await this.decodeOpenTail(pcm, start, 'live');
+    // A flush that started meanwhile finalised this audio: the hypothesis is stale.
     if (!hypothesis || this.closed || generation !== this.generation || hypothesis.words.length === 0) return;
-    const startS = start / SAMPLE_RATE;
-    const shown = this.stabilizer.update(hypothesis.words.map((w) => w.word));
-    const words: ResultWord[] = hypothesis.words.map((w, i) => ({
-      word: shown[i].text,
-      start: round(startS + w.start),
-      end: round(startS + w.end),
-      confidence: round(w.confidence),
-      stability: shown[i].stability,
-    }));
+    const words = hypothesis.words.map((w) => toStreamWord(w, start));
+    const { commit, stability } = this.stabilizer.update(words, end / SAMPLE_RATE);
     this.emittedUntil = Math.max(this.emittedUntil, end);
-    this.lastWordEnd = words[words.length - 1].end;
-    this.emitResults(words, { isFinal: false, speechFinal: false, fromFinalize: false, start, end });
+    if (commit > 0) {
+      const spanStart = Math.min(this.committedEnd(), Math.round(words[0].start * SAMPLE_RATE));
+      for (let i = 0; i < commit; i++) this.committed.push({ word: words[i], tokens: hypothesis.words[i].tokens });
+      const finals = words.slice(0, commit);
+      this.lastWordEnd = finals[finals.length - 1].end;
+      this.emitResults(finals, {
+        isFinal: true,
+        speechFinal: false,
+        fromFinalize: false,
+        start: spanStart,
+        end: this.committedEnd(),
+      });
+    }
+    const open = words.slice(commit).map((w, i) => ({ ...w, stability: stability[commit + i] }));
+    this.openTailStart = open.length > 0 ? Math.round(open[0].start * SAMPLE_RATE) : null;
+    if (open.length === 0 || !this.options.interimResults) return;
+    this.lastWordEnd = open[open.length - 1].end;
+    const openStart = Math.min(this.committedEnd(), Math.round(open[0].start * SAMPLE_RATE));
+    this.emitResults(open, { isFinal: false, speechFinal: false, fromFinalize: false, start: openStart, end });
+  }
+
+  /**
+   * Keeps a long utterance's decoding window bounded: final words older than the window's
+   * budget leave it (cut where the next word starts) and become prompt text.
+   */
+  private slideWindow(): void {
+    if (this.bufferLength <= MAX_WINDOW_S * SAMPLE_RATE || this.committed.length === 0) return;
+    const cut = Math.min(this.openTailStart ?? this.committedEnd(), this.committedEnd() + 0.1 * SAMPLE_RATE);
+    this.finalText = appendText(this.finalText, this.committed.map((c) => c.word.word));
+    this.committed = [];
+    this.trimTo(cut);
+    this.emittedUntil = Math.max(this.emittedUntil, cut);
   }
 
   private async flushUtterance(flush: Flush): Promise<void> {
     this.generation++;
+    this.slideWindow();
     const { pcm, start, end } = this.snapshot(flush.kind === 'endpoint' ? this.endpoints[0] : Infinity);
-    const speech = this.vad.containsSpeech(start / SAMPLE_RATE, end / SAMPLE_RATE);
-    let segments: Segment[] = [];
-    if (speech && pcm.length > 0) {
-      const result = await this.decoder.final({ pcm, previousText: this.finalText, language: this.options.language });
-      segments = result.segments;
-    }
+    let spanStart = this.committedEnd();
+    const speech = this.vad.containsSpeech(spanStart / SAMPLE_RATE, end / SAMPLE_RATE);
+    let words: ResultWord[] = [];
     let cutAt = end;
-    if (flush.kind === 'cap' && segments.length > 1) {
-      // Keep the last segment's audio: the window may have cut it off mid-sentence.
-      segments = segments.slice(0, -1);
-      cutAt = start + Math.round(segments[segments.length - 1].end * SAMPLE_RATE);
+    if (this.committed.length > 0) {
+      // Final words hold the window's start: the rest must fit one window after them.
+      if (speech && end > spanStart) {
+        const hypothesis = await this.decodeOpenTail(pcm, start, 'final');
+        words = (hypothesis?.words ?? []).map((w) => toStreamWord(w, start));
+        if (words.length > 0) spanStart = Math.min(spanStart, Math.round(words[0].start * SAMPLE_RATE));
+      }
+    } else if (speech && pcm.length > 0) {
+      let { segments } = await this.decoder.final({ pcm, previousText: this.finalText, language: this.options.language });
+      if (flush.kind === 'cap' && segments.length > 1) {
+        // Keep the last segment's audio: the window may have cut it off mid-sentence.
+        segments = segments.slice(0, -1);
+        cutAt = start + Math.round(segments[segments.length - 1].end * SAMPLE_RATE);
+      }
+      words = segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE));
     }
-    const words: ResultWord[] = segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE));
     const fromFinalize = flush.kind === 'finalize';
     if (words.length > 0 || fromFinalize) {
       this.emitResults(words, {
         isFinal: true,
         speechFinal: flush.kind === 'endpoint',
         fromFinalize,
-        start,
+        start: spanStart,
         end: cutAt,
       });
     }
-    if (words.length > 0) {
-      this.finalText = `${this.finalText} ${words.map((w) => w.word).join(' ')}`.slice(-2000);
-      this.lastWordEnd = words[words.length - 1].end;
+    const utterance = [...this.committed.map((c) => c.word), ...words];
+    if (utterance.length > 0) {
+      this.finalText = appendText(this.finalText, utterance.map((w) => w.word));
+      this.lastWordEnd = utterance[utterance.length - 1].end;
       this.utteranceEndSent = false;
     }
+    this.committed = [];
+    this.openTailStart = null;
     this.trimTo(cutAt);
     this.emittedUntil = Math.max(this.emittedUntil, cutAt);
     this.stabilizer.reset();
-    this.lastInterimAt = cutAt;
+    this.lastHopAt = cutAt;
     if (flush.kind !== 'cap') {
       // Endpoints detected after this flush's audio belong to the utterances that follow.
       this.endpoints = this.endpoints.filter((at) => at > end);
@@ -308,6 +364,16 @@ export class StreamingSession implements LiveSession {
     };
     this.emit(event);
   }
+}
+
+function toStreamWord(w: HypothesisWord, startSample: number): ResultWord {
+  const offset = startSample / SAMPLE_RATE;
+  return { word: w.word, start: round(offset + w.start), end: round(offset + w.end), confidence: round(w.confidence) };
+}
+
+/** The prompt text: what the stream said so far, bounded (the decoder keeps its last words). */
+function appendText(text: string, words: readonly string[]): string {
+  return `${text} ${words.join(' ')}`.slice(-2000);
 }
 
 function round(x: number): number {

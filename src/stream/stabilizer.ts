@@ -1,13 +1,13 @@
 /**
- * Interim stabilisation by LocalAgreement-2: the session re-decodes the open utterance every
- * hop, and the word prefix on which two consecutive hypotheses agree is settled. A settled
- * word is shown unchanged in every later interim of the utterance, so partial captions do not
- * flicker; only the tail after it may change. The final decode of the utterance replaces all
- * of it.
+ * Which words of an open utterance may become final: LocalAgreement-2 over the hypotheses of
+ * the utterance's open tail. The session re-decodes the tail (after the words already final)
+ * every hop; the word prefix on which two consecutive hypotheses agree is committed, except
+ * words that end too close to the end of the audio heard so far, which may still be cut off
+ * mid-word. Committed words leave the tail: the decoder is forced to start with them, so they
+ * never change again.
  *
- * Agreement is positional over whole-utterance hypotheses, not by word times: Whisper gives
- * times per segment only, and spreading them over words moves every word as the utterance
- * grows, which would make time-based matching drop or repeat words.
+ * Agreement is positional over word spellings (case and punctuation ignored), not by times:
+ * alignment times move by a frame or two between decodes, spellings of a settled word do not.
  */
 import { normalizeBasic } from '../text/normalize.js';
 
@@ -19,41 +19,44 @@ export interface Word {
   confidence: number;
 }
 
-export interface StabilizedWord {
-  text: string;
-  /** consecutive hypotheses that agreed on this word: 1 = new in this hypothesis */
-  stability: number;
+export interface TailWord {
+  word: string;
+  /** seconds of stream audio where the word ends */
+  end: number;
 }
+
+export interface Agreement {
+  /** how many leading words of the hypothesis to commit now */
+  commit: number;
+  /** per word of the hypothesis, consecutive hypotheses that agreed on it: 1 = new */
+  stability: number[];
+}
+
+/** Words ending closer than this to the audio's end may be cut off mid-word. */
+export const DEFAULT_RIGHT_GUARD_S = 0.2;
 
 export class HypothesisStabilizer {
   private previous: string[] = [];
   private agreedRuns: number[] = [];
-  private settled: string[] = [];
 
-  /** Words settled so far: they will appear unchanged in every later interim. */
-  get settledCount(): number {
-    return this.settled.length;
-  }
+  constructor(private readonly rightGuardS = DEFAULT_RIGHT_GUARD_S) {}
 
-  /** Takes the next hypothesis of the whole utterance and returns what to show. */
-  update(hypothesis: readonly string[]): StabilizedWord[] {
-    const keys = hypothesis.map((w) => normalizeBasic(w));
+  /** Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits. */
+  update(tail: readonly TailWord[], audioEndS: number): Agreement {
+    const keys = tail.map((w) => normalizeBasic(w.word));
     let agreed = 0;
     while (agreed < keys.length && agreed < this.previous.length && keys[agreed] === this.previous[agreed]) agreed++;
-    if (agreed > this.settled.length) this.settled = hypothesis.slice(0, agreed);
-    this.agreedRuns = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
-    this.previous = keys;
-    const shown = [...this.settled, ...hypothesis.slice(this.settled.length)];
-    return shown.map((text, i) => ({
-      text,
-      stability: i < this.settled.length ? Math.max(2, this.agreedRuns[i] ?? 2) : (this.agreedRuns[i] ?? 1),
-    }));
+    let commit = agreed;
+    while (commit > 0 && tail[commit - 1].end > audioEndS - this.rightGuardS) commit--;
+    const stability = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
+    this.previous = keys.slice(commit);
+    this.agreedRuns = stability.slice(commit);
+    return { commit, stability };
   }
 
   /** The utterance ended: the next hypothesis starts a new one. */
   reset(): void {
     this.previous = [];
     this.agreedRuns = [];
-    this.settled = [];
   }
 }

@@ -1,56 +1,60 @@
 import { describe, expect, it } from 'vitest';
 import { HypothesisStabilizer } from '../../src/stream/stabilizer.js';
 
-const words = (s: string) => s.split(' ');
-const texts = (out: { text: string }[]) => out.map((w) => w.text).join(' ');
+/** Words one second apart ending at 1, 2, 3, ... seconds. */
+const tail = (s: string, firstEnd = 1) => s.split(' ').map((word, i) => ({ word, end: firstEnd + i }));
 
-describe('HypothesisStabilizer (LocalAgreement-2 over whole-utterance hypotheses)', () => {
-  it('settles nothing on the first hypothesis', () => {
+describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
+  it('commits nothing on the first hypothesis', () => {
     const s = new HypothesisStabilizer();
-    const out = s.update(words('and so my'));
-    expect(texts(out)).toBe('and so my');
-    expect(out.every((w) => w.stability === 1)).toBe(true);
-    expect(s.settledCount).toBe(0);
+    const out = s.update(tail('and so my'), 10);
+    expect(out.commit).toBe(0);
+    expect(out.stability).toEqual([1, 1, 1]);
   });
 
-  it('settles the prefix two consecutive hypotheses agree on, ignoring case and punctuation', () => {
+  it('commits the prefix two consecutive hypotheses agree on, ignoring case and punctuation', () => {
     const s = new HypothesisStabilizer();
-    s.update(words('And so my fellow'));
-    const out = s.update(words('and so, my fellow Americans'));
-    expect(s.settledCount).toBe(4);
-    expect(out.map((w) => w.stability)).toEqual([2, 2, 2, 2, 1]);
+    s.update(tail('And so my fellow'), 10);
+    const out = s.update(tail('and so, my fellow Americans'), 10);
+    expect(out.commit).toBe(4);
+    expect(out.stability).toEqual([2, 2, 2, 2, 1]);
   });
 
-  it('keeps settled words unchanged when a later hypothesis wavers on them', () => {
-    const s = new HypothesisStabilizer();
-    s.update(words('ask not what'));
-    s.update(words('ask not what your'));
-    const out = s.update(words('ask knot what your country'));
-    expect(texts(out)).toBe('ask not what your country');
-    expect(s.settledCount).toBe(3);
+  it('does not commit agreed words that end too close to the end of the audio', () => {
+    const s = new HypothesisStabilizer(0.5);
+    s.update(tail('ask not what'), 3.3);
+    // "what" ends at 3.0 s, 0.3 s before the audio ends: it may be cut off mid-word.
+    expect(s.update(tail('ask not what'), 3.3).commit).toBe(2);
   });
 
-  it('lets the unsettled tail change freely', () => {
+  it('compares the next hypothesis with what was left open, not with committed words', () => {
     const s = new HypothesisStabilizer();
-    s.update(words('the cat'));
-    s.update(words('the cat sad'));
-    expect(texts(s.update(words('the cat sat on')))).toBe('the cat sat on');
+    s.update(tail('ask not what'), 10);
+    expect(s.update(tail('ask not what your'), 10).commit).toBe(3);
+    // The decoder now continues after "ask not what": its hypotheses cover only the open tail.
+    expect(s.update(tail('your country', 4), 10).commit).toBe(1);
+    expect(s.update(tail('country can do', 5), 10).commit).toBe(1);
+  });
+
+  it('lets the open tail change freely and commits only after it settles', () => {
+    const s = new HypothesisStabilizer();
+    s.update(tail('the cat'), 10);
+    expect(s.update(tail('the cap sat'), 10).commit).toBe(1);
+    expect(s.update(tail('cat sat on'), 10).commit).toBe(0);
+    expect(s.update(tail('cat sat on the'), 10).commit).toBe(3);
   });
 
   it('counts consecutive agreement as stability', () => {
-    const s = new HypothesisStabilizer();
-    s.update(words('one two'));
-    s.update(words('one two three'));
-    const out = s.update(words('one two three four'));
-    expect(out.map((w) => w.stability)).toEqual([3, 3, 2, 1]);
+    const s = new HypothesisStabilizer(100);
+    s.update(tail('one two'), 10);
+    s.update(tail('one two three'), 10);
+    expect(s.update(tail('one two three four'), 10).stability).toEqual([3, 3, 2, 1]);
   });
 
   it('starts over after reset', () => {
     const s = new HypothesisStabilizer();
-    s.update(words('first utterance'));
-    s.update(words('first utterance'));
+    s.update(tail('first utterance'), 10);
     s.reset();
-    expect(texts(s.update(words('second')))).toBe('second');
-    expect(s.settledCount).toBe(0);
+    expect(s.update(tail('first utterance'), 10).commit).toBe(0);
   });
 });
