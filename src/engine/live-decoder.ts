@@ -57,15 +57,27 @@ export interface FinalTranscript {
   language: string | null;
 }
 
-const LIVE_MIN_FRAMES = 10 * FRAMES_PER_SECOND;
-const LIVE_FRAME_BUCKET = 5 * FRAMES_PER_SECOND;
+export interface LiveWindowPolicy {
+  /** shortest window a live hypothesis is encoded in, seconds (shorter ones lose accuracy) */
+  minWindowS: number;
+  /** live windows grow in steps of this many seconds */
+  windowStepS: number;
+  /** the last hypothesis of an utterance: a padded 30 s window, or one sized as live ones */
+  finalWindow: 'padded' | 'live';
+}
+
+export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = { minWindowS: 10, windowStepS: 5, finalWindow: 'padded' };
+
 const TOKENS_PER_SECOND = 6;
 const PROMPT_WORDS = 60;
 
 export class LiveDecoder {
   private readonly windowDecoder: WindowDecoder;
 
-  constructor(private readonly model: WhisperModel) {
+  constructor(
+    private readonly model: WhisperModel,
+    private readonly window: LiveWindowPolicy = DEFAULT_LIVE_WINDOW,
+  ) {
     this.windowDecoder = new WindowDecoder(model);
   }
 
@@ -90,10 +102,12 @@ export class LiveDecoder {
     const mel = await logMelSpectrogram(model, pcm);
     if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
     const content = mel.contentFrames;
+    const minFrames = Math.round(this.window.minWindowS * FRAMES_PER_SECOND);
+    const step = Math.round(this.window.windowStepS * FRAMES_PER_SECOND);
     const frames =
-      purpose === 'final'
+      purpose === 'final' && this.window.finalWindow === 'padded'
         ? WINDOW_FRAMES
-        : Math.min(WINDOW_FRAMES, Math.max(LIVE_MIN_FRAMES, Math.ceil(content / LIVE_FRAME_BUCKET) * LIVE_FRAME_BUCKET));
+        : Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
     const urgency = purpose === 'final' ? 'flush' : 'live';
     const window = model.native.createWindow();
     if (window < 0) throw new Error('KV pool exhausted: no window slot for a live decode');

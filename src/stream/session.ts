@@ -15,13 +15,19 @@
 //     └──────────────────────────────────── close ────────────────────────────────────────────▶ closed
 import type { HypothesisWord, LiveDecoder } from '../engine/live-decoder.js';
 import type { LiveSession, ResultWord, SessionEvent, SessionEventSink, SessionOptions } from './session-contract.js';
-import { HypothesisStabilizer } from './stabilizer.js';
+import { DEFAULT_RIGHT_GUARD_S, HypothesisStabilizer } from './stabilizer.js';
 import { wordsFromSegment } from './timestamps.js';
 import { VoiceActivityDetector } from './vad.js';
 
 const SAMPLE_RATE = 16000;
-/** New audio between hypotheses of an open utterance: commits wait about two hops. */
-const HOP_S = 0.5;
+export interface CommitPolicy {
+  /** new audio between hypotheses of an open utterance: commits wait about two hops */
+  hopS: number;
+  /** agreed words ending closer than this to the audio's end stay open */
+  rightGuardS: number;
+}
+
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S };
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
 /** An utterance longer than this is finalised at its last complete segment. */
@@ -51,7 +57,7 @@ export class StreamingSession implements LiveSession {
   private openTailStart: number | null = null;
   private emittedUntil = 0;
   private finalText = '';
-  private readonly stabilizer = new HypothesisStabilizer();
+  private readonly stabilizer: HypothesisStabilizer;
   private lastWordEnd: number | null = null;
   private utteranceEndSent = true;
   private working = false;
@@ -69,7 +75,9 @@ export class StreamingSession implements LiveSession {
     private readonly options: SessionOptions,
     private readonly emit: SessionEventSink,
     private readonly onError: (error: Error) => void = () => {},
+    private readonly policy: CommitPolicy = DEFAULT_COMMIT_POLICY,
   ) {
+    this.stabilizer = new HypothesisStabilizer(policy.rightGuardS);
     this.vad = new VoiceActivityDetector({ endpointingMs: options.endpointingMs ?? SILENT_SPLIT_MS });
   }
 
@@ -203,7 +211,7 @@ export class StreamingSession implements LiveSession {
         if (flush.kind === 'finalize') for (const done of flush.done) done();
         continue;
       }
-      const dueForHop = this.inUtterance && this.received - this.lastHopAt >= HOP_S * SAMPLE_RATE;
+      const dueForHop = this.inUtterance && this.received - this.lastHopAt >= this.policy.hopS * SAMPLE_RATE;
       // One hop at a time per session, stale ones included, so a stream never holds more
       // engine slots than admission accounted for; the next pump starts the next one.
       if (!dueForHop || this.hopInFlight) return;
