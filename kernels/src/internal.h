@@ -47,3 +47,31 @@ extern const OpsKernel kOpsAvx512;
 #endif
 
 }  // namespace chorus::kernels::detail
+
+// ---- FFT and fp16 attention (fft_impl.h, attention_impl.h) ----
+
+namespace chorus::kernels::detail {
+
+struct FftKernel {
+  // Frames [0, frames) of x; im == nullptr means write the power into re.
+  void (*stft)(const FftPlan& plan, const float* x, int hop, int frames, const float* window, float* re,
+               float* im, int ld);
+};
+
+struct AttentionKernel {
+  int lanes;  // the vector variants need head_dim to be a multiple of this
+  void (*attention)(const AttentionF16& a);
+  void (*pack_keys)(const float* k, int ldk, int count, int head_dim, Half* panels, int t0);
+  void (*to_f16)(const float* x, int ldx, int rows, int cols, Half* out, int ldo);
+};
+
+extern const FftKernel kFftScalar;
+extern const AttentionKernel kAttentionScalar;
+#if defined(CHORUS_KERNELS_X86)
+extern const FftKernel kFftAvx2;
+extern const FftKernel kFftAvx512;
+extern const AttentionKernel kAttentionAvx2;
+extern const AttentionKernel kAttentionAvx512;
+#endif
+
+}  // namespace chorus::kernels::detail

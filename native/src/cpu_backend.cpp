@@ -208,13 +208,14 @@ void CpuBackend::encode_one(const EncodeJob& job) {
   layer_norm(x, h_.data(), t, model_.encoder_ln);
   if (job.output) std::memcpy(job.output, h_.data(), static_cast<size_t>(t) * s * sizeof(float));
 
-  // Cross-attention K/V of every decoder layer, computed once per window and stored packed.
+  // Cross-attention K/V of every decoder layer, computed once per window and stored as fp16
+  // key panels and value rows.
   ensure(qkv_, static_cast<size_t>(t) * 2 * s);
   for (int l = 0; l < d.n_text_layer; ++l) {
     linear(t, h_.data(), model_.decoder[l].cross_kv, qkv_.data(), false);
     threads_.parallel_for(d.n_head, [&](int head) {
-      kernels::pack_nk_into(qkv_.data() + head * hd, t, hd, 2 * s, pool_.cross_keys(window, l, head));
-      kernels::pack_kn_into(qkv_.data() + s + head * hd, t, hd, 2 * s, pool_.cross_values(window, l, head));
+      kernels::pack_keys_f16(qkv_.data() + head * hd, 2 * s, t, hd, pool_.cross_keys(window, l, head), 0);
+      kernels::to_f16(qkv_.data() + s + head * hd, 2 * s, t, hd, pool_.cross_values(window, l, head), hd);
     });
   }
   window.frames = t;
@@ -261,8 +262,8 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
   for (const auto& it : items) max_frames = std::max(max_frames, pool_.window(pool_.session(it.session).window).frames);
   int max_tokens = 0;
   for (const auto& it : items) max_tokens = std::max(max_tokens, it.n_tokens);
-  const size_t scores_per_task = static_cast<size_t>(max_tokens) * std::max(max_frames, d.n_text_ctx);
-  ensure(dscores_, scores_per_task * n_items * heads);
+  const size_t scratch_per_task = kernels::attention_scratch_size(max_tokens, std::max(max_frames, d.n_text_ctx), hd);
+  ensure(dscores_, scratch_per_task * n_items * heads);
 
   float* x = dx_.data();
   for (int i = 0; i < n_items; ++i) {
@@ -280,68 +281,59 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
     // Self-attention over each session's own cache.
     layer_norm(x, dh_.data(), rows, layer.self_ln);
     linear(rows, dh_.data(), layer.self_qkv, dqkv_.data(), false);
-    for (int i = 0; i < n_items; ++i) {
-      auto& sess = pool_.session(items[i].session);
-      float* keys = pool_.self_keys(sess, l);
-      float* values = pool_.self_values(sess, l);
-      for (int j = 0; j < items[i].n_tokens; ++j) {
-        const float* src = dqkv_.data() + static_cast<size_t>(first_row[i] + j) * 3 * s;
-        const size_t at = static_cast<size_t>(items[i].position + j) * s;
-        std::memcpy(keys + at, src + s, s * sizeof(float));
-        std::memcpy(values + at, src + 2 * s, s * sizeof(float));
-      }
-    }
+    // The new tokens' keys and values go into the cache first (fp16), then every row
+    // attends over the cache up to and including its own position.
     threads_.parallel_for(n_items * heads, [&](int task) {
       const int i = task / heads, head = task % heads;
       auto& sess = pool_.session(items[i].session);
-      const float* keys = pool_.self_keys(sess, l) + head * hd;
-      const float* values = pool_.self_values(sess, l) + head * hd;
-      float* scores = dscores_.data() + static_cast<size_t>(task) * scores_per_task;
-      for (int j = 0; j < items[i].n_tokens; ++j) {
-        const int row = first_row[i] + j;
-        const int visible = items[i].position + j + 1;
-        const float* q = dqkv_.data() + static_cast<size_t>(row) * 3 * s + head * hd;
-        float peak = -INFINITY;
-        for (int t = 0; t < visible; ++t) {
-          const float* k = keys + static_cast<size_t>(t) * s;
-          float dot = 0.0f;
-          for (int c = 0; c < hd; ++c) dot += q[c] * k[c];
-          scores[t] = dot * scale;
-          peak = std::max(peak, scores[t]);
-        }
-        float total = 0.0f;
-        for (int t = 0; t < visible; ++t) total += (scores[t] = std::exp(scores[t] - peak));
-        float* out = dattn_.data() + static_cast<size_t>(row) * s + head * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int t = 0; t < visible; ++t) {
-          const float w = scores[t] / total;
-          const float* v = values + static_cast<size_t>(t) * s;
-          for (int c = 0; c < hd; ++c) out[c] += w * v[c];
-        }
-      }
+      const float* src = dqkv_.data() + static_cast<size_t>(first_row[i]) * 3 * s;
+      kernels::pack_keys_f16(src + s + head * hd, 3 * s, items[i].n_tokens, hd, pool_.self_keys(sess, l, head),
+                             items[i].position);
+      kernels::to_f16(src + 2 * s + head * hd, 3 * s, items[i].n_tokens, hd,
+                      pool_.self_values(sess, l, head) + static_cast<size_t>(items[i].position) * hd, hd);
+      kernels::AttentionF16 a;
+      a.n = items[i].n_tokens;
+      a.q = src + head * hd;
+      a.ldq = 3 * s;
+      a.k = pool_.self_keys(sess, l, head);
+      a.v = pool_.self_values(sess, l, head);
+      a.ldv = hd;
+      a.t = items[i].position + items[i].n_tokens;
+      a.head_dim = hd;
+      a.scale = scale;
+      a.causal = true;
+      a.out = dattn_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
+      a.ldo = s;
+      a.scratch = dscores_.data() + static_cast<size_t>(task) * scratch_per_task;
+      kernels::attention_f16(a);
     });
     linear(rows, dattn_.data(), layer.self_out, x, true);
 
     // Cross-attention over each session's encoded window.
     layer_norm(x, dh_.data(), rows, layer.cross_ln);
     linear(rows, dh_.data(), layer.cross_q, dqkv_.data(), false);
-    for (size_t r = 0; r < static_cast<size_t>(rows) * s; ++r) dqkv_[r] *= scale;
     threads_.parallel_for(n_items * heads, [&](int task) {
       const int i = task / heads, head = task % heads;
       auto& window = pool_.window(pool_.session(items[i].session).window);
-      const int frames = window.frames, n = items[i].n_tokens;
-      float* scores = dscores_.data() + static_cast<size_t>(task) * scores_per_task;
-      const float* q = dqkv_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
-      gemm(n, q, s, pool_.cross_keys(window, l, head), frames, hd, scores, frames, nullptr, false, nullptr);
-      kernels::softmax_rows(scores, n, frames, frames);
       const int slot = attention ? alignment_slot_[static_cast<size_t>(l) * heads + head] : -1;
-      if (slot >= 0) {
-        float* out = attention + (static_cast<size_t>(i) * alignment_head_count_ + slot) * d.n_audio_ctx;
-        std::memcpy(out, scores + static_cast<size_t>(n - 1) * frames, frames * sizeof(float));
-        std::fill(out + frames, out + d.n_audio_ctx, 0.0f);
-      }
-      gemm(n, scores, frames, pool_.cross_values(window, l, head), hd, frames,
-           dattn_.data() + static_cast<size_t>(first_row[i]) * s + head * hd, s, nullptr, false, nullptr);
+      float* weights = slot >= 0 ? attention + (static_cast<size_t>(i) * alignment_head_count_ + slot) * d.n_audio_ctx
+                                 : nullptr;
+      kernels::AttentionF16 a;
+      a.n = items[i].n_tokens;
+      a.q = dqkv_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
+      a.ldq = s;
+      a.k = pool_.cross_keys(window, l, head);
+      a.v = pool_.cross_values(window, l, head);
+      a.ldv = hd;
+      a.t = window.frames;
+      a.head_dim = hd;
+      a.scale = scale;
+      a.out = dattn_.data() + static_cast<size_t>(first_row[i]) * s + head * hd;
+      a.ldo = s;
+      a.scratch = dscores_.data() + static_cast<size_t>(task) * scratch_per_task;
+      a.last_weights = weights;
+      kernels::attention_f16(a);
+      if (weights) std::fill(weights + window.frames, weights + d.n_audio_ctx, 0.0f);
     });
     linear(rows, dattn_.data(), layer.cross_out, x, true);
 

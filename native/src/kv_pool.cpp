@@ -8,24 +8,36 @@ namespace chorus {
 
 namespace {
 
-// One head's packed cross-attention keys or values, in the larger of the two packings.
-size_t head_floats(const WhisperDims& dims) {
-  const int hd = dims.head_dim();
-  return std::max(kernels::packed_size(dims.n_audio_ctx, hd), kernels::packed_size(hd, dims.n_audio_ctx));
+// Each head's block starts on a 64-byte line, so no two heads share a cache line.
+size_t round_line(size_t halves) { return (halves + 31) / 32 * 32; }
+
+size_t cross_head_halves(const WhisperDims& dims) {
+  return round_line(kernels::key_panels_size(dims.n_audio_ctx, dims.head_dim())) +
+         round_line(static_cast<size_t>(dims.n_audio_ctx) * dims.head_dim());
 }
 
-size_t window_floats(const WhisperDims& dims) {
-  return static_cast<size_t>(dims.n_text_layer) * dims.n_head * 2 * head_floats(dims);
+size_t window_halves(const WhisperDims& dims) {
+  return static_cast<size_t>(dims.n_text_layer) * dims.n_head * cross_head_halves(dims);
 }
 
-size_t session_floats(const WhisperDims& dims) {
-  return static_cast<size_t>(dims.n_text_layer) * dims.n_text_ctx * dims.n_state;
+// Keys (or values) of one head for the full text context; panels and rows have the same size
+// when n_text_ctx is a multiple of the panel width, and the larger is used otherwise.
+size_t self_head_halves(const WhisperDims& dims) {
+  return round_line(std::max(kernels::key_panels_size(dims.n_text_ctx, dims.head_dim()),
+                             static_cast<size_t>(dims.n_text_ctx) * dims.head_dim()));
 }
+
+size_t session_halves(const WhisperDims& dims) {
+  return static_cast<size_t>(dims.n_text_layer) * dims.n_head * self_head_halves(dims);
+}
+
+// AlignedBuffer counts floats; a Half buffer is allocated as half as many.
+kernels::AlignedBuffer alloc_halves(size_t halves) { return kernels::aligned_alloc_floats((halves + 1) / 2); }
 
 }  // namespace
 
-size_t kv_window_bytes(const WhisperDims& dims) { return window_floats(dims) * sizeof(float); }
-size_t kv_session_bytes(const WhisperDims& dims) { return 2 * session_floats(dims) * sizeof(float); }
+size_t kv_window_bytes(const WhisperDims& dims) { return window_halves(dims) * sizeof(kernels::Half); }
+size_t kv_session_bytes(const WhisperDims& dims) { return 2 * session_halves(dims) * sizeof(kernels::Half); }
 
 KvCapacity kv_capacity_for_budget(const WhisperDims& dims, size_t budget_bytes, KvCapacity per_stream) {
   const int windows = std::max(1, per_stream.windows);
@@ -37,8 +49,8 @@ KvCapacity kv_capacity_for_budget(const WhisperDims& dims, size_t budget_bytes, 
 
 KvPool::KvPool(const WhisperDims& dims, KvCapacity capacity)
     : dims_(dims),
-      window_floats_(window_floats(dims)),
-      session_floats_(session_floats(dims)),
+      window_halves_(window_halves(dims)),
+      session_halves_(session_halves(dims)),
       windows_(std::max(0, capacity.windows)),
       sessions_(std::max(0, capacity.sessions)) {
   // Lowest ids first so that reuse keeps touching the same, already faulted-in memory.
@@ -51,7 +63,7 @@ int KvPool::acquire_window() {
   const int id = free_windows_.back();
   free_windows_.pop_back();
   auto& w = windows_[id];
-  if (!w.data) w.data = kernels::aligned_alloc_floats(window_floats_);
+  if (!w.data) w.data = alloc_halves(window_halves_);
   w.frames = 0;
   w.refs = 1;
   w.in_use = true;
@@ -74,8 +86,8 @@ int KvPool::acquire_session(int window_id) {
   free_sessions_.pop_back();
   auto& s = sessions_[id];
   if (!s.keys) {
-    s.keys = kernels::aligned_alloc_floats(session_floats_);
-    s.values = kernels::aligned_alloc_floats(session_floats_);
+    s.keys = alloc_halves(session_halves_);
+    s.values = alloc_halves(session_halves_);
   }
   s.window = window_id;
   s.length = 0;
@@ -90,11 +102,15 @@ int KvPool::fork_session(int source) {
   const int id = acquire_session(src.window);
   if (id < 0) return -1;
   auto& dst = sessions_[id];
-  const size_t row = dims_.n_state;
+  // Only the filled prefix: whole key panels up to the length, and that many value rows.
+  const int hd = dims_.head_dim();
+  const size_t key_halves = kernels::key_panels_size(src.length, hd);
+  const size_t value_halves = static_cast<size_t>(src.length) * hd;
   for (int l = 0; l < dims_.n_text_layer; ++l) {
-    const size_t offset = static_cast<size_t>(l) * dims_.n_text_ctx * row;
-    std::memcpy(dst.keys.get() + offset, src.keys.get() + offset, src.length * row * sizeof(float));
-    std::memcpy(dst.values.get() + offset, src.values.get() + offset, src.length * row * sizeof(float));
+    for (int h = 0; h < dims_.n_head; ++h) {
+      std::memcpy(self_keys(dst, l, h), self_keys(src, l, h), key_halves * sizeof(kernels::Half));
+      std::memcpy(self_values(dst, l, h), self_values(src, l, h), value_halves * sizeof(kernels::Half));
+    }
   }
   dst.length = src.length;
   return id;
@@ -124,20 +140,26 @@ SessionSlot& KvPool::session(int id) {
   return sessions_[id];
 }
 
-float* KvPool::cross_keys(WindowSlot& w, int layer, int head) const {
-  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2) * head_floats(dims_);
+namespace {
+
+kernels::Half* halves(kernels::AlignedBuffer& b) { return reinterpret_cast<kernels::Half*>(b.get()); }
+
+}  // namespace
+
+kernels::Half* KvPool::cross_keys(WindowSlot& w, int layer, int head) const {
+  return halves(w.data) + (static_cast<size_t>(layer) * dims_.n_head + head) * cross_head_halves(dims_);
 }
 
-float* KvPool::cross_values(WindowSlot& w, int layer, int head) const {
-  return w.data.get() + ((static_cast<size_t>(layer) * dims_.n_head + head) * 2 + 1) * head_floats(dims_);
+kernels::Half* KvPool::cross_values(WindowSlot& w, int layer, int head) const {
+  return cross_keys(w, layer, head) + round_line(kernels::key_panels_size(dims_.n_audio_ctx, dims_.head_dim()));
 }
 
-float* KvPool::self_keys(SessionSlot& s, int layer) const {
-  return s.keys.get() + static_cast<size_t>(layer) * dims_.n_text_ctx * dims_.n_state;
+kernels::Half* KvPool::self_keys(SessionSlot& s, int layer, int head) const {
+  return halves(s.keys) + (static_cast<size_t>(layer) * dims_.n_head + head) * self_head_halves(dims_);
 }
 
-float* KvPool::self_values(SessionSlot& s, int layer) const {
-  return s.values.get() + static_cast<size_t>(layer) * dims_.n_text_ctx * dims_.n_state;
+kernels::Half* KvPool::self_values(SessionSlot& s, int layer, int head) const {
+  return halves(s.values) + (static_cast<size_t>(layer) * dims_.n_head + head) * self_head_halves(dims_);
 }
 
 }  // namespace chorus

@@ -1,8 +1,10 @@
 // Device memory for every live stream, in two fixed-capacity pools with free lists:
-//  - a window slot holds the cross-attention K/V of one encoded audio window, pre-packed per
-//    layer and head for the attention products, and may be shared by several sessions
-//    (beam hypotheses, or a re-decode of the same audio);
+//  - a window slot holds the cross-attention K/V of one encoded audio window, per layer and
+//    head, and may be shared by several sessions (beam hypotheses, or a re-decode of the
+//    same audio);
 //  - a session slot holds one hypothesis' self-attention K/V cache for the full text context.
+// Both hold fp16 keys in panels and fp16 value rows (kernels::attention_f16's layout): a
+// decoder step is bound by reading the cross K/V, and half the bytes is half the time.
 // Capacity is fixed when the pool is made, from slot counts or from a byte budget; slots are
 // allocated the first time they are used and recycled afterwards, so nothing is allocated per
 // token or per step.
@@ -18,14 +20,14 @@
 namespace chorus {
 
 struct WindowSlot {
-  kernels::AlignedBuffer data;
+  kernels::AlignedBuffer data;  // fp16 storage: see KvPool::cross_keys
   int frames = 0;  // encoder frames held (<= n_audio_ctx)
   int refs = 0;    // sessions using this window, plus one for the owner handle
   bool in_use = false;
 };
 
 struct SessionSlot {
-  kernels::AlignedBuffer keys, values;  // [layer][n_text_ctx][n_state]
+  kernels::AlignedBuffer keys, values;  // fp16 storage: see KvPool::self_keys
   int window = -1;
   int length = 0;  // tokens in the cache
   bool in_use = false;
@@ -48,8 +50,8 @@ class KvPool {
  public:
   KvPool(const WhisperDims& dims, KvCapacity capacity);
 
-  size_t window_bytes() const { return window_floats_ * sizeof(float); }
-  size_t session_bytes() const { return 2 * session_floats_ * sizeof(float); }
+  size_t window_bytes() const { return window_halves_ * sizeof(kernels::Half); }
+  size_t session_bytes() const { return 2 * session_halves_ * sizeof(kernels::Half); }
   int max_windows() const { return static_cast<int>(windows_.size()); }
   int max_sessions() const { return static_cast<int>(sessions_.size()); }
   int windows_in_use() const { return windows_in_use_; }
@@ -65,15 +67,16 @@ class KvPool {
   WindowSlot& window(int id);
   SessionSlot& session(int id);
 
-  // Packed cross-attention keys and values of (layer, head) inside a window slot.
-  float* cross_keys(WindowSlot& w, int layer, int head) const;
-  float* cross_values(WindowSlot& w, int layer, int head) const;
-  float* self_keys(SessionSlot& s, int layer) const;
-  float* self_values(SessionSlot& s, int layer) const;
+  // Keys of (layer, head) in panels of kernels::kPanel keys for n_audio_ctx (cross) or
+  // n_text_ctx (self) keys; values as rows [key][head_dim].
+  kernels::Half* cross_keys(WindowSlot& w, int layer, int head) const;
+  kernels::Half* cross_values(WindowSlot& w, int layer, int head) const;
+  kernels::Half* self_keys(SessionSlot& s, int layer, int head) const;
+  kernels::Half* self_values(SessionSlot& s, int layer, int head) const;
 
  private:
   WhisperDims dims_;
-  size_t window_floats_, session_floats_;
+  size_t window_halves_, session_halves_;  // session: keys or values, each
   std::vector<WindowSlot> windows_;
   std::vector<SessionSlot> sessions_;
   std::vector<int> free_windows_, free_sessions_;

@@ -40,67 +40,68 @@ std::vector<float> mel_filters(int n_mels) {
   return w;
 }
 
-// Real DFT with the periodic Hann window folded in: column b is cos, column kBins + b is sin.
-std::vector<float> windowed_dft() {
-  const int n = LogMel::kFft, bins = LogMel::kBins;
-  std::vector<float> basis(static_cast<size_t>(n) * 2 * bins);
-  for (int t = 0; t < n; ++t) {
-    const double window = 0.5 - 0.5 * std::cos(2.0 * M_PI * t / n);
-    for (int b = 0; b < bins; ++b) {
-      // Reduce t * b modulo n first so the angle stays exact for large products.
-      const double angle = 2.0 * M_PI * static_cast<double>((static_cast<long>(t) * b) % n) / n;
-      basis[static_cast<size_t>(t) * 2 * bins + b] = static_cast<float>(window * std::cos(angle));
-      basis[static_cast<size_t>(t) * 2 * bins + bins + b] = static_cast<float>(-window * std::sin(angle));
-    }
-  }
-  return basis;
-}
-
 }  // namespace
 
-LogMel::LogMel(int n_mels) : n_mels_(n_mels) {
-  const auto dft = windowed_dft();
-  dft_ = kernels::pack_kn(dft.data(), kFft, 2 * kBins, 2 * kBins);
+LogMel::LogMel(int n_mels) : n_mels_(n_mels), fft_(kernels::make_fft_plan(kFft)), window_(kFft) {
+  for (int t = 0; t < kFft; ++t) window_[t] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * t / kFft));
+  // Each filter covers a few bins (at most about 30 of 201): storing only that span makes the
+  // filter bank about 40 times cheaper than the dense product.
   const auto filters = mel_filters(n_mels);
-  filters_ = kernels::pack_kn(filters.data(), kBins, n_mels, n_mels);
+  for (int m = 0; m < n_mels; ++m) {
+    int lo = kBins, hi = 0;
+    for (int b = 0; b < kBins; ++b) {
+      if (filters[static_cast<size_t>(b) * n_mels + m] != 0.0f) {
+        lo = std::min(lo, b);
+        hi = b + 1;
+      }
+    }
+    if (hi <= lo) lo = hi = 0;
+    first_.push_back(lo);
+    count_.push_back(hi - lo);
+    offset_.push_back(weights_.size());
+    for (int b = lo; b < hi; ++b) weights_.push_back(filters[static_cast<size_t>(b) * n_mels + m]);
+  }
 }
 
 void LogMel::compute(const float* pcm, int n, std::vector<float>& out, kernels::ThreadPool* pool) {
   const int frames = frames_for(n);
   out.assign(static_cast<size_t>(n_mels_) * frames, 0.0f);
   if (frames == 0) return;
-  // Centred frames with reflection at both ends, as torch.stft(center=True) does.
+  // Centred frames with reflection at both ends, as torch.stft(center=True) does: the
+  // padded signal holds every frame at hop kHop, so the FFT reads it in place.
   constexpr int kPad = kFft / 2;
-  auto sample = [&](long i) -> float {
-    if (n == 1) return pcm[0];
+  const size_t length = static_cast<size_t>(frames - 1) * kHop + kFft;
+  padded_.resize(length);
+  for (size_t j = 0; j < length; ++j) {
+    long i = static_cast<long>(j) - kPad;
+    if (i >= 0 && i < n) {
+      padded_[j] = pcm[i];
+      continue;
+    }
+    if (n == 1) {
+      padded_[j] = pcm[0];
+      continue;
+    }
     while (i < 0 || i >= n) i = i < 0 ? -i : 2L * (n - 1) - i;
-    return pcm[i];
+    padded_[j] = pcm[i];
+  }
+  // Power spectrum as [bin][frame]: a mel band is then a short sum of contiguous rows and
+  // lands directly in the [n_mels][frames] output layout.
+  power_.resize(static_cast<size_t>(kBins) * frames);
+  kernels::stft_power(fft_, padded_.data(), kHop, frames, window_.data(), power_.data(), frames, pool);
+  auto band = [&](int m) {
+    float* row = out.data() + static_cast<size_t>(m) * frames;
+    const float* w = weights_.data() + offset_[m];
+    for (int j = 0; j < count_[m]; ++j) {
+      const float* p = power_.data() + static_cast<size_t>(first_[m] + j) * frames;
+      for (int f = 0; f < frames; ++f) row[f] += w[j] * p[f];
+    }
+    for (int f = 0; f < frames; ++f) row[f] = std::log10(std::max(row[f], 1e-10f));
   };
-  frames_.resize(static_cast<size_t>(frames) * kFft);
-  for (int f = 0; f < frames; ++f) {
-    const long start = static_cast<long>(f) * kHop - kPad;
-    float* row = frames_.data() + static_cast<size_t>(f) * kFft;
-    if (start >= 0 && start + kFft <= n) {
-      std::copy(pcm + start, pcm + start + kFft, row);
-    } else {
-      for (int t = 0; t < kFft; ++t) row[t] = sample(start + t);
-    }
-  }
-  spectrum_.resize(static_cast<size_t>(frames) * 2 * kBins);
-  kernels::gemm(frames, frames_.data(), kFft, dft_, spectrum_.data(), 2 * kBins, nullptr, false, pool);
-  power_.resize(static_cast<size_t>(frames) * kBins);
-  for (int f = 0; f < frames; ++f) {
-    const float* s = spectrum_.data() + static_cast<size_t>(f) * 2 * kBins;
-    float* p = power_.data() + static_cast<size_t>(f) * kBins;
-    for (int b = 0; b < kBins; ++b) p[b] = s[b] * s[b] + s[kBins + b] * s[kBins + b];
-  }
-  mel_.resize(static_cast<size_t>(frames) * n_mels_);
-  kernels::gemm(frames, power_.data(), kBins, filters_, mel_.data(), n_mels_, nullptr, false, pool);
-  for (int f = 0; f < frames; ++f) {
-    for (int m = 0; m < n_mels_; ++m) {
-      const float v = mel_[static_cast<size_t>(f) * n_mels_ + m];
-      out[static_cast<size_t>(m) * frames + f] = std::log10(std::max(v, 1e-10f));
-    }
+  if (pool) {
+    pool->parallel_for(n_mels_, [&](int m) { band(m); });
+  } else {
+    for (int m = 0; m < n_mels_; ++m) band(m);
   }
 }
 

@@ -26,9 +26,13 @@ class LogMel {
 
  private:
   int n_mels_;
-  kernels::PackedMatrix dft_;      // windowed DFT basis: [kFft] x [2 * kBins] (cos | sin)
-  kernels::PackedMatrix filters_;  // [kBins] x [n_mels]
-  std::vector<float> frames_, spectrum_, power_, mel_;
+  kernels::FftPlan fft_;
+  std::vector<float> window_;  // periodic Hann, kFft values
+  // Each triangular filter as its non-zero span of bins: [first_[m], first_[m] + weights).
+  std::vector<int> first_, count_;
+  std::vector<size_t> offset_;
+  std::vector<float> weights_;
+  std::vector<float> padded_, power_;
 };
 
 }  // namespace chorus

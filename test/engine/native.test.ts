@@ -27,6 +27,16 @@ describe('native engine', () => {
     expect(['avx512', 'avx2', 'scalar']).toContain(info.isa);
   });
 
+  it('sizes the K/V slots for fp16 keys in 16-key panels and fp16 value rows', () => {
+    const { nTextLayer, nHead, nState, nAudioCtx } = model.info;
+    const headDim = nState / nHead;
+    const half = 2;
+    const keyPanels = Math.ceil(nAudioCtx / 16) * 16 * headDim; // 1500 keys -> 94 panels of 16
+    expect(model.info.windowBytes).toBe(nTextLayer * nHead * (keyPanels + nAudioCtx * headDim) * half);
+    expect(model.info.windowBytes).toBe(9_228_288); // was 18.4 MB in fp32
+    expect(model.info.sessionBytes).toBe(2 * nTextLayer * 448 * nState * half);
+  });
+
   it('keeps the event loop running while the device computes', async () => {
     const silence = new Float32Array(16000 * 30);
     const window = model.native.createWindow();

@@ -94,3 +94,78 @@ void softmax_rows(float* x, int rows, int cols, int ld);
 }  // namespace reference
 
 }  // namespace chorus::kernels
+
+// ---- Short-time Fourier transform --------------------------------------------------------
+
+namespace chorus::kernels {
+
+// Real-input FFT of even size n: a complex FFT of size n / 2 over (x[2j], x[2j + 1]) and one
+// split pass. n / 2 is factored into radix 4, 2, 3 and 5 stages; any other prime factor p
+// gets a generic O(p^2) stage, so every even n works, fastest when n / 2 = 2^a 3^b 5^c.
+struct FftPlan {
+  int n = 0;
+  std::vector<int> radices;     // stages of the size n / 2 transform, in order
+  std::vector<float> twiddles;  // per stage, (cos, -sin) of 2 pi p k / len for each p, k >= 1
+  std::vector<float> roots;     // per generic stage, (cos, -sin) of 2 pi j / radix
+  std::vector<float> split;     // (cos, sin) of 2 pi k / n for k in [0, n / 2]
+};
+FftPlan make_fft_plan(int n);  // throws std::invalid_argument for odd or non-positive n
+
+// Spectra of `frames` frames of x, frame f being x[f * hop .. f * hop + n) times window
+// (n values; null for none). Bin b of frame f goes to re[b * ld + f] and im[b * ld + f],
+// b in [0, n / 2] (frames contiguous per bin, ld >= frames), e^{-2 pi i b t / n} convention.
+void stft(const FftPlan& plan, const float* x, int hop, int frames, const float* window, float* re,
+          float* im, int ld, ThreadPool* pool);
+// Same, writing the power re^2 + im^2 only.
+void stft_power(const FftPlan& plan, const float* x, int hop, int frames, const float* window,
+                float* power, int ld, ThreadPool* pool);
+
+// ---- Attention over fp16 keys and values ---------------------------------------------------
+
+// IEEE binary16 values, converted with round to nearest even (F16C where available, the
+// same bits in software otherwise).
+using Half = uint16_t;
+
+// Keys are stored in panels of kPanel keys: panel p holds, for each dimension d of head_dim,
+// the kPanel values of keys [kPanel * p, kPanel * p + kPanel), so that one load gives
+// kPanel scores' worth of one dimension. Key t, dimension d is at
+// (t / kPanel) * head_dim * kPanel + d * kPanel + t % kPanel. Values are plain rows [t][ldv].
+size_t key_panels_size(int keys, int head_dim);  // in Halfs
+// Writes keys [t0, t0 + count), given as rows k[i * ldk + d], into their panel slots.
+void pack_keys_f16(const float* k, int ldk, int count, int head_dim, Half* panels, int t0);
+// out[r * ldo + c] = half(x[r * ldx + c])
+void to_f16(const float* x, int ldx, int rows, int cols, Half* out, int ldo);
+void from_f16(const Half* x, int ldx, int rows, int cols, float* out, int ldo);
+
+struct AttentionF16 {
+  int n = 0;               // query rows
+  const float* q = nullptr;
+  int ldq = 0;
+  const Half* k = nullptr;  // key panels, at least key_panels_size(t, head_dim)
+  const Half* v = nullptr;  // value rows
+  int ldv = 0;
+  int t = 0;               // keys and values, >= 1
+  int head_dim = 0;
+  float scale = 1.0f;      // applied to q . k
+  // The rows are the last n positions of a causal sequence: row i sees keys [0, t - n + 1 + i).
+  bool causal = false;
+  float* out = nullptr;    // [n][ldo], head_dim values per row
+  int ldo = 0;
+  float* scratch = nullptr;       // attention_scratch_size(n, t, head_dim) floats
+  float* last_weights = nullptr;  // optional: the t softmax weights of row n - 1
+};
+size_t attention_scratch_size(int n, int t, int head_dim);
+// out = softmax(scale * q K^T) V per row: scores for all keys into scratch (L1/L2 resident),
+// an exact softmax over them, then one pass over V; K and V are each read once per 4 rows.
+void attention_f16(const AttentionF16& a);
+
+namespace reference {
+// Plain DFT in double of one real frame (n values): re/im of bins [0, n / 2].
+void real_dft(const float* x, int n, double* re, double* im);
+// Attention in double over fp32 rows k[t][ldk], v[t][ldv] with the same masking; weights, if
+// non-null, receives row n - 1's softmax.
+void attention(int n, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv, int t,
+               int head_dim, float scale, bool causal, float* out, int ldo, float* weights);
+}  // namespace reference
+
+}  // namespace chorus::kernels
