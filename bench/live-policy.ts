@@ -33,6 +33,11 @@ const VARIANTS: Record<string, Variant> = {
   'guard-0.5s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 } },
   'guard-0.8s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.8 } },
   'guard-1.2s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1.2 } },
+  'slide-9s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 9 } },
+  'slide-9s-window-7.5s': {
+    window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 },
+    commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 6.5 },
+  },
   'hop-1s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, hopS: 1 } },
 };
 

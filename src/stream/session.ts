@@ -25,15 +25,18 @@ export interface CommitPolicy {
   hopS: number;
   /** agreed words ending closer than this to the audio's end stay open */
   rightGuardS: number;
+  /**
+   * Past this much audio, final words leave the decoding window (they still prompt it): it
+   * bounds what each hop encodes.
+   */
+  maxWindowS: number;
 }
 
-export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S };
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S, maxWindowS: 20 };
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
 /** An utterance longer than this is finalised at its last complete segment. */
 const MAX_UTTERANCE_S = 25;
-/** Past this much audio, final words leave the decoding window (they still prompt it). */
-const MAX_WINDOW_S = 20;
 /** Endpointing used only to find utterance boundaries when the client disabled endpointing. */
 const SILENT_SPLIT_MS = 800;
 
@@ -292,7 +295,7 @@ export class StreamingSession implements LiveSession {
    * budget leave it (cut where the next word starts) and become prompt text.
    */
   private slideWindow(): void {
-    if (this.bufferLength <= MAX_WINDOW_S * SAMPLE_RATE || this.committed.length === 0) return;
+    if (this.bufferLength <= this.policy.maxWindowS * SAMPLE_RATE || this.committed.length === 0) return;
     const cut = Math.min(this.openTailStart ?? this.committedEnd(), this.committedEnd() + 0.1 * SAMPLE_RATE);
     this.finalText = appendText(this.finalText, this.committed.map((c) => c.word.word));
     this.committed = [];
