@@ -44,19 +44,11 @@ void tile(const LowpArgs& g, int row, int panel, int cols) {
       acc[i][j] = _mm512_add_ps(init, _mm512_maskz_loadu_ps(load_mask[j], c));
     }
   }
-  // With one or two rows each accumulator would wait on the previous dpbf16 (latency ~5
-  // cycles, 2 per cycle issued); S independent partial sums per accumulator hide it.
-  constexpr int S = MR == 1 ? 4 : MR == 2 ? 2 : 1;
-  __m512 part[S - 1 > 0 ? S - 1 : 1][MR][NP];
-#pragma GCC unroll 4
-  for (int s = 0; s + 1 < S; ++s) {
-#pragma GCC unroll 2
-    for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 2
-      for (int j = 0; j < NP; ++j) part[s][i][j] = _mm512_setzero_ps();
-    }
-  }
-  auto step = [&](int q, __m512 (&sum)[MR][NP]) __attribute__((always_inline)) {
+  // One accumulator per output and the same order of additions whatever the tile's row
+  // count, so a row's result does not depend on which other rows share the call (a decoder
+  // step gives a hypothesis the same logits alone or batched). int8 can split its sums
+  // (integer addition is exact); here a split would change the rounding with the batch.
+  for (int q = 0; q < pairs; ++q) {
     __m512i bv[NP];
 #pragma GCC unroll 2
     for (int j = 0; j < NP; ++j) bv[j] = _mm512_load_si512(b + j * g.panel_bytes + static_cast<size_t>(q) * 64);
@@ -65,22 +57,7 @@ void tile(const LowpArgs& g, int row, int panel, int cols) {
     for (int i = 0; i < MR; ++i) {
       const __m512i av = _mm512_set1_epi32(aq[i]);
 #pragma GCC unroll 2
-      for (int j = 0; j < NP; ++j) dpbf16(sum[i][j], av, bv[j]);
-    }
-  };
-  int q = 0;
-  for (; q + S <= pairs; q += S) {
-    step(q, acc);
-#pragma GCC unroll 4
-    for (int s = 0; s + 1 < S; ++s) step(q + 1 + s, part[s]);
-  }
-  for (; q < pairs; ++q) step(q, acc);
-#pragma GCC unroll 4
-  for (int s = 0; s + 1 < S; ++s) {
-#pragma GCC unroll 2
-    for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 2
-      for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_add_ps(acc[i][j], part[s][i][j]);
+      for (int j = 0; j < NP; ++j) dpbf16(acc[i][j], av, bv[j]);
     }
   }
 #pragma GCC unroll 12

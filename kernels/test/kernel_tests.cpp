@@ -361,6 +361,29 @@ void test_weights(ck::ThreadPool& pool2) {
         "to_bf16 rounding");
 }
 
+// A row's result must not depend on the rows beside it: decoder steps batch hypotheses and
+// each must get the logits it would get alone (bitwise, on every variant and thread count).
+void test_lowp_batch_invariance(ck::ThreadPool& pool2) {
+  const int m = 29, n = 300, k = 385;
+  const std::vector<float> a = random_vec(static_cast<size_t>(m) * k), b = random_vec(static_cast<size_t>(n) * k);
+  const std::vector<float> bias = random_vec(n);
+  for (ck::Precision p : {ck::Precision::Bf16, ck::Precision::Int8}) {
+    const ck::Weights w = ck::make_weights(b.data(), n, k, k, p);
+    for (ck::Isa isa : available_isas()) {
+      ck::force_isa(isa);
+      std::vector<float> all(static_cast<size_t>(m) * n), one(n);
+      ck::gemm(m, a.data(), k, w, all.data(), n, bias.data(), false, &pool2);
+      bool same = true;
+      for (int i = 0; i < m; ++i) {
+        ck::gemm(1, a.data() + static_cast<size_t>(i) * k, k, w, one.data(), n, bias.data(), false, i % 2 ? &pool2 : nullptr);
+        same = same && std::memcmp(one.data(), all.data() + static_cast<size_t>(i) * n, n * sizeof(float)) == 0;
+      }
+      CHECK(same, "gemm %s isa=%s: a row alone differs from the same row in a batch", ck::precision_name(p), ck::isa_name(isa));
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
 void test_thread_pool() {
   for (int threads : {1, 2, 3}) {
     ck::ThreadPool pool(threads);
@@ -468,6 +491,7 @@ int main() {
   test_gemm(pool1, pool2);
   test_lowp(pool1, pool2);
   test_weights(pool2);
+  test_lowp_batch_invariance(pool2);
   for (ck::Isa isa : available_isas()) {
     ck::force_isa(isa);
     CHECK(ck::active_isa() == isa, "force_isa(%s)", ck::isa_name(isa));
