@@ -13,8 +13,8 @@ export { PRECISIONS, type Precision };
 
 /**
  * The fastest weight storage whose word error rate stays within 0.3 points of fp32 on the 84
- * LibriSpeech evaluation clips (bench/RESULTS.md, "Weight precision"): bf16 matches fp32
- * (11.87 %); int8 is faster still but loses 0.42 points (12.29 %).
+ * LibriSpeech evaluation clips (bench/RESULTS.md, "Weight precision"): bf16 11.75 % against
+ * fp32's 11.87 %; int8 is faster still but loses 0.42 points (12.29 %).
  */
 export const DEFAULT_PRECISION: Precision = 'bf16';
 
