@@ -3,6 +3,7 @@
 # process per engine, wall time of the whole process (model load included) and peak RSS
 # from /usr/bin/time -v. Engines, all at 2 threads:
 #   chorus          node bin/chorus.js transcribe FILE... --json --threads 2 --model MODEL
+#   chorus-fp32, chorus-bf16, chorus-int8: the same with --precision (chorus: the default)
 #   faster-whisper  int8 and float32, cpu_threads=2, beam 1, no VAD (needs bench/.venv)
 # Engines that are not available are skipped and reported as such.
 # Output: a markdown table on stdout, bench/out/offline.json, per-engine transcripts in
@@ -70,14 +71,17 @@ run_once() {  # key name precision i cmd...  (one timed process; repeats are int
   fi
 }
 
+# "default" for plain chorus, else the precision after the dash.
+chorus_precision() { [ "$1" = chorus ] && echo default || echo "${1#chorus-}"; }
+
 skip() { DEAD[$1]=1; printf '%s\t%s\tskipped\t%s\n' "$2" "$3" "$4" >> "$STATUS"; echo "  skipping $2 $3: $4" >&2; }
 
 # availability checks
 for e in $ENGINES; do
   case "$e" in
-    chorus)
-      if [ ! -f bin/chorus.js ]; then skip chorus chorus default "bin/chorus.js not found"
-      elif ! command -v node >/dev/null; then skip chorus chorus default "node not found"; fi ;;
+    chorus|chorus-fp32|chorus-bf16|chorus-int8)
+      if [ ! -f bin/chorus.js ]; then skip "$e" chorus "$(chorus_precision "$e")" "bin/chorus.js not found"
+      elif ! command -v node >/dev/null; then skip "$e" chorus "$(chorus_precision "$e")" "node not found"; fi ;;
     fw-int8|fw-float32)
       [ -x "$PY" ] || skip "$e" faster-whisper "${e#fw-}" "bench/.venv missing (run bench/setup-venv.sh)" ;;
     *) skip "$e" "$e" "?" "unknown engine name" ;;
@@ -91,6 +95,9 @@ for ((i = 1; i <= REPEAT; i++)); do
     case "$e" in
       chorus)
         run_once "$e" chorus default "$i" node bin/chorus.js transcribe "${FILES[@]}" --json --threads "$THREADS" --model "$MODEL" ;;
+      chorus-*)
+        run_once "$e" chorus "${e#chorus-}" "$i" node bin/chorus.js transcribe "${FILES[@]}" --json --threads "$THREADS" \
+          --model "$MODEL" --precision "${e#chorus-}" ;;
       fw-int8|fw-float32)
         run_once "$e" faster-whisper "${e#fw-}" "$i" "$PY" bench/reference/fw_transcribe.py --model-dir "$MODEL" \
           --eval-dir "$EVAL" --sets "$SETS" --compute-type "${e#fw-}" --threads "$THREADS" --beam-size 1 --out - ;;
@@ -99,7 +106,7 @@ for ((i = 1; i <= REPEAT; i++)); do
 done
 for e in $ENGINES; do
   [ -n "${DEAD[$e]:-}" ] && continue
-  case "$e" in chorus) n=chorus p=default ;; *) n=faster-whisper p="${e#fw-}" ;; esac
+  case "$e" in chorus*) n=chorus p="$(chorus_precision "$e")" ;; *) n=faster-whisper p="${e#fw-}" ;; esac
   printf '%s\t%s\tok\t\t%s\n' "$n" "$p" "${RUNS[$e]# }" >> "$STATUS"
 done
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "chorus/kernels.h"
@@ -40,7 +41,7 @@ double time_best(Fn&& fn, double min_seconds = 0.3) {
 
 std::vector<ck::Isa> available_isas() {
   std::vector<ck::Isa> out;
-  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512}) {
+  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16}) {
     if (static_cast<int>(isa) <= static_cast<int>(ck::detect_isa())) out.push_back(isa);
   }
   return out;
@@ -83,6 +84,64 @@ void bench_gemm(ck::ThreadPool& pool1, ck::ThreadPool& pool2) {
         const double gflops = flops / t * 1e-9;
         if (isa == ck::Isa::Scalar) scalar_gflops = gflops;
         std::printf(" %9.1f (x%5.1f)", gflops, gflops / scalar_gflops);
+      }
+      std::printf("\n");
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
+// Int8 and bf16 weights against fp32 at the Whisper shapes, 2 threads: GOP/s (2 ops per
+// multiply-add) and the ratio to the fp32 gemm at the best instruction set. Each variant is
+// the weight precision at a forced instruction-set level (see kernels/README.md).
+void bench_lowp(ck::ThreadPool& pool) {
+  struct Variant {
+    const char* name;
+    ck::Precision precision;
+    ck::Isa isa;
+  };
+  const ck::Isa best = ck::detect_isa();
+  std::vector<Variant> variants = {{"fp32", ck::Precision::Fp32, best}};
+  if (best >= ck::Isa::Avx512Bf16) variants.push_back({"bf16-dpbf16", ck::Precision::Bf16, ck::Isa::Avx512Bf16});
+  if (best >= ck::Isa::Avx512) variants.push_back({"bf16-avx512", ck::Precision::Bf16, ck::Isa::Avx512});
+  if (best >= ck::Isa::Avx512Vnni) variants.push_back({"int8-vnni", ck::Precision::Int8, ck::Isa::Avx512Vnni});
+  if (best >= ck::Isa::Avx2) variants.push_back({"int8-avx2", ck::Precision::Int8, ck::Isa::Avx2});
+  variants.push_back({"fp32-scalar", ck::Precision::Fp32, ck::Isa::Scalar});
+  variants.push_back({"bf16-scalar", ck::Precision::Bf16, ck::Isa::Scalar});
+  variants.push_back({"int8-scalar", ck::Precision::Int8, ck::Isa::Scalar});
+
+  struct Nk {
+    int n, k;
+  };
+  const Nk shapes[] = {{1152, 384}, {1536, 384}, {384, 1536}, {51864, 384}};
+  const int ms[] = {1, 8, 32, 64, 1500};
+  std::printf("\nweights fp32 / bf16 / int8, %d threads: GOP/s (x ratio to fp32)\n", pool.size());
+  std::printf("%-18s", "m x n x k");
+  for (const Variant& v : variants) std::printf(" %19s", v.name);
+  std::printf("\n");
+  for (const Nk& s : shapes) {
+    const std::vector<float> b = random_vec(static_cast<size_t>(s.n) * s.k);
+    const std::vector<float> bias = random_vec(s.n);
+    std::vector<ck::Weights> weights;
+    for (const Variant& v : variants) weights.push_back(ck::make_weights(b.data(), s.n, s.k, s.k, v.precision));
+    for (int m : ms) {
+      // The vocabulary product only ever runs for decoder steps.
+      if (s.n > 10000 && m > 64) continue;
+      const std::vector<float> a = random_vec(static_cast<size_t>(m) * s.k);
+      std::vector<float> c(static_cast<size_t>(m) * s.n);
+      const double ops = 2.0 * m * s.n * s.k;
+      char name[64];
+      std::snprintf(name, sizeof name, "%dx%dx%d", m, s.n, s.k);
+      std::printf("%-18s", name);
+      double fp32 = 0.0;
+      for (size_t i = 0; i < variants.size(); ++i) {
+        ck::force_isa(variants[i].isa);
+        const double scalar_budget = variants[i].isa == ck::Isa::Scalar ? 0.0 : 0.3;
+        const double t = time_best([&] { ck::gemm(m, a.data(), s.k, weights[i], c.data(), s.n, bias.data(), false, &pool); },
+                                   scalar_budget);
+        const double gops = ops / t * 1e-9;
+        if (i == 0) fp32 = gops;
+        std::printf(" %9.1f (x%5.2f)", gops, gops / fp32);
       }
       std::printf("\n");
     }
@@ -220,12 +279,16 @@ void bench_attention(ck::ThreadPool& pool2) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   std::printf("detected isa: %s\n", ck::isa_name(ck::detect_isa()));
   ck::ThreadPool pool1(1), pool2(2);
-  bench_gemm(pool1, pool2);
-  bench_ops();
-  bench_stft(pool1, pool2);
-  bench_attention(pool2);
+  const bool lowp_only = argc > 1 && std::string(argv[1]) == "--weights";
+  if (!lowp_only) bench_gemm(pool1, pool2);
+  bench_lowp(pool2);
+  if (!lowp_only) {
+    bench_ops();
+    bench_stft(pool1, pool2);
+    bench_attention(pool2);
+  }
   return 0;
 }

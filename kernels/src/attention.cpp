@@ -22,7 +22,7 @@ const detail::AttentionKernel& attention_kernel() {
     return __builtin_cpu_supports("f16c") != 0;
   }();
   const Isa isa = active_isa();
-  if (isa == Isa::Avx512) return detail::kAttentionAvx512;
+  if (isa >= Isa::Avx512) return detail::kAttentionAvx512;
   if (isa == Isa::Avx2 && f16c) return detail::kAttentionAvx2;
 #endif
   return detail::kAttentionScalar;

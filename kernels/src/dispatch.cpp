@@ -16,7 +16,9 @@ Isa probe_cpu() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("fma")) {
-    return Isa::Avx512;
+    if (!__builtin_cpu_supports("avx512vnni")) return Isa::Avx512;
+    if (!__builtin_cpu_supports("avx512bf16")) return Isa::Avx512Vnni;
+    return Isa::Avx512Bf16;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
 #endif
@@ -32,6 +34,8 @@ Isa initial_isa() {
     if (std::strcmp(env, "scalar") == 0) isa = lower(isa, Isa::Scalar);
     if (std::strcmp(env, "avx2") == 0) isa = lower(isa, Isa::Avx2);
     if (std::strcmp(env, "avx512") == 0) isa = lower(isa, Isa::Avx512);
+    if (std::strcmp(env, "avx512vnni") == 0) isa = lower(isa, Isa::Avx512Vnni);
+    if (std::strcmp(env, "avx512bf16") == 0) isa = lower(isa, Isa::Avx512Bf16);
   }
   return isa;
 }
@@ -62,6 +66,8 @@ void force_isa(Isa isa) {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Avx512Bf16: return "avx512bf16";
+    case Isa::Avx512Vnni: return "avx512vnni";
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
     case Isa::Scalar: break;
@@ -69,16 +75,20 @@ const char* isa_name(Isa isa) {
   return "scalar";
 }
 
-void AlignedFree::operator()(float* p) const { std::free(p); }
+void AlignedFree::operator()(void* p) const { std::free(p); }
 
-AlignedBuffer aligned_alloc_floats(size_t count) {
+void* aligned_alloc_bytes(size_t bytes) {
   // aligned_alloc wants a multiple of the alignment; never ask for zero bytes so a valid
   // pointer always comes back.
-  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  bytes = (bytes + 63) / 64 * 64;
   if (bytes == 0) bytes = 64;
   void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();
-  return AlignedBuffer(static_cast<float*>(p));
+  return p;
+}
+
+AlignedBuffer aligned_alloc_floats(size_t count) {
+  return AlignedBuffer(static_cast<float*>(aligned_alloc_bytes(count * sizeof(float))));
 }
 
 }  // namespace chorus::kernels

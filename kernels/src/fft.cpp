@@ -65,7 +65,7 @@ namespace {
 const detail::FftKernel& fft_kernel() {
 #if defined(CHORUS_KERNELS_X86)
   const Isa isa = active_isa();
-  if (isa == Isa::Avx512) return detail::kFftAvx512;
+  if (isa >= Isa::Avx512) return detail::kFftAvx512;
   if (isa == Isa::Avx2) return detail::kFftAvx2;
 #endif
   return detail::kFftScalar;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "chorus/kernels.h"
 
@@ -37,6 +38,87 @@ struct OpsKernel {
   void (*add_inplace)(float* y, const float* x, size_t count);
 };
 
+// Products over int8 or bf16 weights. A is first "prepared" row by row into the variant's
+// encoding (u8 with offset, int16, bf16, ...) unless the variant reads the fp32 rows.
+struct LowpArgs {
+  const uint8_t* a;   // prepared rows, a_stride bytes each; null when the variant reads a_f32
+  size_t a_stride;
+  const float* a_f32;  // the caller's A
+  int lda;
+  const float* a_scale;  // int8: per prepared row
+  const uint8_t* b;      // panels, panel_bytes apart
+  size_t panel_bytes;
+  const float* b_scale;  // int8: per column
+  const int32_t* b_sum;  // int8: per column
+  int n;
+  int k;
+  float* c;
+  int ldc;
+  const float* bias;
+  bool accumulate;
+};
+
+struct LowpKernel {
+  int mr;  // rows per micro-tile
+  int np;  // panels per micro-tile
+  // Bytes of one prepared row of A for reduction length k; 0 when A is read as fp32.
+  size_t (*row_bytes)(int k);
+  // Prepares rows [r0, r1) of A (a, dst and scale point at row 0): int8 variants also write
+  // the per-row scales. A row takes `stride` bytes of dst; the variant picks the layout
+  // (row-major, or interleaved in tiles of mr rows).
+  void (*prepare)(const float* a, int lda, int r0, int r1, int k, uint8_t* dst, size_t stride, float* scale);
+  // Computes rows [r0, r1) x panels [p0, p1) of C.
+  void (*run)(const LowpArgs& g, int r0, int r1, int p0, int p1);
+};
+
+// Splits an m x panels product into tasks for pool (or runs it on the caller when small):
+// by row slabs when there are many rows, otherwise by columns so that B is streamed once.
+// fn(r0, r1, p0, p1) computes one block; row bounds are multiples of mr except the last.
+// Internal linkage: the per-ISA files include this header too (see gemm_driver.h).
+namespace {
+template <typename Fn>
+void split_product(int m, int panels, int mr, int np, double macs, ThreadPool* pool, Fn&& fn) {
+  // Below this many multiply-adds a job is cheaper than waking another thread.
+  constexpr double kMinParallelMacs = 1 << 18;
+  // A few tasks per thread, so a thread that loses its core for a while does not hold up
+  // the whole product, yet each task still covers a large block.
+  constexpr int kTasksPerThread = 4;
+  const int threads = pool ? pool->size() : 1;
+  if (threads <= 1 || macs < kMinParallelMacs) {
+    fn(0, m, 0, panels);
+    return;
+  }
+  auto split = [](int units, int chunks, int i) {
+    return static_cast<int>(static_cast<long long>(units) * i / chunks);
+  };
+  // Splitting rows re-reads B once per row chunk; splitting columns re-packs A once per
+  // column chunk. With many rows the A side is the larger block, so give each task a
+  // slab of rows across all columns; with few rows (decoder steps) stream B exactly once
+  // by giving each task its own columns.
+  const int row_units = (m + mr - 1) / mr;
+  const int col_units = (panels + np - 1) / np;
+  const int target = threads * kTasksPerThread;
+  int row_chunks = 1;
+  int col_chunks = 1;
+  if (row_units >= target) {
+    row_chunks = target;
+  } else {
+    col_chunks = col_units < target ? col_units : target;
+    const int rest = (target + col_chunks - 1) / col_chunks;
+    row_chunks = row_units < rest ? row_units : rest;
+  }
+  pool->parallel_for(row_chunks * col_chunks, [&](int task) {
+    const int rc = task / col_chunks;
+    const int cc = task % col_chunks;
+    const int r0 = split(row_units, row_chunks, rc) * mr;
+    const int r1 = rc + 1 == row_chunks ? m : split(row_units, row_chunks, rc + 1) * mr;
+    const int p0 = split(col_units, col_chunks, cc) * np;
+    const int p1 = cc + 1 == col_chunks ? panels : split(col_units, col_chunks, cc + 1) * np;
+    fn(r0, r1, p0, p1);
+  });
+}
+}  // namespace
+
 extern const GemmKernel kGemmScalar;
 extern const OpsKernel kOpsScalar;
 #if defined(CHORUS_KERNELS_X86)
@@ -44,7 +126,14 @@ extern const GemmKernel kGemmAvx2;
 extern const GemmKernel kGemmAvx512;
 extern const OpsKernel kOpsAvx2;
 extern const OpsKernel kOpsAvx512;
+extern const LowpKernel kQ8Avx2;
+extern const LowpKernel kQ8Vnni;
+extern const LowpKernel kBf16Avx2;
+extern const LowpKernel kBf16Avx512;
+extern const LowpKernel kBf16Native;
 #endif
+extern const LowpKernel kQ8Scalar;
+extern const LowpKernel kBf16Scalar;
 
 }  // namespace chorus::kernels::detail
 

@@ -62,7 +62,7 @@ namespace {
 const detail::OpsKernel& ops() {
 #if defined(CHORUS_KERNELS_X86)
   const Isa isa = active_isa();
-  if (isa == Isa::Avx512) return detail::kOpsAvx512;
+  if (isa >= Isa::Avx512) return detail::kOpsAvx512;
   if (isa == Isa::Avx2) return detail::kOpsAvx2;
 #endif
   return detail::kOpsScalar;

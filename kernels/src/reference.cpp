@@ -1,7 +1,9 @@
 // Ground truth for tests: the obvious loops, reductions in double so that the reference
 // itself contributes no visible rounding error.
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "chorus/kernels.h"
 
@@ -57,6 +59,56 @@ void softmax_rows(float* x, int rows, int cols, int ld) {
     double sum = 0.0;
     for (int i = 0; i < cols; ++i) sum += std::exp(static_cast<double>(row[i]) - mx);
     for (int i = 0; i < cols; ++i) row[i] = static_cast<float>(std::exp(static_cast<double>(row[i]) - mx) / sum);
+  }
+}
+
+}  // namespace chorus::kernels::reference
+
+namespace chorus::kernels::reference {
+
+void quantize_symmetric(const float* x, int k, int8_t* q, float* scale) {
+  float mx = 0.0f;
+  for (int i = 0; i < k; ++i) mx = std::fmax(mx, std::fabs(x[i]));
+  const float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  for (int i = 0; i < k; ++i) {
+    const float v = std::nearbyint(x[i] * inv);
+    q[i] = static_cast<int8_t>(v > 127.0f ? 127 : v < -127.0f ? -127 : static_cast<int>(v));
+  }
+  *scale = mx / 127.0f;
+}
+
+void gemm_q8_nk(int m, const float* a, int lda, const float* b, int ldb, int n, int k, float* c,
+                int ldc, const float* bias, bool accumulate) {
+  std::vector<int8_t> qa(static_cast<size_t>(m) * k), qb(static_cast<size_t>(n) * k);
+  std::vector<float> sa(m), sb(n);
+  for (int i = 0; i < m; ++i) quantize_symmetric(a + static_cast<size_t>(i) * lda, k, &qa[static_cast<size_t>(i) * k], &sa[i]);
+  for (int j = 0; j < n; ++j) quantize_symmetric(b + static_cast<size_t>(j) * ldb, k, &qb[static_cast<size_t>(j) * k], &sb[j]);
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      int64_t dot = 0;
+      for (int kk = 0; kk < k; ++kk) dot += qa[static_cast<size_t>(i) * k + kk] * qb[static_cast<size_t>(j) * k + kk];
+      double sum = static_cast<double>(sa[i]) * sb[j] * static_cast<double>(dot);
+      if (bias) sum += bias[j];
+      float& out = c[static_cast<size_t>(i) * ldc + j];
+      out = accumulate ? out + static_cast<float>(sum) : static_cast<float>(sum);
+    }
+  }
+}
+
+void gemm_bf16_nk(int m, const float* a, int lda, const float* b, int ldb, int n, int k,
+                  float* c, int ldc, const float* bias, bool accumulate, bool round_a) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int kk = 0; kk < k; ++kk) {
+        const float av = a[static_cast<size_t>(i) * lda + kk];
+        const double x = round_a ? from_bf16(to_bf16(av)) : av;
+        sum += x * from_bf16(to_bf16(b[static_cast<size_t>(j) * ldb + kk]));
+      }
+      if (bias) sum += bias[j];
+      float& out = c[static_cast<size_t>(i) * ldc + j];
+      out = accumulate ? out + static_cast<float>(sum) : static_cast<float>(sum);
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 // Kernel correctness: every compiled instruction-set variant against the reference loops.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -40,7 +41,7 @@ std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
 
 std::vector<ck::Isa> available_isas() {
   std::vector<ck::Isa> out;
-  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512}) {
+  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16}) {
     if (static_cast<int>(isa) <= static_cast<int>(ck::detect_isa())) out.push_back(isa);
   }
   return out;
@@ -175,6 +176,210 @@ void test_gemm_edges(ck::ThreadPool& pool2) {
       for (size_t i = 0; i < ref.size(); ++i) worst = std::fmax(worst, std::fabs(got[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
       CHECK(worst < 1e-4 * std::sqrt(k), "gemm isa=%s m=%d n=%d k=%d threads=%d err %g", ck::isa_name(isa), m, n, k,
             pool ? pool->size() : 0, worst);
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
+// Worst of |got - want| / (floor + |want| + |c0|) over the m x n block of C (row stride ldc);
+// NaN propagates into the result.
+double worst_error(int m, int n, const std::vector<float>& got, int ldc, const std::vector<float>& want,
+                   const std::vector<float>& c0, bool accumulate) {
+  double worst = 0.0;
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const size_t at = static_cast<size_t>(i) * ldc + j;
+      const double err = std::fabs(got[at] - want[at]) / (1.0 + std::fabs(want[at]) + (accumulate ? std::fabs(c0[at]) : 0.0));
+      if (!(err <= worst)) worst = err;
+    }
+  }
+  return worst;
+}
+
+// Int8 and bf16 weights on every variant, thread count and option against the reference of
+// their own scheme, and the schemes themselves against the exact fp32 product within their
+// analytic error bounds.
+void test_lowp(ck::ThreadPool& pool1, ck::ThreadPool& pool2) {
+  const int ms[] = {1, 2, 3, 5, 12, 13, 25, 64, 100};
+  const int ns[] = {1, 15, 16, 17, 33, 100, 384};
+  const int ks[] = {1, 2, 3, 5, 17, 80, 384, 1536};
+  ck::ThreadPool* pools[] = {nullptr, &pool1, &pool2};
+  const std::vector<ck::Isa> isas = available_isas();
+  int combo = 0;
+  for (int m : ms) {
+    for (int n : ns) {
+      for (int k : ks) {
+        ++combo;
+        const int lda = k + 3, ldb = k + 1, ldc = n + 5;
+        std::vector<float> a = random_vec(static_cast<size_t>(m) * lda);
+        std::vector<float> b = random_vec(static_cast<size_t>(n) * ldb, -0.2f, 0.2f);
+        // Uneven magnitudes, as in trained weights, and an all-zero row of A (scale 0).
+        for (int j = 0; j < n; j += 3) b[static_cast<size_t>(j) * ldb] = 3.0f;
+        if (m > 2) std::fill(a.begin() + lda, a.begin() + 2 * lda, 0.0f);
+        const std::vector<float> bias = random_vec(n);
+        const std::vector<float> c0 = random_vec(static_cast<size_t>(m) * ldc);
+
+        const ck::QuantizedMatrix q8 = ck::quantize_nk(b.data(), n, k, ldb);
+        const ck::Bf16Matrix bf = ck::to_bf16_nk(b.data(), n, k, ldb);
+
+        // References with bias and accumulation folded in, for each option combination.
+        for (int v = 0; v < 4; ++v) {
+          const bool use_bias = (v & 1) != 0, accumulate = (v & 2) != 0;
+          const float* bp = use_bias ? bias.data() : nullptr;
+          std::vector<float> ref_q8 = c0, ref_bf = c0, ref_bf_a = c0;
+          ck::reference::gemm_q8_nk(m, a.data(), lda, b.data(), ldb, n, k, ref_q8.data(), ldc, bp, accumulate);
+          ck::reference::gemm_bf16_nk(m, a.data(), lda, b.data(), ldb, n, k, ref_bf.data(), ldc, bp, accumulate, false);
+          ck::reference::gemm_bf16_nk(m, a.data(), lda, b.data(), ldb, n, k, ref_bf_a.data(), ldc, bp, accumulate, true);
+          for (ck::Isa isa : isas) {
+            ck::force_isa(isa);
+            ck::ThreadPool* pool = pools[(v + combo + static_cast<int>(isa)) % 3];
+            std::vector<float> c = c0;
+            ck::gemm(m, a.data(), lda, q8, c.data(), ldc, bp, accumulate, pool);
+            // Same integers as the reference; only the final float scaling may differ by an ulp or two.
+            const double e8 = worst_error(m, n, c, ldc, ref_q8, c0, accumulate);
+            CHECK(e8 <= 1e-5, "gemm int8 isa=%s m=%d n=%d k=%d bias=%d acc=%d threads=%d: err %g", ck::isa_name(isa), m,
+                  n, k, use_bias, accumulate, pool ? pool->size() : 0, e8);
+            c = c0;
+            ck::gemm(m, a.data(), lda, bf, c.data(), ldc, bp, accumulate, pool);
+            // fp32 accumulation in another order than the double reference: gemm's tolerance.
+            const bool rounds_a = isa >= ck::Isa::Avx512Bf16;
+            const double eb = worst_error(m, n, c, ldc, rounds_a ? ref_bf_a : ref_bf, c0, accumulate);
+            CHECK(eb <= 1e-4 * std::sqrt(static_cast<double>(k)), "gemm bf16 isa=%s m=%d n=%d k=%d bias=%d acc=%d threads=%d: err %g",
+                  ck::isa_name(isa), m, n, k, use_bias, accumulate, pool ? pool->size() : 0, eb);
+            bool pad_ok = true;
+            for (int i = 0; i < m; ++i) {
+              for (int j = n; j < ldc; ++j) pad_ok = pad_ok && c[static_cast<size_t>(i) * ldc + j] == c0[static_cast<size_t>(i) * ldc + j];
+            }
+            CHECK(pad_ok, "gemm bf16 isa=%s m=%d n=%d k=%d wrote past n", ck::isa_name(isa), m, n, k);
+          }
+          ck::force_isa(ck::detect_isa());
+        }
+
+        // The schemes against the exact product. int8: with |q * s - x| <= s / 2 on both
+        // sides, |err| <= s_b/2 sum|a| + s_a/2 sum|b| + s_a s_b k / 4. bf16 keeps 8
+        // significant bits, so each rounded operand is within 2^-8 relative and
+        // |err| <= (2^-7 + 2^-16) sum|a b|.
+        std::vector<float> exact(static_cast<size_t>(m) * n), got_q8(exact.size()), got_bf(exact.size());
+        ck::reference::gemm_nk(m, a.data(), lda, b.data(), ldb, n, k, exact.data(), n, nullptr, false);
+        ck::reference::gemm_q8_nk(m, a.data(), lda, b.data(), ldb, n, k, got_q8.data(), n, nullptr, false);
+        ck::reference::gemm_bf16_nk(m, a.data(), lda, b.data(), ldb, n, k, got_bf.data(), n, nullptr, false, true);
+        bool q8_ok = true, bf_ok = true;
+        std::vector<int8_t> q(k);
+        for (int i = 0; i < m; ++i) {
+          const float* ai = a.data() + static_cast<size_t>(i) * lda;
+          float sa = 0.0f;
+          ck::reference::quantize_symmetric(ai, k, q.data(), &sa);
+          double sum_a = 0.0;
+          for (int kk = 0; kk < k; ++kk) sum_a += std::fabs(ai[kk]);
+          for (int j = 0; j < n; ++j) {
+            const float* bj = b.data() + static_cast<size_t>(j) * ldb;
+            double sum_b = 0.0, sum_ab = 0.0;
+            for (int kk = 0; kk < k; ++kk) {
+              sum_b += std::fabs(bj[kk]);
+              sum_ab += std::fabs(ai[kk] * bj[kk]);
+            }
+            const double sb = q8.scale[j];
+            const double bound_q8 = sb / 2 * sum_a + sa / 2.0 * sum_b + sa * sb * k / 4 + 1e-6 * (1 + sum_ab);
+            const double bound_bf = (1.0 / 128 + 1.0 / 65536) * sum_ab + 1e-6 * (1 + sum_ab);
+            const size_t at = static_cast<size_t>(i) * n + j;
+            q8_ok = q8_ok && std::fabs(got_q8[at] - exact[at]) <= bound_q8;
+            bf_ok = bf_ok && std::fabs(got_bf[at] - exact[at]) <= bound_bf;
+          }
+        }
+        CHECK(q8_ok, "int8 scheme outside its error bound m=%d n=%d k=%d", m, n, k);
+        CHECK(bf_ok, "bf16 scheme outside its error bound m=%d n=%d k=%d", m, n, k);
+
+        // Stored columns read back as the dequantised weights; Weights wraps each type.
+        bool col_ok = true;
+        std::vector<float> col(k), qcol(k);
+        for (int j = 0; j < n; j += 7) {
+          const float* bj = b.data() + static_cast<size_t>(j) * ldb;
+          float s = 0.0f;
+          ck::reference::quantize_symmetric(bj, k, q.data(), &s);
+          ck::column(q8, j, col.data());
+          for (int kk = 0; kk < k; ++kk) col_ok = col_ok && col[kk] == s * q[kk];
+          ck::column(bf, j, col.data());
+          for (int kk = 0; kk < k; ++kk) col_ok = col_ok && col[kk] == ck::from_bf16(ck::to_bf16(bj[kk]));
+        }
+        CHECK(col_ok, "column() of int8/bf16 weights m=%d n=%d k=%d", m, n, k);
+      }
+    }
+  }
+}
+
+void test_weights(ck::ThreadPool& pool2) {
+  const int m = 7, n = 45, k = 37;
+  const std::vector<float> a = random_vec(static_cast<size_t>(m) * k), b = random_vec(static_cast<size_t>(n) * k);
+  const std::vector<float> bias = random_vec(n);
+  const ck::PackedMatrix f32 = ck::pack_nk(b.data(), n, k, k);
+  const ck::QuantizedMatrix q8 = ck::quantize_nk(b.data(), n, k, k);
+  const ck::Bf16Matrix bf = ck::to_bf16_nk(b.data(), n, k, k);
+  for (ck::Precision p : {ck::Precision::Fp32, ck::Precision::Bf16, ck::Precision::Int8}) {
+    ck::Precision parsed = ck::Precision::Fp32;
+    CHECK(ck::parse_precision(ck::precision_name(p), &parsed) && parsed == p, "parse_precision(%s)", ck::precision_name(p));
+    const ck::Weights w = ck::make_weights(b.data(), n, k, k, p);
+    CHECK(w.precision == p && w.n() == n && w.k() == k, "Weights %s shape", ck::precision_name(p));
+    std::vector<float> got(static_cast<size_t>(m) * n), want(got.size()), col(k), want_col(k);
+    ck::gemm(m, a.data(), k, w, got.data(), n, bias.data(), false, &pool2);
+    if (p == ck::Precision::Fp32) ck::gemm(m, a.data(), k, f32, want.data(), n, bias.data(), false, &pool2);
+    if (p == ck::Precision::Bf16) ck::gemm(m, a.data(), k, bf, want.data(), n, bias.data(), false, &pool2);
+    if (p == ck::Precision::Int8) ck::gemm(m, a.data(), k, q8, want.data(), n, bias.data(), false, &pool2);
+    CHECK(got == want, "gemm over Weights(%s) matches the typed overload", ck::precision_name(p));
+    bool col_ok = true;
+    for (int j = 0; j < n; ++j) {
+      ck::column(w, j, col.data());
+      if (p == ck::Precision::Fp32) ck::column(f32, j, want_col.data());
+      if (p == ck::Precision::Bf16) ck::column(bf, j, want_col.data());
+      if (p == ck::Precision::Int8) ck::column(q8, j, want_col.data());
+      col_ok = col_ok && col == want_col;
+      if (p == ck::Precision::Fp32) col_ok = col_ok && std::equal(col.begin(), col.end(), b.begin() + static_cast<size_t>(j) * k);
+    }
+    CHECK(col_ok, "column(Weights(%s))", ck::precision_name(p));
+  }
+  // Sizes: int8 stores a quarter of fp32 (plus per-column scale and sum), bf16 half.
+  const ck::Weights big8 = ck::make_weights(random_vec(384 * 384).data(), 384, 384, 384, ck::Precision::Int8);
+  const ck::Weights big16 = ck::make_weights(random_vec(384 * 384).data(), 384, 384, 384, ck::Precision::Bf16);
+  CHECK(big8.bytes() == 384 * 384 + 384 * 8 && big16.bytes() == 384 * 384 * 2, "int8/bf16 byte sizes %zu %zu", big8.bytes(),
+        big16.bytes());
+  ck::Precision unused;
+  CHECK(!ck::parse_precision("fp16", &unused) && !ck::parse_precision("", &unused), "parse_precision rejects unknown names");
+
+  // k == 0 leaves bias and accumulation only.
+  const ck::QuantizedMatrix q0 = ck::quantize_nk(nullptr, 20, 0, 0);
+  std::vector<float> c(3 * 20, 2.0f);
+  ck::gemm(3, nullptr, 0, q0, c.data(), 20, bias.data(), true, &pool2);
+  bool ok = true;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 20; ++j) ok = ok && c[i * 20 + j] == 2.0f + bias[j];
+  }
+  CHECK(ok, "int8 gemm with k=0");
+
+  // bf16 rounding: nearest, ties to even; infinities and NaN survive.
+  CHECK(ck::to_bf16(1.0f) == 0x3F80 && ck::to_bf16(1.0f + 1.0f / 256) == 0x3F80 &&
+            ck::to_bf16(1.0f + 3.0f / 256) == 0x3F82 && ck::to_bf16(-2.0f) == 0xC000 &&
+            ck::to_bf16(std::numeric_limits<float>::infinity()) == 0x7F80 &&
+            std::isnan(ck::from_bf16(ck::to_bf16(std::numeric_limits<float>::quiet_NaN()))),
+        "to_bf16 rounding");
+}
+
+// A row's result must not depend on the rows beside it: decoder steps batch hypotheses and
+// each must get the logits it would get alone (bitwise, on every variant and thread count).
+void test_lowp_batch_invariance(ck::ThreadPool& pool2) {
+  const int m = 29, n = 300, k = 385;
+  const std::vector<float> a = random_vec(static_cast<size_t>(m) * k), b = random_vec(static_cast<size_t>(n) * k);
+  const std::vector<float> bias = random_vec(n);
+  for (ck::Precision p : {ck::Precision::Bf16, ck::Precision::Int8}) {
+    const ck::Weights w = ck::make_weights(b.data(), n, k, k, p);
+    for (ck::Isa isa : available_isas()) {
+      ck::force_isa(isa);
+      std::vector<float> all(static_cast<size_t>(m) * n), one(n);
+      ck::gemm(m, a.data(), k, w, all.data(), n, bias.data(), false, &pool2);
+      bool same = true;
+      for (int i = 0; i < m; ++i) {
+        ck::gemm(1, a.data() + static_cast<size_t>(i) * k, k, w, one.data(), n, bias.data(), false, i % 2 ? &pool2 : nullptr);
+        same = same && std::memcmp(one.data(), all.data() + static_cast<size_t>(i) * n, n * sizeof(float)) == 0;
+      }
+      CHECK(same, "gemm %s isa=%s: a row alone differs from the same row in a batch", ck::precision_name(p), ck::isa_name(isa));
     }
   }
   ck::force_isa(ck::detect_isa());
@@ -574,6 +779,9 @@ int main() {
   test_thread_pool();
   test_gemm_edges(pool2);
   test_gemm(pool1, pool2);
+  test_lowp(pool1, pool2);
+  test_weights(pool2);
+  test_lowp_batch_invariance(pool2);
   for (ck::Isa isa : available_isas()) {
     ck::force_isa(isa);
     CHECK(ck::active_isa() == isa, "force_isa(%s)", ck::isa_name(isa));

@@ -1,5 +1,5 @@
-// Whisper on the CPU: fp32 activations over packed weights, every product through
-// chorus::kernels::gemm, work split over one shared thread pool.
+// Whisper on the CPU: fp32 activations over packed fp32, bf16 or int8 weights, every product
+// through chorus::kernels::gemm, work split over one shared thread pool.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -31,7 +31,7 @@ KvCapacity pool_capacity(const WhisperDims& dims, const BackendOptions& opt) {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const std::string& dir, const BackendOptions& opt)
-      : model_(WhisperModel::load(dir)),
+      : model_(WhisperModel::load(dir, opt.precision)),
         pool_(model_.dims, pool_capacity(model_.dims, opt)),
         threads_(opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency())),
         mel_(model_.dims.n_mels),
@@ -56,6 +56,7 @@ class CpuBackend final : public Backend {
     return std::string("cpu-") + kernels::isa_name(kernels::active_isa()) + "-x" + std::to_string(threads_.size());
   }
   size_t weight_bytes() const override { return model_.weight_bytes; }
+  kernels::Precision precision() const override { return model_.precision; }
   int alignment_head_count() const override { return alignment_head_count_; }
   PoolStats pool_stats() const override {
     std::lock_guard<std::mutex> lock(pool_mutex_);

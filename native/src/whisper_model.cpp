@@ -11,29 +11,32 @@ class Loader {
  public:
   Loader(const ModelFile& file, size_t& bytes) : file_(file), bytes_(bytes) {}
 
+  // A tensor kept as fp32 values.
   std::vector<float> tensor(const std::string& name, std::vector<int64_t> expected_shape) {
-    const auto& v = file_.get(name);
-    if (v.shape != expected_shape) {
-      throw std::runtime_error("model variable " + name + " has shape " + shape_str(v.shape) +
-                               ", expected " + shape_str(expected_shape));
-    }
-    auto data = v.to_f32(file_.find(name + "_scale"));
+    auto data = values(name, expected_shape);
     bytes_ += data.size() * sizeof(float);
     return data;
   }
 
-  Linear linear(const std::string& prefix, int out, int in, bool bias = true) {
+  // A [n][k] weight converted from the file's values to precision p.
+  kernels::Weights weights(const std::string& name, std::vector<int64_t> expected_shape, int n, int k,
+                           kernels::Precision p) {
+    const auto data = values(name, expected_shape);
+    auto w = kernels::make_weights(data.data(), n, k, k, p);
+    bytes_ += w.bytes();
+    return w;
+  }
+
+  Linear linear(const std::string& prefix, int out, int in, kernels::Precision p) {
     Linear l;
-    auto w = tensor(prefix + "/weight", {out, in});
-    l.w = kernels::pack_nk(w.data(), out, in, in);
-    if (bias && file_.has(prefix + "/bias")) l.b = tensor(prefix + "/bias", {out});
+    l.w = weights(prefix + "/weight", {out, in}, out, in, p);
+    if (file_.has(prefix + "/bias")) l.b = tensor(prefix + "/bias", {out});
     return l;
   }
 
   Linear conv(const std::string& prefix, int out, int in, int width) {
     Linear l;
-    auto w = tensor(prefix + "/weight", {out, in, width});
-    l.w = kernels::pack_nk(w.data(), out, in * width, in * width);
+    l.w = weights(prefix + "/weight", {out, in, width}, out, in * width, kernels::Precision::Fp32);
     l.b = tensor(prefix + "/bias", {out});
     return l;
   }
@@ -45,6 +48,15 @@ class Loader {
   int64_t scalar(const std::string& name) { return file_.get(name).scalar_int(); }
 
  private:
+  std::vector<float> values(const std::string& name, const std::vector<int64_t>& expected_shape) {
+    const auto& v = file_.get(name);
+    if (v.shape != expected_shape) {
+      throw std::runtime_error("model variable " + name + " has shape " + shape_str(v.shape) +
+                               ", expected " + shape_str(expected_shape));
+    }
+    return v.to_f32(file_.find(name + "_scale"));
+  }
+
   static std::string shape_str(const std::vector<int64_t>& s) {
     std::string out = "[";
     for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -62,13 +74,14 @@ int count_layers(const ModelFile& file, const std::string& stack) {
 
 }  // namespace
 
-WhisperModel WhisperModel::load(const std::string& dir) {
+WhisperModel WhisperModel::load(const std::string& dir, kernels::Precision precision) {
   const auto file = ModelFile::read(dir);
   if (file.spec_name() != "WhisperSpec") {
     throw std::runtime_error(dir + " holds a " + file.spec_name() + " model, not Whisper");
   }
   WhisperModel m;
   m.spec = file.spec_name();
+  m.precision = precision;
   auto& d = m.dims;
   const auto& conv1 = file.get("encoder/conv1/weight");
   const auto& emb = file.get("decoder/embeddings/weight");
@@ -101,45 +114,36 @@ WhisperModel WhisperModel::load(const std::string& dir) {
     const auto p = "encoder/layer_" + std::to_string(i);
     EncoderLayer l;
     l.attn_ln = load.norm(p + "/self_attention/layer_norm", s);
-    l.qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s);
-    l.attn_out = load.linear(p + "/self_attention/linear_1", s, s);
+    l.qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision);
+    l.attn_out = load.linear(p + "/self_attention/linear_1", s, s, precision);
     l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
-    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s);
-    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision);
     m.encoder.push_back(std::move(l));
   }
   m.encoder_ln = load.norm("encoder/layer_norm", s);
 
-  {
-    const auto embedding = load.tensor("decoder/embeddings/weight", {d.n_vocab, s});
-    m.token_embedding = kernels::pack_nk(embedding.data(), d.n_vocab, s, s);
-  }
+  m.token_embedding = load.weights("decoder/embeddings/weight", {d.n_vocab, s}, d.n_vocab, s, precision);
   m.text_pos = load.tensor("decoder/position_encodings/encodings", {d.n_text_ctx, s});
   for (int i = 0; i < d.n_text_layer; ++i) {
     const auto p = "decoder/layer_" + std::to_string(i);
     DecoderLayer l;
     l.self_ln = load.norm(p + "/self_attention/layer_norm", s);
-    l.self_qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s);
-    l.self_out = load.linear(p + "/self_attention/linear_1", s, s);
+    l.self_qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision);
+    l.self_out = load.linear(p + "/self_attention/linear_1", s, s, precision);
     l.cross_ln = load.norm(p + "/attention/layer_norm", s);
-    l.cross_q = load.linear(p + "/attention/linear_0", s, s);
-    l.cross_kv = load.linear(p + "/attention/linear_1", 2 * s, s);
-    l.cross_out = load.linear(p + "/attention/linear_2", s, s);
+    l.cross_q = load.linear(p + "/attention/linear_0", s, s, precision);
+    l.cross_kv = load.linear(p + "/attention/linear_1", 2 * s, s, precision);
+    l.cross_out = load.linear(p + "/attention/linear_2", s, s, precision);
     l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
-    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s);
-    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision);
     m.decoder.push_back(std::move(l));
   }
   m.decoder_ln = load.norm("decoder/layer_norm", s);
   return m;
 }
 
-void WhisperModel::embed(int token, float* out) const {
-  const int k = token_embedding.k;
-  const float* panel = token_embedding.data.get() +
-                       static_cast<size_t>(token / kernels::kPanel) * k * kernels::kPanel;
-  const int lane = token % kernels::kPanel;
-  for (int i = 0; i < k; ++i) out[i] = panel[static_cast<size_t>(i) * kernels::kPanel + lane];
-}
+void WhisperModel::embed(int token, float* out) const { kernels::column(token_embedding, token, out); }
 
 }  // namespace chorus

@@ -20,13 +20,13 @@ struct WhisperDims {
   int head_dim() const { return n_state / n_head; }
 };
 
-// One linear layer: packed weight plus optional bias.
+// One linear layer: weight stored at the model's precision plus optional bias.
 struct Linear {
-  kernels::PackedMatrix w;
+  kernels::Weights w;
   std::vector<float> b;  // empty when the layer has no bias
   const float* bias() const { return b.empty() ? nullptr : b.data(); }
-  int out() const { return w.n; }
-  int in() const { return w.k; }
+  int out() const { return w.n(); }
+  int in() const { return w.k(); }
 };
 
 struct Norm {
@@ -56,21 +56,24 @@ struct DecoderLayer {
 struct WhisperModel {
   WhisperDims dims;
   std::string spec;
-  // conv stem as im2col products: weight [out][in * 3]
+  // Storage of the linear layers and the token embedding, chosen at load.
+  kernels::Precision precision = kernels::Precision::Fp32;
+  // conv stem as im2col products: weight [out][in * 3], always fp32 (its input is the raw
+  // log-mel and it is a small share of the encoder's work)
   Linear conv1, conv2;
   std::vector<float> audio_pos;  // [n_audio_ctx][n_state]
   std::vector<EncoderLayer> encoder;
   Norm encoder_ln;
 
-  // The token embedding, packed as the tied output projection; embedding lookups gather from
-  // the packed panels so the largest matrix is held once.
-  kernels::PackedMatrix token_embedding;
+  // The token embedding, stored as the tied output projection; embedding lookups gather (and
+  // dequantise) a column of it so the largest matrix is held once.
+  kernels::Weights token_embedding;
   std::vector<float> text_pos;         // [n_text_ctx][n_state]
   std::vector<DecoderLayer> decoder;
   Norm decoder_ln;
   size_t weight_bytes = 0;
 
-  static WhisperModel load(const std::string& dir);
+  static WhisperModel load(const std::string& dir, kernels::Precision precision);
   // Copies the embedding of token into out[n_state].
   void embed(int token, float* out) const;
 };

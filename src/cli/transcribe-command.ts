@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
 import { transcribe, type TranscribeOptions } from '../engine/transcribe.js';
-import { WhisperModel } from '../engine/whisper.js';
+import { parsePrecision, WhisperModel, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 
 function formatTime(seconds: number): string {
@@ -39,6 +39,7 @@ export async function runTranscribe(args: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       language: { type: 'string' },
       threads: { type: 'string' },
+      precision: { type: 'string' },
       'beam-size': { type: 'string', default: '1' },
       task: { type: 'string', default: 'transcribe' },
       prompt: { type: 'string' },
@@ -60,7 +61,19 @@ export async function runTranscribe(args: string[]): Promise<number> {
     process.stderr.write('chorus transcribe: --beam-size must be 1..16 and --threads a non-negative integer\n');
     return 2;
   }
-  const model = await WhisperModel.load(values.model!, { threads, maxWindows: 1, maxSessions: Math.max(5, beamSize) });
+  let precision: Precision | undefined;
+  try {
+    precision = values.precision === undefined ? undefined : parsePrecision(values.precision, '--precision');
+  } catch (err) {
+    process.stderr.write(`chorus transcribe: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const model = await WhisperModel.load(values.model!, {
+    threads,
+    precision,
+    maxWindows: 1,
+    maxSessions: Math.max(5, beamSize),
+  });
   if (values.language && !model.multilingual && values.language !== 'en') {
     model.close();
     process.stderr.write(`chorus transcribe: ${values.model} is English-only; --language ${values.language} is not available\n`);

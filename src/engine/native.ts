@@ -5,6 +5,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../paths.js';
 
+/** How the linear layers and the tied embedding/output projection are stored on the device. */
+export type Precision = 'fp32' | 'bf16' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'int8'];
+
 export interface NativeModelInfo {
   nMels: number;
   nAudioCtx: number;
@@ -19,6 +23,7 @@ export interface NativeModelInfo {
   device: string;
   isa: string;
   weightBytes: number;
+  precision: Precision;
   maxWindows: number;
   windowsInUse: number;
   maxSessions: number;
@@ -29,6 +34,8 @@ export interface NativeModelInfo {
 
 export interface NativeLoadOptions {
   threads?: number;
+  /** weight storage (fp32 when absent); an unknown value rejects the load */
+  precision?: Precision;
   maxWindows?: number;
   maxSessions?: number;
   /**

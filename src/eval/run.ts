@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
 import { transcribe } from '../engine/transcribe.js';
-import { WhisperModel } from '../engine/whisper.js';
+import { parsePrecision, WhisperModel } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { repoRoot } from '../paths.js';
 import { words } from '../text/normalize.js';
@@ -51,12 +51,18 @@ async function main(): Promise<number> {
       model: { type: 'string', default: DEFAULT_MODEL },
       sets: { type: 'string' },
       threads: { type: 'string', default: '2' },
+      precision: { type: 'string' },
       'beam-size': { type: 'string', default: '1' },
       reference: { type: 'string', multiple: true },
       out: { type: 'string' },
     },
   });
-  const model = await WhisperModel.load(values.model!, { threads: Number(values.threads), maxWindows: 1, maxSessions: 5 });
+  const model = await WhisperModel.load(values.model!, {
+    threads: Number(values.threads),
+    precision: values.precision === undefined ? undefined : parsePrecision(values.precision, '--precision'),
+    maxWindows: 1,
+    maxSessions: 5,
+  });
   const wanted = values.sets?.split(',').filter(Boolean);
   let clips: EvalClip[] = loadManifest();
   if (wanted) clips = clips.filter((c) => wanted.includes(c.set));
@@ -138,7 +144,7 @@ async function main(): Promise<number> {
   }
   const audioS = results.reduce((n, r) => n + r.durationS, 0);
   process.stdout.write(
-    `\n${results.length} clips, ${audioS.toFixed(1)} s of audio in ${wallS.toFixed(1)} s (${(audioS / wallS).toFixed(1)}x real time, model ${values.model}, ${values.threads} threads)\n`,
+    `\n${results.length} clips, ${audioS.toFixed(1)} s of audio in ${wallS.toFixed(1)} s (${(audioS / wallS).toFixed(1)}x real time, model ${values.model} ${model.info.precision}, ${values.threads} threads)\n`,
   );
   if (skipped.length > 0) process.stdout.write(`skipped ${skipped.length} non-English clips: ${values.model} is English-only\n`);
 
@@ -146,7 +152,7 @@ async function main(): Promise<number> {
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(
     outPath,
-    JSON.stringify({ model: values.model, evalDir: evalDir(), wallS, audioS, sets: report, clips: results }, null, 2) + '\n',
+    JSON.stringify({ model: values.model, precision: model.info.precision, evalDir: evalDir(), wallS, audioS, sets: report, clips: results }, null, 2) + '\n',
   );
   process.stdout.write(`report: ${outPath}\n`);
   for (const f of failures) process.stderr.write(`eval: ${f}\n`);

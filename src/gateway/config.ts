@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { DEFAULT_PRECISION, parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { DEFAULT_MAX_LAG_S } from '../stream/admission.js';
 
@@ -34,6 +35,8 @@ export interface GatewayConfig {
   batching: boolean;
   /** 0: the engine picks from the cores available. */
   threads: number;
+  /** Storage of the model's weights on the device. */
+  precision: Precision;
   /** JSONL file that also receives every final result; null: none. */
   transcriptSink: string | null;
   /** STUN/TURN servers for WebRTC ingest; none: host candidates only (loopback, LAN). */
@@ -72,6 +75,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   maxLagS: DEFAULT_MAX_LAG_S,
   batching: true,
   threads: 0,
+  precision: DEFAULT_PRECISION,
   transcriptSink: null,
   iceServers: [],
 };
@@ -91,10 +95,19 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --max-lag-s SECONDS           CHORUS_MAX_LAG_S              refuse new sessions while live ones lag more (${GATEWAY_DEFAULTS.maxLagS})
   --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
+  --precision fp32|bf16|int8    CHORUS_PRECISION              weight storage (${GATEWAY_DEFAULTS.precision})
   --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers
   --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers`;
+
+function precisionSetting(name: string, value: string): Precision {
+  try {
+    return parsePrecision(value, name);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
 
 function integerSetting(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected a whole number, got "${value}"`);
@@ -173,6 +186,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'max-lag-s': { type: 'string' },
         'no-batching': { type: 'boolean' },
         threads: { type: 'string' },
+        precision: { type: 'string' },
         'transcript-sink': { type: 'string' },
         'ice-server': { type: 'string', multiple: true },
         'ice-username': { type: 'string' },
@@ -203,6 +217,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const kvBudgetMb = pick('kv-budget-mb', 'CHORUS_KV_BUDGET_MB');
   const maxLag = pick('max-lag-s', 'CHORUS_MAX_LAG_S');
   const threads = pick('threads', 'CHORUS_THREADS');
+  const precision = pick('precision', 'CHORUS_PRECISION');
   // The flag can only switch batching off; the variable says either way.
   const batchingFromEnv = env.CHORUS_BATCHING ? onOffSetting('CHORUS_BATCHING', env.CHORUS_BATCHING) : null;
   const transcriptSink = pick('transcript-sink', 'CHORUS_TRANSCRIPT_SINK');
@@ -236,6 +251,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     maxLagS: maxLag ? secondsSetting(maxLag.name, maxLag.value, 0.1, 3600) / 1000 : GATEWAY_DEFAULTS.maxLagS,
     batching: values['no-batching'] === true ? false : batchingFromEnv ?? GATEWAY_DEFAULTS.batching,
     threads: threads ? integerSetting(threads.name, threads.value, 0, 1024) : GATEWAY_DEFAULTS.threads,
+    precision: precision ? precisionSetting(precision.name, precision.value) : GATEWAY_DEFAULTS.precision,
     transcriptSink: transcriptSink ? nonEmpty(transcriptSink.name, transcriptSink.value) : GATEWAY_DEFAULTS.transcriptSink,
     iceServers,
   };

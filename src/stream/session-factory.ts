@@ -5,7 +5,7 @@
 import type { StepStats } from '../engine/device-scheduler.js';
 import { LiveDecoder } from '../engine/live-decoder.js';
 import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
-import { WhisperModel, type StreamSlots } from '../engine/whisper.js';
+import { WhisperModel, type Precision, type StreamSlots } from '../engine/whisper.js';
 import {
   admissionLimit,
   decideAdmission,
@@ -27,6 +27,8 @@ import { StreamingSession } from './session.js';
 export interface SessionFactoryOptions {
   model: string;
   threads?: number;
+  /** weight storage (the engine's DEFAULT_PRECISION when absent) */
+  precision?: Precision;
   /** live sessions admitted at once */
   maxSessions: number;
   /** extra pool room for file transcriptions running beside live sessions */
@@ -86,6 +88,7 @@ export class WhisperSessionFactory implements SessionFactory {
     const streams = options.maxSessions + fileJobs;
     const model = await WhisperModel.load(options.model, {
       threads: options.threads ?? 0,
+      precision: options.precision,
       batching: options.batching,
       onStep: options.onStep,
       ...(options.kvBudgetBytes === undefined

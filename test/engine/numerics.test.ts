@@ -61,7 +61,8 @@ let window: number;
 let encoderStates: Float32Array;
 
 beforeAll(async () => {
-  model = await WhisperModel.load('tiny.en', { threads: 2, maxWindows: 1, maxSessions: 2 });
+  // The reference is float32, so the weights are too (test/engine/precision.test.ts covers the others).
+  model = await WhisperModel.load('tiny.en', { threads: 2, precision: 'fp32', maxWindows: 1, maxSessions: 2 });
   const audio = await loadAudioFile(fixture('jfk').path);
   const full = await logMelSpectrogram(model, audio.samples);
   expect(full.frames).toBe(reference.mel.full_clip_frames);

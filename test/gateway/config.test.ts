@@ -24,6 +24,7 @@ describe('parseGatewayConfig defaults', () => {
       maxLagS: 2,
       batching: true,
       threads: 0,
+      precision: 'bf16',
       transcriptSink: null,
       iceServers: [],
     });
@@ -66,6 +67,8 @@ describe('parseGatewayConfig sources', () => {
         '--no-batching',
         '--threads',
         '4',
+        '--precision',
+        'int8',
         '--transcript-sink',
         '/tmp/finals.jsonl',
         '--ice-server',
@@ -94,6 +97,7 @@ describe('parseGatewayConfig sources', () => {
       maxLagS: 1.5,
       batching: false,
       threads: 4,
+      precision: 'int8',
       transcriptSink: '/tmp/finals.jsonl',
       iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
     });
@@ -115,6 +119,7 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_MAX_LAG_S: '3',
       CHORUS_BATCHING: 'off',
       CHORUS_THREADS: '2',
+      CHORUS_PRECISION: 'fp32',
       CHORUS_TRANSCRIPT_SINK: 'finals.jsonl',
       CHORUS_ICE_SERVERS: 'stun:a.example:3478, stun:b.example:3478',
     });
@@ -133,6 +138,7 @@ describe('parseGatewayConfig sources', () => {
       maxLagS: 3,
       batching: false,
       threads: 2,
+      precision: 'fp32',
       transcriptSink: 'finals.jsonl',
       iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
     });
@@ -163,6 +169,7 @@ describe('parseGatewayConfig validation', () => {
     [['--max-outbound-bytes', '1KiB'], '--max-outbound-bytes'],
     [['--max-upload-bytes', '2GiB'], '--max-upload-bytes'],
     [['--threads', 'many'], '--threads'],
+    [['--precision', 'fp16'], '--precision'],
     [['--max-sessions', '0'], '--max-sessions'],
     [['--kv-budget-mb', '0'], '--kv-budget-mb'],
     [['--kv-budget-mb', '1.5'], '--kv-budget-mb'],

@@ -11,7 +11,10 @@ namespace chorus::kernels {
 
 class ThreadPool;
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+// Ordered levels: each one implies the ones below. AVX-512 VNNI (int8 dot products) and
+// AVX-512 BF16 are their own levels so a CPU with AVX-512F alone still gets the AVX-512 fp32
+// kernels; no shipping CPU has BF16 without VNNI, so BF16 sits above VNNI.
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512Bf16 = 4 };
 
 // Best instruction set this CPU supports among the compiled variants.
 Isa detect_isa();
@@ -21,9 +24,12 @@ void force_isa(Isa isa);
 const char* isa_name(Isa isa);
 
 // Allocation aligned for the widest vector the library uses (64 bytes).
-struct AlignedFree { void operator()(float* p) const; };
+struct AlignedFree { void operator()(void* p) const; };
 using AlignedBuffer = std::unique_ptr<float[], AlignedFree>;
 AlignedBuffer aligned_alloc_floats(size_t count);
+template <typename T>
+using AlignedArray = std::unique_ptr<T[], AlignedFree>;
+void* aligned_alloc_bytes(size_t bytes);
 
 // Right-hand matrix B of a product, repacked into panels of kPanel columns so that the
 // micro-kernel streams it contiguously. Logical shape: K rows (reduction) x N columns.
@@ -43,6 +49,34 @@ size_t packed_size(int n, int k);
 void pack_nk_into(const float* b, int n, int k, int ldb, float* out);
 void pack_kn_into(const float* b, int k, int n, int ldb, float* out);
 
+// Int8 weights: each column j of B (row j of a [n][k] weight) is quantised symmetrically,
+// q = round(b / scale[j]) in [-127, 127] with scale[j] = max|b_j| / 127. Panels of kPanel
+// columns hold ceil(k / 4) groups; a group is 64 bytes, the 4 consecutive k values of each
+// of the 16 columns ([column][4]), which is the operand order of a u8 x s8 dot product
+// into 16 int32 lanes. Padding (k past k, columns past n) is zero.
+struct QuantizedMatrix {
+  int n = 0;
+  int k = 0;
+  int groups() const { return (k + 3) / 4; }
+  AlignedArray<int8_t> data;         // ceil(n / kPanel) panels of groups() * 64 bytes
+  AlignedArray<float> scale;         // per column, zero past n (whole panels)
+  AlignedArray<int32_t> column_sum;  // per column sum of q, for the unsigned-A offset
+  size_t bytes() const;
+};
+QuantizedMatrix quantize_nk(const float* b, int n, int k, int ldb);
+
+// Bf16 weights: B rounded to bfloat16 (nearest even). Panels of kPanel columns hold
+// ceil(k / 2) pairs; a pair is 64 bytes, ([column][2]) the 2 consecutive k values of each
+// of the 16 columns, the operand order of vdpbf16ps. Padding is zero.
+struct Bf16Matrix {
+  int n = 0;
+  int k = 0;
+  int pairs() const { return (k + 1) / 2; }
+  AlignedArray<uint16_t> data;  // ceil(n / kPanel) panels of pairs() * 32 values
+  size_t bytes() const;
+};
+Bf16Matrix to_bf16_nk(const float* b, int n, int k, int ldb);
+
 // C[m][n] = (accumulate ? C[m][n] : 0) + bias[n] + sum_k A[m][k] * B[k][n]
 // for rows [0, m) and columns [0, b.n). A has row stride lda, C row stride ldc.
 // bias may be null. Splits the work over pool when pool is non-null.
@@ -52,6 +86,46 @@ inline void gemm(int m, const float* a, int lda, const PackedMatrix& b, float* c
                  const float* bias, bool accumulate, ThreadPool* pool) {
   gemm(m, a, lda, b.data.get(), b.n, b.k, c, ldc, bias, accumulate, pool);
 }
+
+// The same product over int8 weights: each row of A is quantised on the fly like a column of
+// B (per-row scale, symmetric), the dot products are exact in int32 and C gets
+// a_scale[i] * b.scale[j] * dot + bias[j]. k must not exceed 65536 (int32 headroom).
+void gemm(int m, const float* a, int lda, const QuantizedMatrix& b, float* c, int ldc,
+          const float* bias, bool accumulate, ThreadPool* pool);
+// The same product over bf16 weights, accumulated in fp32. With AVX-512 BF16 the rows of A
+// are rounded to bf16 too (vdpbf16ps); the other variants widen B and keep A in fp32.
+void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,
+          const float* bias, bool accumulate, ThreadPool* pool);
+
+// Weight storage chosen at load: one type for every linear layer whatever its precision.
+enum class Precision { Fp32 = 0, Bf16 = 1, Int8 = 2 };
+const char* precision_name(Precision p);
+// false when name is not one of "fp32", "bf16", "int8".
+bool parse_precision(const char* name, Precision* out);
+
+struct Weights {
+  Precision precision = Precision::Fp32;
+  PackedMatrix f32;  // only the member of `precision` is filled
+  Bf16Matrix bf16;
+  QuantizedMatrix q8;
+  int n() const;
+  int k() const;
+  size_t bytes() const;
+};
+// B given as [n][k] rows (PyTorch Linear weight layout), stored at precision p.
+Weights make_weights(const float* b, int n, int k, int ldb, Precision p);
+void gemm(int m, const float* a, int lda, const Weights& b, float* c, int ldc, const float* bias,
+          bool accumulate, ThreadPool* pool);
+// Column j of B as stored (dequantised), i.e. row j of the [n][k] weight, into out[k]: the
+// tied token embedding is gathered from the output projection this way.
+void column(const PackedMatrix& b, int j, float* out);
+void column(const QuantizedMatrix& b, int j, float* out);
+void column(const Bf16Matrix& b, int j, float* out);
+void column(const Weights& b, int j, float* out);
+
+// bfloat16 conversions: round to nearest even (NaN stays NaN), and exact widening.
+uint16_t to_bf16(float x);
+float from_bf16(uint16_t x);
 
 // out[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta, for each of rows rows of dim.
 void layer_norm(const float* x, float* out, int rows, int dim, const float* gamma,
@@ -91,6 +165,18 @@ void layer_norm(const float* x, float* out, int rows, int dim, const float* gamm
                 const float* beta, float eps);
 void gelu(float* x, size_t count);
 void softmax_rows(float* x, int rows, int cols, int ld);
+// The symmetric int8 quantisation of one vector (a row of A or a column of B):
+// scale = max|x| / 127, q[i] = round-half-even(x[i] * (127 / max|x|)), both in float; an
+// all-zero vector gets scale 0 and q = 0.
+void quantize_symmetric(const float* x, int k, int8_t* q, float* scale);
+// Ground truth of the int8 gemm: A rows and B columns quantised by quantize_symmetric,
+// integer dot products, then scale_a * scale_b * dot (+ bias) in double.
+void gemm_q8_nk(int m, const float* a, int lda, const float* b, int ldb, int n, int k, float* c,
+                int ldc, const float* bias, bool accumulate);
+// Ground truth of the bf16 gemm: B rounded to bf16, A in fp32 (round_a: A rounded to bf16
+// as well, which is what vdpbf16ps computes), reductions in double.
+void gemm_bf16_nk(int m, const float* a, int lda, const float* b, int ldb, int n, int k,
+                  float* c, int ldc, const float* bias, bool accumulate, bool round_a);
 }  // namespace reference
 
 }  // namespace chorus::kernels
