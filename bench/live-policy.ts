@@ -25,7 +25,7 @@ interface Variant {
 
 const VARIANTS: Record<string, Variant> = {
   default: { window: DEFAULT_LIVE_WINDOW, commit: DEFAULT_COMMIT_POLICY },
-  'final-live-window': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'live' }, commit: DEFAULT_COMMIT_POLICY },
+  'final-padded-window': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded' }, commit: DEFAULT_COMMIT_POLICY },
   'window-15s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 15 }, commit: DEFAULT_COMMIT_POLICY },
   'window-30s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 30 }, commit: DEFAULT_COMMIT_POLICY },
   'window-7.5s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 }, commit: DEFAULT_COMMIT_POLICY },
@@ -33,11 +33,15 @@ const VARIANTS: Record<string, Variant> = {
   'guard-0.5s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 } },
   'guard-0.8s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.8 } },
   'guard-1.2s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1.2 } },
-  'slide-9s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 9 } },
-  'slide-9s-window-7.5s': {
+  'window-7.5s-slide': {
     window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 },
     commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 6.5 },
   },
+  'window-5s-slide': {
+    window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 5, windowStepS: 2.5 },
+    commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 4 },
+  },
+  'window-10s-slide': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 9 } },
   'hop-1s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, hopS: 1 } },
 };
 

@@ -88,13 +88,13 @@ class CpuBackend final : public Backend {
   void log_mel(const float* pcm, int n, std::vector<float>& out) override { mel_.compute(pcm, n, out, &threads_); }
 
   void encode(const std::vector<EncodeJob>& jobs) override {
-    for (const auto& job : jobs) encode_one(job);
+    if (!jobs.empty()) encode_batch(jobs);
   }
 
   void decode(const std::vector<DecodeItem>& items, float* logits, float* attention) override;
 
  private:
-  void encode_one(const EncodeJob& job);
+  void encode_batch(const std::vector<EncodeJob>& jobs);
   void layer_norm(const float* x, float* out, int rows, const Norm& n) {
     const int s = model_.dims.n_state;
     threads_.parallel_for((rows + 15) / 16, [&](int block) {
@@ -127,99 +127,133 @@ class CpuBackend final : public Backend {
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
 };
 
-void CpuBackend::encode_one(const EncodeJob& job) {
+// Every job's frames are stacked into one set of rows, so each weight product runs once for
+// the whole batch (one pass over the weights, one fork-join per layer op); only the
+// convolutions' edges and self-attention stay per window.
+void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   const auto& d = model_.dims;
   const int s = d.n_state, hd = d.head_dim(), mels = d.n_mels;
-  const int tm = job.mel_frames;
-  if (tm <= 0 || tm % 2 != 0 || tm > 2 * d.n_audio_ctx) {
-    throw std::invalid_argument("encode: mel frames must be even and in [2, " + std::to_string(2 * d.n_audio_ctx) +
-                                "], got " + std::to_string(tm));
+  const int n_jobs = static_cast<int>(jobs.size());
+  // Row offsets of each job among the stacked mel frames and encoder frames.
+  std::vector<int> mel_row(n_jobs + 1, 0), row(n_jobs + 1, 0);
+  int longest = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    const int tm = jobs[j].mel_frames;
+    if (tm <= 0 || tm % 2 != 0 || tm > 2 * d.n_audio_ctx) {
+      throw std::invalid_argument("encode: mel frames must be even and in [2, " + std::to_string(2 * d.n_audio_ctx) +
+                                  "], got " + std::to_string(tm));
+    }
+    for (int k = 0; k < j; ++k) {
+      if (jobs[k].window == jobs[j].window) throw std::invalid_argument("encode: a window appears twice in one batch");
+    }
+    pool_.window(jobs[j].window);  // throws on a stale handle before any work
+    mel_row[j + 1] = mel_row[j] + tm;
+    row[j + 1] = row[j] + tm / 2;
+    longest = std::max(longest, tm / 2);
   }
-  const int t = tm / 2;
-  auto& window = pool_.window(job.window);
+  const int tm_all = mel_row[n_jobs], t_all = row[n_jobs];
 
-  // conv1 (k=3, pad 1) as an im2col product, column order (channel, tap) as the weight.
-  ensure(cols_, static_cast<size_t>(tm) * mels * 3);
-  for (int f = 0; f < tm; ++f) {
-    float* row = cols_.data() + static_cast<size_t>(f) * mels * 3;
-    for (int c = 0; c < mels; ++c) {
-      const float* ch = job.mel + static_cast<size_t>(c) * tm;
-      for (int k = 0; k < 3; ++k) {
-        const int src = f + k - 1;
-        row[c * 3 + k] = (src >= 0 && src < tm) ? ch[src] : 0.0f;
+  // conv1 (k=3, pad 1) as an im2col product, column order (channel, tap) as the weight; each
+  // window is padded at its own edges.
+  ensure(cols_, static_cast<size_t>(tm_all) * mels * 3);
+  for (int j = 0; j < n_jobs; ++j) {
+    const int tm = jobs[j].mel_frames;
+    for (int f = 0; f < tm; ++f) {
+      float* out = cols_.data() + static_cast<size_t>(mel_row[j] + f) * mels * 3;
+      for (int c = 0; c < mels; ++c) {
+        const float* ch = jobs[j].mel + static_cast<size_t>(c) * tm;
+        for (int k = 0; k < 3; ++k) {
+          const int src = f + k - 1;
+          out[c * 3 + k] = (src >= 0 && src < tm) ? ch[src] : 0.0f;
+        }
       }
     }
   }
-  ensure(x1_, static_cast<size_t>(tm) * s);
-  linear(tm, cols_.data(), model_.conv1, x1_.data(), false);
-  gelu(x1_.data(), static_cast<size_t>(tm) * s);
+  ensure(x1_, static_cast<size_t>(tm_all) * s);
+  linear(tm_all, cols_.data(), model_.conv1, x1_.data(), false);
+  gelu(x1_.data(), static_cast<size_t>(tm_all) * s);
 
   // conv2 (k=3, stride 2, pad 1).
-  ensure(cols_, static_cast<size_t>(t) * s * 3);
-  threads_.parallel_for(t, [&](int f) {
-    float* row = cols_.data() + static_cast<size_t>(f) * s * 3;
+  ensure(cols_, static_cast<size_t>(t_all) * s * 3);
+  threads_.parallel_for(t_all, [&](int r) {
+    const int j = static_cast<int>(std::upper_bound(row.begin(), row.end(), r) - row.begin()) - 1;
+    const int f = r - row[j], tm = jobs[j].mel_frames;
+    float* out = cols_.data() + static_cast<size_t>(r) * s * 3;
     for (int k = 0; k < 3; ++k) {
       const int src = 2 * f + k - 1;
-      const float* in = (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(src) * s : nullptr;
-      for (int c = 0; c < s; ++c) row[c * 3 + k] = in ? in[c] : 0.0f;
+      const float* in = (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(mel_row[j] + src) * s : nullptr;
+      for (int c = 0; c < s; ++c) out[c * 3 + k] = in ? in[c] : 0.0f;
     }
   });
-  ensure(x_, static_cast<size_t>(t) * s);
+  ensure(x_, static_cast<size_t>(t_all) * s);
   float* x = x_.data();
-  linear(t, cols_.data(), model_.conv2, x, false);
-  gelu(x, static_cast<size_t>(t) * s);
-  kernels::add_inplace(x, model_.audio_pos.data(), static_cast<size_t>(t) * s);
+  linear(t_all, cols_.data(), model_.conv2, x, false);
+  gelu(x, static_cast<size_t>(t_all) * s);
+  for (int j = 0; j < n_jobs; ++j) {
+    kernels::add_inplace(x + static_cast<size_t>(row[j]) * s, model_.audio_pos.data(),
+                         static_cast<size_t>(row[j + 1] - row[j]) * s);
+  }
 
-  ensure(h_, static_cast<size_t>(t) * s);
-  ensure(qkv_, static_cast<size_t>(t) * 3 * s);
-  ensure(attn_, static_cast<size_t>(t) * s);
-  ensure(ffn_, static_cast<size_t>(t) * 4 * s);
-  ensure(scores_, static_cast<size_t>(t) * t);
-  ensure(packed_, kernels::packed_size(t, hd) + kernels::packed_size(hd, t));
+  ensure(h_, static_cast<size_t>(t_all) * s);
+  ensure(qkv_, static_cast<size_t>(t_all) * 3 * s);
+  ensure(attn_, static_cast<size_t>(t_all) * s);
+  ensure(ffn_, static_cast<size_t>(t_all) * 4 * s);
+  ensure(scores_, static_cast<size_t>(longest) * longest);
+  ensure(packed_, kernels::packed_size(longest, hd) + kernels::packed_size(hd, longest));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  float* packed_k = packed_.data();
-  float* packed_v = packed_.data() + kernels::packed_size(t, hd);
 
   for (const auto& layer : model_.encoder) {
-    layer_norm(x, h_.data(), t, layer.attn_ln);
-    linear(t, h_.data(), layer.qkv, qkv_.data(), false);
-    for (int r = 0; r < t; ++r) {
+    layer_norm(x, h_.data(), t_all, layer.attn_ln);
+    linear(t_all, h_.data(), layer.qkv, qkv_.data(), false);
+    for (int r = 0; r < t_all; ++r) {
       float* q = qkv_.data() + static_cast<size_t>(r) * 3 * s;
       for (int c = 0; c < s; ++c) q[c] *= scale;
     }
-    for (int head = 0; head < d.n_head; ++head) {
-      const float* q = qkv_.data() + head * hd;
-      const float* k = qkv_.data() + s + head * hd;
-      const float* v = qkv_.data() + 2 * s + head * hd;
-      kernels::pack_nk_into(k, t, hd, 3 * s, packed_k);
-      kernels::pack_kn_into(v, t, hd, 3 * s, packed_v);
-      gemm(t, q, 3 * s, packed_k, t, hd, scores_.data(), t, nullptr, false, &threads_);
-      threads_.parallel_for((t + 31) / 32, [&](int block) {
-        const int r0 = block * 32, r1 = std::min(t, r0 + 32);
-        kernels::softmax_rows(scores_.data() + static_cast<size_t>(r0) * t, r1 - r0, t, t);
-      });
-      gemm(t, scores_.data(), t, packed_v, hd, t, attn_.data() + head * hd, s, nullptr, false, &threads_);
+    for (int j = 0; j < n_jobs; ++j) {
+      const int t = row[j + 1] - row[j];
+      float* packed_k = packed_.data();
+      float* packed_v = packed_.data() + kernels::packed_size(t, hd);
+      const float* qkv = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
+      for (int head = 0; head < d.n_head; ++head) {
+        kernels::pack_nk_into(qkv + s + head * hd, t, hd, 3 * s, packed_k);
+        kernels::pack_kn_into(qkv + 2 * s + head * hd, t, hd, 3 * s, packed_v);
+        gemm(t, qkv + head * hd, 3 * s, packed_k, t, hd, scores_.data(), t, nullptr, false, &threads_);
+        threads_.parallel_for((t + 31) / 32, [&](int block) {
+          const int r0 = block * 32, r1 = std::min(t, r0 + 32);
+          kernels::softmax_rows(scores_.data() + static_cast<size_t>(r0) * t, r1 - r0, t, t);
+        });
+        gemm(t, scores_.data(), t, packed_v, hd, t, attn_.data() + static_cast<size_t>(row[j]) * s + head * hd, s,
+             nullptr, false, &threads_);
+      }
     }
-    linear(t, attn_.data(), layer.attn_out, x, true);
-    layer_norm(x, h_.data(), t, layer.mlp_ln);
-    linear(t, h_.data(), layer.fc1, ffn_.data(), false);
-    gelu(ffn_.data(), static_cast<size_t>(t) * 4 * s);
-    linear(t, ffn_.data(), layer.fc2, x, true);
+    linear(t_all, attn_.data(), layer.attn_out, x, true);
+    layer_norm(x, h_.data(), t_all, layer.mlp_ln);
+    linear(t_all, h_.data(), layer.fc1, ffn_.data(), false);
+    gelu(ffn_.data(), static_cast<size_t>(t_all) * 4 * s);
+    linear(t_all, ffn_.data(), layer.fc2, x, true);
   }
-  layer_norm(x, h_.data(), t, model_.encoder_ln);
-  if (job.output) std::memcpy(job.output, h_.data(), static_cast<size_t>(t) * s * sizeof(float));
+  layer_norm(x, h_.data(), t_all, model_.encoder_ln);
+  for (int j = 0; j < n_jobs; ++j) {
+    if (jobs[j].output) {
+      std::memcpy(jobs[j].output, h_.data() + static_cast<size_t>(row[j]) * s,
+                  static_cast<size_t>(row[j + 1] - row[j]) * s * sizeof(float));
+    }
+  }
 
   // Cross-attention K/V of every decoder layer, computed once per window and stored as fp16
   // key panels and value rows.
-  ensure(qkv_, static_cast<size_t>(t) * 2 * s);
+  ensure(qkv_, static_cast<size_t>(t_all) * 2 * s);
   for (int l = 0; l < d.n_text_layer; ++l) {
-    linear(t, h_.data(), model_.decoder[l].cross_kv, qkv_.data(), false);
-    threads_.parallel_for(d.n_head, [&](int head) {
-      kernels::pack_keys_f16(qkv_.data() + head * hd, 2 * s, t, hd, pool_.cross_keys(window, l, head), 0);
-      kernels::to_f16(qkv_.data() + s + head * hd, 2 * s, t, hd, pool_.cross_values(window, l, head), hd);
+    linear(t_all, h_.data(), model_.decoder[l].cross_kv, qkv_.data(), false);
+    threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
+      const int j = task / d.n_head, head = task % d.n_head, t = row[j + 1] - row[j];
+      auto& window = pool_.window(jobs[j].window);
+      const float* kv = qkv_.data() + static_cast<size_t>(row[j]) * 2 * s;
+      kernels::pack_keys_f16(kv + head * hd, 2 * s, t, hd, pool_.cross_keys(window, l, head), 0);
+      kernels::to_f16(kv + s + head * hd, 2 * s, t, hd, pool_.cross_values(window, l, head), hd);
     });
   }
-  window.frames = t;
+  for (int j = 0; j < n_jobs; ++j) pool_.window(jobs[j].window).frames = row[j + 1] - row[j];
 }
 
 void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention) {

@@ -10,12 +10,14 @@ export const DEFAULT_BUDGETS: StepBudgets = {
   decodeTokens: 256,
   encodeFrames: 3000,
   decodeBatch: 64,
-  encodeBatch: 1,
+  // Up to three 10 s live windows (or one 30 s window) per step: their frames run through each
+  // weight product together, and a step's encoder time stays bounded for the decodes after it.
+  encodeBatch: 8,
   maxWaitMs: 2000,
 };
 
-/** Budgets that switch cross-session batching off: one hypothesis per decoder call. */
-export const UNBATCHED_BUDGETS: StepBudgets = { ...DEFAULT_BUDGETS, decodeBatch: 1, decodeTokens: 1 };
+/** Budgets that switch cross-session batching off: one hypothesis per decoder call, one window per encoder call. */
+export const UNBATCHED_BUDGETS: StepBudgets = { ...DEFAULT_BUDGETS, decodeBatch: 1, decodeTokens: 1, encodeBatch: 1 };
 
 export interface StepStats {
   decodeBatch: number;

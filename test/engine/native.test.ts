@@ -54,6 +54,25 @@ describe('native engine', () => {
     expect(ticks).toBeGreaterThan(Math.min(20, elapsed / 10));
   });
 
+  it('encodes windows of different lengths in one batch exactly as one by one', async () => {
+    const audio = await loadAudioFile(fixture('jfk').path);
+    const mel = await logMelSpectrogram(model, audio.samples);
+    const lengths = [1000, 600];
+    const mels = lengths.map((frames, i) => melWindow(mel, i * 200, frames));
+    const outputs = (n: number) => lengths.map((frames) => new Float32Array((frames / 2) * model.info.nState)).slice(0, n);
+    const windows = [model.native.createWindow(), model.native.createWindow()];
+    const alone = outputs(2);
+    for (let i = 0; i < 2; i++) {
+      await model.native.encode(Int32Array.of(windows[i]), [mels[i]], Int32Array.of(lengths[i]), [alone[i]]);
+    }
+    const together = outputs(2);
+    await model.native.encode(Int32Array.from(windows), mels, Int32Array.from(lengths), together);
+    await Promise.all(windows.map((w) => model.native.releaseWindow(w)));
+    expect(together[0]).toEqual(alone[0]);
+    expect(together[1]).toEqual(alone[1]);
+    expect(alone[0]).not.toEqual(new Float32Array(alone[0].length));
+  });
+
   it('gives the same logits for a prompt fed at once, token by token, or batched', async () => {
     const window = await encodedWindow();
     const V = model.info.nVocab;
