@@ -53,8 +53,8 @@ export interface KvPoolStatus {
 
 /**
  * What one live stream may hold in the KV pool at once: a final decode (one window, best-of-N
- * sampling or beam hypotheses) while the interim it preempted still holds its own window and
- * greedy hypothesis (src/stream/session.ts). A file transcription needs less, so it is
+ * sampling or beam hypotheses when no word of the utterance was final yet) while the hop it
+ * preempted still holds its own window and greedy hypothesis (src/stream/session.ts). A file transcription needs less, so it is
  * reserved as one stream too.
  */
 export const STREAM_SLOTS: StreamSlots = {
@@ -62,17 +62,9 @@ export const STREAM_SLOTS: StreamSlots = {
   sessions: Math.max(DEFAULT_TRANSCRIBE_OPTIONS.bestOf, DEFAULT_TRANSCRIBE_OPTIONS.beamSize) + 1,
 };
 
-interface Admitted {
-  session: LiveSession;
-  /**
-   * Without interim results a session's lag grows with every utterance by design (nothing is
-   * emitted until the utterance ends), so only sessions with interims show compute lag.
-   */
-  lagShowsCompute: boolean;
-}
-
 export class WhisperSessionFactory implements SessionFactory {
-  private readonly admitted = new Set<Admitted>();
+  /** every live session decodes its open utterance each hop, so each one's lag shows compute */
+  private readonly admitted = new Set<StreamingSession>();
 
   private constructor(
     readonly model: WhisperModel,
@@ -149,9 +141,8 @@ export class WhisperSessionFactory implements SessionFactory {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
     const session = new StreamingSession(this.decoder, options, onEvent, onError);
-    const entry: Admitted = { session, lagShowsCompute: options.interimResults };
-    this.admitted.add(entry);
-    const release = () => void this.admitted.delete(entry);
+    this.admitted.add(session);
+    const release = () => void this.admitted.delete(session);
     return {
       pushAudio: (samples) => session.pushAudio(samples),
       finalize: () => session.finalize(),
@@ -172,7 +163,7 @@ export class WhisperSessionFactory implements SessionFactory {
 
   private lagP95S(): number {
     return percentile(
-      [...this.admitted].filter((a) => a.lagShowsCompute).map((a) => a.session.lagSeconds),
+      [...this.admitted].map((session) => session.lagSeconds),
       95,
     );
   }
