@@ -25,7 +25,7 @@ interface Variant {
 
 const VARIANTS: Record<string, Variant> = {
   default: { window: DEFAULT_LIVE_WINDOW, commit: DEFAULT_COMMIT_POLICY },
-  'final-padded-window': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded' }, commit: DEFAULT_COMMIT_POLICY },
+  'final-live-window': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'live' }, commit: DEFAULT_COMMIT_POLICY },
   'window-15s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 15 }, commit: DEFAULT_COMMIT_POLICY },
   'window-30s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 30 }, commit: DEFAULT_COMMIT_POLICY },
   'window-7.5s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 }, commit: DEFAULT_COMMIT_POLICY },
