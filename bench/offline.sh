@@ -4,7 +4,7 @@
 # from /usr/bin/time -v. Engines, all at 2 threads:
 #   chorus          node bin/chorus.js transcribe FILE... --json --threads 2 --model MODEL
 #   faster-whisper  int8 and float32, cpu_threads=2, beam 1, no VAD (needs bench/.venv)
-#   whisper.cpp     wcpp-f16 and wcpp-q8_0: whisper-cli -t 2 -l en -bs 1 -nt, one process for
+#   whisper.cpp     wcpp-f16 and wcpp-q8_0: whisper-cli -t 2 -l en -bs 1 -otxt, one process for
 #                   all files, on models/<name> converted to ggml (bench/setup-whispercpp.sh)
 # Engines that are not available are skipped and reported as such.
 # Output: a markdown table on stdout, bench/out/offline.json, per-engine transcripts in
@@ -130,7 +130,7 @@ for ((i = 1; i <= REPEAT; i++)); do
         args=()
         for k in "${!FILES[@]}"; do args+=(-f "${FILES[$k]}" -of "$txt/${IDS[$k]}"); done
         run_once "$e" whisper.cpp "$p" "$i" "$WCPP" -m "bench/peers/models/ggml-$MODEL_NAME-$p.bin" -t "$THREADS" \
-          -l "${LANGUAGE:-en}" -bs 1 -nt -otxt "${args[@]}"
+          -l "${LANGUAGE:-en}" -bs 1 -otxt "${args[@]}"
         # its transcripts (one .txt per clip) as JSONL for the report and the WER scorer
         node -e '
           const fs = require("fs"), path = require("path"); const [dir, ...ids] = process.argv.slice(1);

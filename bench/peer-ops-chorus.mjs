@@ -76,12 +76,12 @@ for (const b of batches) {
     if (r > 0) passes.push((performance.now() - t) / steps);
     for (const s of sessions) await n.releaseSession(s);
   }
-  decoder[String(b)] = { step_ms: median(passes), pass_means_ms: passes };
+  decoder[String(b)] = { step_ms: median(passes), best_step_ms: Math.min(...passes), pass_means_ms: passes };
 }
 model.close();
 const doc = {
   key: 'chorus', engine: 'chorus', model: values.model, threads, load_ms: loadMs, clip: clip.id,
-  encoder_ms: encMs, encoder_ms_median: median(encMs), prompt_tokens: prompt.length, decode_steps: steps, decoder,
+  encoder_ms: encMs, encoder_ms_median: median(encMs), encoder_ms_best: Math.min(...encMs), prompt_tokens: prompt.length, decode_steps: steps, decoder,
   loadavg_after: os.loadavg(),
 };
 const text = JSON.stringify(doc, null, 1);

@@ -12,12 +12,15 @@ change), turned into an 80 x 3000 log-mel window by faster-whisper's FeatureExtr
 Method, the same for every engine:
   encoder   one warm-up, then --reps timed calls encoding one 30 s window; median.
   decoder   greedy, no timestamps, a 30 s window's cross-attention (1500 frames), one token
-            per sequence per step. CTranslate2 only exposes whole generations, so its step
+            per sequence per step. CTranslate2 only exposes whole generations (and their first
+            step also projects the encoder output to cross-attention keys/values), so its step
             time is (t(prompt + B steps) - t(prompt + A steps)) / (B - A) with A = --steps-a (8),
             B = --steps-b (40), <|endoftext|> suppressed so every generation runs to max_length,
-            each generation timed --reps times (median). Includes CTranslate2's greedy argmax and
+            the two generations timed alternately --reps times; median of the paired differences
+            ("best": fastest B minus fastest A). Includes CTranslate2's greedy argmax and
             logit processors (a few microseconds). Batch b = b copies of the encoded window.
-            whisper.cpp: prompt, then B single-token whisper_decode calls; median step.
+            whisper.cpp: prompt, then B single-token whisper_decode calls per pass; median (and
+            best) of the --reps passes' mean step time.
             Its public API decodes one sequence of one window per call, so batch 8 and 32
             are not measured for it (whisper_full's best_of/beam decoders share a single
             window and are capped at 8: not the same workload).
@@ -84,23 +87,26 @@ def ct2_ops(model_dir: str, compute_type: str, threads: int, mel: np.ndarray, re
     eot = vocab["<|endoftext|>"]
     res = {"engine": f"faster-whisper-{compute_type}", "compute_type": compute_type, "threads": threads,
            "load_ms": load_ms, "encoder_ms": enc_ms, "encoder_ms_median": statistics.median(enc_ms),
+           "encoder_ms_best": min(enc_ms),
            "prompt_tokens": len(prompt), "steps_a": steps_a, "steps_b": steps_b, "decoder": {}}
     for b in batches:
         encb = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(enc, b, axis=0)))
 
-        def gen(n):
-            r = model.generate(encb, [prompt] * b, beam_size=1, max_length=n, suppress_blank=False,
-                               suppress_tokens=[eot], return_scores=False)
-            return r
+        def gen(n):  # CTranslate2's Whisper generates max_length / 2 tokens: ask for 2n to get n
+            return model.generate(encb, [prompt] * b, beam_size=1, max_length=2 * n, suppress_blank=False,
+                                  suppress_tokens=[eot], return_scores=False)
 
         lens = {}
-        for n in (steps_a, steps_b):  # warm-up, and check the generations run to max_length
+        for n in (steps_a, steps_b):  # warm-up, and check the generations run to full length
             lens[n] = [len(x.sequences_ids[0]) for x in gen(n)]
-        ta = timed(lambda: gen(steps_a), reps)
-        tb = timed(lambda: gen(steps_b), reps)
+        ta, tb = [], []
+        for _ in range(reps):  # paired, so that slow drifts of the machine's load cancel
+            ta += timed(lambda: gen(steps_a), 1)
+            tb += timed(lambda: gen(steps_b), 1)
         ga, gb = lens[steps_a][0], lens[steps_b][0]
-        step = (statistics.median(tb) - statistics.median(ta)) / max(1, gb - ga)
-        res["decoder"][str(b)] = {"step_ms": step, "generated_a": ga, "generated_b": gb,
+        step = statistics.median([y - x for x, y in zip(ta, tb)]) / max(1, gb - ga)
+        best = (min(tb) - min(ta)) / max(1, gb - ga)
+        res["decoder"][str(b)] = {"step_ms": step, "best_step_ms": best, "generated_a": ga, "generated_b": gb,
                                   "t_a_ms": ta, "t_b_ms": tb,
                                   "all_full_length": all(x == ga for x in lens[steps_a]) and all(x == gb for x in lens[steps_b])}
     return res
@@ -113,7 +119,10 @@ def wcpp_ops(binary: str, ggml: str, threads: int, pcm30: np.ndarray, reps: int,
     if p.returncode != 0:
         raise RuntimeError(f"{binary} failed: {p.stderr.strip()[-400:]}")
     r = json.loads(p.stdout)
-    r["decoder"] = {"1": {"step_ms": r["decode_step_ms_b1_median"]},
+    r["encoder_ms_best"] = min(r["encoder_ms"])
+    r["decoder"] = {"1": {"step_ms": statistics.median(r["decode_step_ms_b1_pass_means"]),
+                          "best_step_ms": min(r["decode_step_ms_b1_pass_means"]),
+                          "median_single_step_ms": r["decode_step_ms_b1_median"]},
                     "8": {"step_ms": None, "why": "no batched decoding across windows in whisper.cpp's API"},
                     "32": {"step_ms": None, "why": "no batched decoding across windows in whisper.cpp's API"}}
     return r

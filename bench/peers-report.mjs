@@ -76,16 +76,17 @@ for (const m of models) {
     const key = `${engine}/${prec}`;
     const o = off?.engines?.find((r) => r.engine === engine && r.precision === prec);
     const op = ops.get(OPS_KEY[key]);
-    if (!o && !op) continue;
     const longWer = wer(path.join(OUT, `peers-${m}-longform-${engine}-${prec}.jsonl`), 'longform');
     const check = Object.fromEntries(['jfk', 'librispeech-test-clean'].map((s) =>
       [s, wer(path.join(OUT, `peers-${m}-check-${engine}-${prec}.jsonl`), s)]));
+    if (!o && !op && !check.jfk && !check['librispeech-test-clean']) continue;
     rows.push({
       key, label, precision: precLabel, status: o?.status ?? 'not run', reason: o?.reason,
       rtf: o?.rtf, best_rtf: o?.best_rtf, wall_s: o?.wall_s, wall_runs_s: o?.wall_runs_s, peak_rss_mb: o?.peak_rss_mb,
       cpu_busy_before_runs_pct: busy.get(key) ?? [],
       wer_longform: longWer?.wer ?? null, wer_jfk: check.jfk?.wer ?? null, wer_test_clean: check['librispeech-test-clean']?.wer ?? null,
-      encoder_ms: op?.encoder_ms_median ?? null, ops_error: op?.error, ops_cpu_busy_before_pct: op?.cpu_busy_before_pct ?? null,
+      encoder_ms: op?.encoder_ms_median ?? null, encoder_ms_best: op?.encoder_ms_best ?? null,
+      decoder_ms_best: Object.fromEntries(['1', '8', '32'].map((b) => [b, op?.decoder?.[b]?.best_step_ms ?? null])), ops_error: op?.error, ops_cpu_busy_before_pct: op?.cpu_busy_before_pct ?? null,
       decoder_ms: Object.fromEntries(['1', '8', '32'].map((b) => [b, op?.decoder?.[b]?.step_ms ?? null])),
     });
   }
@@ -98,6 +99,7 @@ for (const m of models) {
     '| engine | precision | RTF | vs fw int8 | vs w.cpp f16 | vs w.cpp q8_0 | peak RSS MB | WER longform | wall s runs | busy before runs |',
     '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    if (r.status === 'not run') continue;
     if (r.status !== 'ok') { lines.push(`| ${r.label} | ${r.precision} | ${r.status}${r.reason ? `: ${r.reason}` : ''} | | | | | | | |`); continue; }
     lines.push(`| ${r.label} | ${r.precision} | ${f(r.rtf, 1)} (${f(r.best_rtf, 1)}) | ${f(fw?.rtf ? r.rtf / fw.rtf : null)} | ` +
       `${f(wf?.rtf ? r.rtf / wf.rtf : null)} | ${f(wq?.rtf ? r.rtf / wq.rtf : null)} | ${f(r.peak_rss_mb, 0)} | ${pct(r.wer_longform)} | ` +
@@ -107,7 +109,7 @@ for (const m of models) {
   if (anyOps) {
     const od = opsDocs.find(Boolean);
     lines.push('', `### ${m}: encoder and decoder step, ${od?.threads ?? '?'} threads, 30 s window (1500 encoder frames)`, '',
-      'Milliseconds (median); ratio = faster-whisper int8 ms / engine ms, and whisper.cpp f16 ms / engine ms. ' +
+      'Milliseconds, median (best) of the repetitions; ratios (medians) = faster-whisper int8 ms / engine ms and whisper.cpp f16 ms / engine ms. ' +
       'Decoder step: one token per sequence, greedy, no timestamps, positions ~3-43; batch b = b sequences, each on its own encoded window.', '',
       '| engine | precision | encoder ms / window | vs fw int8 | vs w.cpp f16 | decoder ms/step b1 | b8 | b32 | b1 vs fw int8 | b1 vs w.cpp f16 | b8 vs fw int8 | b32 vs fw int8 | busy before |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -115,9 +117,11 @@ for (const m of models) {
       if (r.ops_error) { lines.push(`| ${r.label} | ${r.precision} | failed: ${r.ops_error} | | | | | | | | | | |`); continue; }
       if (r.encoder_ms === null) continue;
       const d = r.decoder_ms, fd = fw?.decoder_ms ?? {}, wd = wf?.decoder_ms ?? {};
-      const na = (x) => (x === null ? 'n/a' : f(x, 2));
-      lines.push(`| ${r.label} | ${r.precision} | ${f(r.encoder_ms, 0)} | ${f(faster(r.encoder_ms, fw?.encoder_ms))} | ` +
-        `${f(faster(r.encoder_ms, wf?.encoder_ms))} | ${na(d['1'])} | ${na(d['8'])} | ${na(d['32'])} | ` +
+      const db = r.decoder_ms_best;
+      const na = (x, y) => (x === null ? 'n/a' : `${f(x, 2)}${y === null || y === undefined ? '' : ` (${f(y, 2)})`}`);
+      lines.push(`| ${r.label} | ${r.precision} | ${f(r.encoder_ms, 0)}${r.encoder_ms_best ? ` (${f(r.encoder_ms_best, 0)})` : ''} | ` +
+        `${f(faster(r.encoder_ms, fw?.encoder_ms))} | ` +
+        `${f(faster(r.encoder_ms, wf?.encoder_ms))} | ${na(d['1'], db['1'])} | ${na(d['8'], db['8'])} | ${na(d['32'], db['32'])} | ` +
         `${f(faster(d['1'], fd['1']))} | ${f(faster(d['1'], wd['1']))} | ${f(faster(d['8'], fd['8']))} | ${f(faster(d['32'], fd['32']))} | ` +
         `${r.ops_cpu_busy_before_pct ?? '—'} % |`);
     }

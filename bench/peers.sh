@@ -58,7 +58,7 @@ for m in $MODELS; do
       bash bench/offline.sh > "$OUT/peers-$m-longform.md" && save "$m-longform"
   fi
   if [ -z "${SKIP_OPS:-}" ]; then
-    rm -f "$OUT/peers-$m-ops-"*.json
+    for e in $ENGINES; do rm -f "$OUT/peers-$m-ops-$e.json"; done
     for e in $ENGINES; do
       busy=$(quiet)
       echo "ops: $e $m (loadavg $(cut -d' ' -f1 /proc/loadavg), cpu busy before ${busy}%)" >&2
