@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { scoreWer } from '../dist/src/eval/wer.js';
 import { loadManifest, evalDir } from '../dist/src/eval/manifest.js';
+import { DEFAULT_PRECISION } from '../dist/src/engine/whisper.js';
 
 const OUT = path.join(path.dirname(new URL(import.meta.url).pathname), 'out');
 const models = process.argv.slice(2);
@@ -15,7 +16,7 @@ const manifest = loadManifest();
 const byId = new Map(manifest.map((c) => [c.id, c]));
 const byPath = new Map(manifest.map((c) => [path.resolve(evalDir(), c.path), c]));
 const ENGINES = [
-  ['chorus', 'default', 'Chorus', 'fp32'],
+  ['chorus', 'default', 'Chorus', DEFAULT_PRECISION],
   ['faster-whisper', 'int8', 'faster-whisper', 'int8'],
   ['faster-whisper', 'float32', 'faster-whisper', 'float32'],
   ['whisper.cpp', 'f16', 'whisper.cpp', 'f16'],
