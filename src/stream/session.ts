@@ -35,6 +35,10 @@ export interface CommitPolicy {
 export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S, maxWindowS: 20 };
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
+/** Speech before a hypothesis' first word beyond this means the decoder skipped words. */
+const MAX_SKIPPED_SPEECH_S = 0.5;
+/** Alignment may start a word a little after its onset. */
+const WORD_ONSET_SLACK_S = 0.2;
 /** An utterance longer than this is finalised at its last complete segment. */
 const MAX_UTTERANCE_S = 25;
 /** Endpointing used only to find utterance boundaries when the client disabled endpointing. */
@@ -267,7 +271,12 @@ export class StreamingSession implements LiveSession {
     // A flush that started meanwhile finalised this audio: the hypothesis is stale.
     if (!hypothesis || this.closed || generation !== this.generation || hypothesis.words.length === 0) return;
     const words = hypothesis.words.map((w) => toStreamWord(w, start));
-    const { commit, stability } = this.stabilizer.update(words, end / SAMPLE_RATE);
+    // Whisper sometimes drops the first words after a pause; once the words after them were
+    // final, nothing could bring them back. A hypothesis whose first word starts after speech
+    // the VAD heard since the last final word commits nothing: a later one, or the
+    // utterance's last decode, covers that speech.
+    const skipped = this.vad.speechSecondsIn(this.committedEnd() / SAMPLE_RATE, words[0].start - WORD_ONSET_SLACK_S);
+    const { commit, stability } = this.stabilizer.update(words, end / SAMPLE_RATE, skipped <= MAX_SKIPPED_SPEECH_S);
     this.emittedUntil = Math.max(this.emittedUntil, end);
     if (commit > 0) {
       const spanStart = Math.min(this.committedEnd(), Math.round(words[0].start * SAMPLE_RATE));

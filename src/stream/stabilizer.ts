@@ -41,12 +41,15 @@ export class HypothesisStabilizer {
 
   constructor(private readonly rightGuardS = DEFAULT_RIGHT_GUARD_S) {}
 
-  /** Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits. */
-  update(tail: readonly TailWord[], audioEndS: number): Agreement {
+  /**
+   * Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits;
+   * none when the caller knows the hypothesis is unsafe to commit from (mayCommit false).
+   */
+  update(tail: readonly TailWord[], audioEndS: number, mayCommit = true): Agreement {
     const keys = tail.map((w) => normalizeBasic(w.word));
     let agreed = 0;
     while (agreed < keys.length && agreed < this.previous.length && keys[agreed] === this.previous[agreed]) agreed++;
-    let commit = agreed;
+    let commit = mayCommit ? agreed : 0;
     while (commit > 0 && tail[commit - 1].end > audioEndS - this.rightGuardS) commit--;
     const stability = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
     this.previous = keys.slice(commit);

@@ -51,6 +51,13 @@ describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
     expect(s.update(tail('one two three four'), 10).stability).toEqual([3, 3, 2, 1]);
   });
 
+  it('commits nothing from a hypothesis the caller marks unsafe, and keeps comparing against it', () => {
+    const s = new HypothesisStabilizer();
+    s.update(tail('what your country'), 10);
+    expect(s.update(tail('what your country can'), 10, false).commit).toBe(0);
+    expect(s.update(tail('what your country can do'), 10).commit).toBe(4);
+  });
+
   it('starts over after reset', () => {
     const s = new HypothesisStabilizer();
     s.update(tail('first utterance'), 10);
