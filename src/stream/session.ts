@@ -361,7 +361,8 @@ export class StreamingSession implements LiveSession {
     if (flush.kind !== 'cap') {
       // Endpoints detected after this flush's audio belong to the utterances that follow.
       this.endpoints = this.endpoints.filter((at) => at > end);
-      this.inUtterance = this.vad.isSpeech || this.endpoints.length > 0;
+      // A pause inside the next utterance is not its end: only an endpoint ends it.
+      this.inUtterance = this.vad.inUtterance || this.endpoints.length > 0;
     }
     this.checkUtteranceEnd();
   }

@@ -199,6 +199,14 @@ export class VoiceActivityDetector {
     return [event];
   }
 
+  /**
+   * An utterance is open: speech started and its endpoint has not been detected yet, though
+   * the latest frames may be a pause shorter than the endpointing silence.
+   */
+  get inUtterance(): boolean {
+    return this.inSpeech;
+  }
+
   /** Speech at the end of the audio processed so far (voiced, or within the hangover). */
   get isSpeech(): boolean {
     return this.inSpeech && this.framesDone - 1 - this.lastVoicedFrame <= this.hangoverFrames;

@@ -156,6 +156,14 @@ describe('options and queries', () => {
     expect(ends(long)[0]).toBeGreaterThan(JFK_ASK_NOT_START_S);
   });
 
+  it('keeps the utterance open, though not speech now, in a pause shorter than endpointingMs', () => {
+    const vad = new VoiceActivityDetector({ endpointingMs: 1500 });
+    // Into JFK's pause after "Americans": past the hangover, short of the endpoint.
+    vad.process(jfk.subarray(0, Math.round((JFK_AMERICANS_END_S + 0.6) * SAMPLE_RATE)));
+    expect(vad.isSpeech).toBe(false);
+    expect(vad.inUtterance).toBe(true);
+  });
+
   it('decides an end endpointingMs after the last voiced frame, reporting it hangoverMs after that frame', () => {
     const events = detect(concat(clip1221, silence(1)), { endpointingMs: 500, hangoverMs: 200 });
     const end = events.find((event) => event.type === 'speech_end')!;
