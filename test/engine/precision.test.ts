@@ -51,14 +51,14 @@ function argmax(x: Float32Array): number {
 }
 
 describe('weight precision', () => {
-  it('loads each precision and reports it, with weights a half (bf16) and about a quarter (int8) of fp32', () => {
+  it('loads each precision and reports it, with weights a half (bf16) and about 0.4 (int8, its vocabulary projection in bf16) of fp32', () => {
     for (const [precision, model] of models) expect(model.info.precision).toBe(precision);
     const bytes = (p: Precision) => models.get(p)!.info.weightBytes;
     // Norms, biases, position tables and the conv stem stay fp32, so the ratios are a little higher.
     expect(bytes('bf16') / bytes('fp32')).toBeGreaterThan(0.5);
     expect(bytes('bf16') / bytes('fp32')).toBeLessThan(0.6);
-    expect(bytes('int8') / bytes('fp32')).toBeGreaterThan(0.25);
-    expect(bytes('int8') / bytes('fp32')).toBeLessThan(0.35);
+    expect(bytes('int8') / bytes('fp32')).toBeGreaterThan(0.38);
+    expect(bytes('int8') / bytes('fp32')).toBeLessThan(0.44);
   });
 
   for (const precision of PRECISIONS) {
