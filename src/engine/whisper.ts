@@ -16,7 +16,7 @@ export { PRECISIONS, type Precision };
  * LibriSpeech evaluation clips (bench/RESULTS.md, "Weight precision"): bf16 11.75 % against
  * fp32's 11.87 %; int8 is faster still but loses 0.42 points (12.29 %).
  */
-export const DEFAULT_PRECISION: Precision = 'int8';
+export const DEFAULT_PRECISION: Precision = 'bf16';
 
 /** Checks a precision given by a person; `source` names the flag or variable for the message. */
 export function parsePrecision(value: string, source: string): Precision {
