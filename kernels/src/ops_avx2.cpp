@@ -3,50 +3,11 @@
 
 #include "internal.h"
 #include "simd_ops.h"
+#include "vec_avx2.h"
 
 namespace chorus::kernels::detail {
-namespace {
 
-struct V256 {
-  using T = __m256;
-  static constexpr size_t W = 8;
-  static T load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
-  static T set1(float v) { return _mm256_set1_ps(v); }
-  static T zero() { return _mm256_setzero_ps(); }
-  static T add(T a, T b) { return _mm256_add_ps(a, b); }
-  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
-  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
-  static T div(T a, T b) { return _mm256_div_ps(a, b); }
-  static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
-  static T max(T a, T b) { return _mm256_max_ps(a, b); }
-  static T min(T a, T b) { return _mm256_min_ps(a, b); }
-  static T abs(T a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-  static T round(T a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // 2^n for integral n in [-126, 127].
-  static T pow2(T n) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
-  }
-  static T select_lt(T a, T b, T if_lt, T otherwise) {
-    return _mm256_blendv_ps(otherwise, if_lt, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
-  }
-  static float reduce_add(T v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-  }
-  static float reduce_max(T v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-  }
-};
-
-}  // namespace
-
-const OpsKernel kOpsAvx2 = {&layer_norm_impl<V256>, &gelu_impl<V256>, &softmax_impl<V256>,
-                            &add_impl<V256>};
+const OpsKernel kOpsAvx2 = {&layer_norm_impl<V8>, &gelu_impl<V8>, &softmax_impl<V8>,
+                            &add_impl<V8>};
 
 }  // namespace chorus::kernels::detail

@@ -3,40 +3,11 @@
 
 #include "internal.h"
 #include "simd_ops.h"
+#include "vec_avx512.h"
 
 namespace chorus::kernels::detail {
-namespace {
 
-struct V512 {
-  using T = __m512;
-  static constexpr size_t W = 16;
-  static T load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
-  static T set1(float v) { return _mm512_set1_ps(v); }
-  static T zero() { return _mm512_setzero_ps(); }
-  static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
-  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
-  static T div(T a, T b) { return _mm512_div_ps(a, b); }
-  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  static T max(T a, T b) { return _mm512_max_ps(a, b); }
-  static T min(T a, T b) { return _mm512_min_ps(a, b); }
-  static T abs(T a) { return _mm512_abs_ps(a); }
-  static T round(T a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // 2^n for integral n in [-126, 127].
-  static T pow2(T n) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
-  }
-  static T select_lt(T a, T b, T if_lt, T otherwise) {
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), otherwise, if_lt);
-  }
-  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
-  static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
-};
-
-}  // namespace
-
-const OpsKernel kOpsAvx512 = {&layer_norm_impl<V512>, &gelu_impl<V512>, &softmax_impl<V512>,
-                              &add_impl<V512>};
+const OpsKernel kOpsAvx512 = {&layer_norm_impl<V16>, &gelu_impl<V16>, &softmax_impl<V16>,
+                              &add_impl<V16>};
 
 }  // namespace chorus::kernels::detail

@@ -1,5 +1,5 @@
 // 8-lane AVX2 vector for the templated kernels (fft_impl.h, attention_impl.h); only for
-// files compiled with -mavx2 -mfma -mf16c. Same operations as ops_avx2.cpp's, plus strided
+// files compiled with -mavx2 -mfma -mf16c. Also the vector type of ops_avx2.cpp; adds strided
 // gathers and fp16 loads.
 #pragma once
 

@@ -1,5 +1,5 @@
 // 16-lane AVX-512 vector for the templated kernels (fft_impl.h, attention_impl.h); only for
-// files compiled with the AVX-512 flags. Same operations as ops_avx512.cpp's, plus strided
+// files compiled with the AVX-512 flags. Also the vector type of ops_avx512.cpp; adds strided
 // gathers and fp16 loads.
 #pragma once
 
