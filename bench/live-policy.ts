@@ -10,7 +10,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/live-policy.js [--clips N] [--variants a,b]
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../src/audio/load.js';
-import { DEFAULT_LIVE_WINDOW, LiveDecoder, type LiveWindowPolicy } from '../src/engine/live-decoder.js';
+import { DEFAULT_LIVE_WINDOW, FULL_ENCODE_LIVE_WINDOW, LiveDecoder, type LiveWindowPolicy } from '../src/engine/live-decoder.js';
 import { transcribe } from '../src/engine/transcribe.js';
 import { WhisperModel } from '../src/engine/whisper.js';
 import { clipsBySet } from '../src/eval/manifest.js';
@@ -25,22 +25,19 @@ interface Variant {
 
 const VARIANTS: Record<string, Variant> = {
   default: { window: DEFAULT_LIVE_WINDOW, commit: DEFAULT_COMMIT_POLICY },
-  'final-live-window': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'live' }, commit: DEFAULT_COMMIT_POLICY },
-  'window-15s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 15 }, commit: DEFAULT_COMMIT_POLICY },
+  'full-encode': { window: FULL_ENCODE_LIVE_WINDOW, commit: DEFAULT_COMMIT_POLICY },
+  'full-encode-window-30s': { window: { ...FULL_ENCODE_LIVE_WINDOW, minWindowS: 30 }, commit: DEFAULT_COMMIT_POLICY },
+  'full-encode-window-7.5s': {
+    window: { ...FULL_ENCODE_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 },
+    commit: DEFAULT_COMMIT_POLICY,
+  },
+  'final-padded': { window: { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded' }, commit: DEFAULT_COMMIT_POLICY },
+  'lookahead-0.5s': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 0.5 }, commit: DEFAULT_COMMIT_POLICY },
+  'lookahead-2s': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 2 }, commit: DEFAULT_COMMIT_POLICY },
+  'recompute-all': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 60 }, commit: DEFAULT_COMMIT_POLICY },
+  'exact-pad-2s': { window: { ...DEFAULT_LIVE_WINDOW, exactPadS: 2 }, commit: DEFAULT_COMMIT_POLICY },
   'window-30s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 30 }, commit: DEFAULT_COMMIT_POLICY },
-  'window-7.5s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 }, commit: DEFAULT_COMMIT_POLICY },
-  'window-5s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 5, windowStepS: 2.5 }, commit: DEFAULT_COMMIT_POLICY },
   'guard-0.5s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 } },
-  'guard-0.8s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.8 } },
-  'guard-1.2s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1.2 } },
-  'window-7.5s-slide': {
-    window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 7.5, windowStepS: 2.5 },
-    commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 6.5 },
-  },
-  'window-5s-slide': {
-    window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 5, windowStepS: 2.5 },
-    commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 4 },
-  },
   'window-10s-slide': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 9 } },
   'hop-1s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, hopS: 1 } },
 };
@@ -64,6 +61,7 @@ const model = await WhisperModel.load(values.model!, {
   threads: 2,
   maxWindows: 4,
   maxSessions: 8,
+  maxStreamingWindows: 2,
   onStep: (step) => {
     device.encodeMs += step.encodeMs;
     device.decodeMs += step.decodeMs;

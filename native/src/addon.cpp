@@ -131,6 +131,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       int_opt("maxSessions", options.max_sessions);
       int_opt("streamWindows", options.stream_windows);
       int_opt("streamSessions", options.stream_sessions);
+      int_opt("maxStreamingWindows", options.max_streaming_windows);
+      int_opt("streamStreamingWindows", options.stream_streaming_windows);
       if (o.Has("precision") && !o.Get("precision").IsUndefined()) {
         const Napi::Value p = o.Get("precision");
         const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : std::string();
@@ -190,6 +192,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("maxSessions", stats.max_sessions);
     o.Set("sessionsInUse", stats.sessions_in_use);
     o.Set("windowBytes", static_cast<double>(stats.window_bytes));
+    o.Set("maxStreamingWindows", stats.max_streaming_windows);
+    o.Set("streamingWindowsInUse", stats.streaming_windows_in_use);
+    o.Set("streamingWindowBytes", static_cast<double>(stats.streaming_window_bytes));
     o.Set("sessionBytes", static_cast<double>(stats.session_bytes));
     return o;
   }
@@ -210,7 +215,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   Napi::Value CreateWindow(const Napi::CallbackInfo& info) {
     require_loaded(info.Env());
-    return Napi::Number::New(info.Env(), backend_->create_window());
+    const bool streaming = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+    return Napi::Number::New(info.Env(), backend_->create_window(streaming));
   }
 
   Napi::Value CreateSession(const Napi::CallbackInfo& info) {
@@ -264,8 +270,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return submit(info, std::move(job));
   }
 
-  // encode(windows: Int32Array, mels: Float32Array[], melFrames: Int32Array, outputs?: (Float32Array|null)[])
-  //   -> Promise<void>; outputs[i], when given, receives window i's encoder states.
+  // encode(windows: Int32Array, mels: Float32Array[], melFrames: Int32Array, outputs?: (Float32Array|null)[],
+  //        firstFrames?: Int32Array, windowFrames?: Int32Array) -> Promise<void>; outputs[i], when
+  //   given, receives the states of the frames computed; firstFrames[i] > 0 keeps a streaming
+  //   window's frames before it; windowFrames[i] pads a streaming window with silent frames.
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     require_loaded(env);
@@ -276,6 +284,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto mels = info[1].As<Napi::Array>();
     if (mels.Length() != count || frame_count != count) {
       throw Napi::RangeError::New(env, "encode: windows, mels and melFrames differ in length");
+    }
+    const int32_t* first_frames = nullptr;
+    if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
+      size_t first_count = 0;
+      first_frames = typed_data<int32_t>(info[4], "firstFrames", &first_count);
+      if (first_count != count) throw Napi::RangeError::New(env, "encode: firstFrames differs in length from windows");
+    }
+    const int32_t* window_frames = nullptr;
+    if (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull()) {
+      size_t window_count = 0;
+      window_frames = typed_data<int32_t>(info[5], "windowFrames", &window_count);
+      if (window_count != count) throw Napi::RangeError::New(env, "encode: windowFrames differs in length from windows");
     }
     auto job = std::make_unique<Job>(env);
     std::vector<EncodeJob> jobs;
@@ -294,13 +314,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
         if (!out.IsNull() && !out.IsUndefined()) {
           size_t out_length = 0;
           output = typed_data<float>(out, "output", &out_length);
-          if (out_length < static_cast<size_t>(frames[i] / 2) * backend_->dims().n_state) {
+          const int first = first_frames ? first_frames[i] : 0;
+          if (out_length < static_cast<size_t>(std::max(0, frames[i] / 2 - first)) * backend_->dims().n_state) {
             throw Napi::RangeError::New(env, "encode: output " + std::to_string(i) + " is smaller than frames * nState");
           }
           job->keep_alive.push_back(Napi::Persistent(out.As<Napi::Object>()));
         }
       }
-      jobs.push_back({windows[i], data, frames[i], output});
+      jobs.push_back({windows[i], data, frames[i], output, first_frames ? first_frames[i] : 0,
+                      window_frames ? window_frames[i] : 0});
     }
     job->work = [this, jobs = std::move(jobs)] { backend_->encode(jobs); };
     return submit(info, std::move(job));

@@ -20,22 +20,36 @@ struct BackendOptions {
   kernels::Precision precision = kernels::Precision::Fp32;
   int max_windows = 4;
   int max_sessions = 8;
+  int max_streaming_windows = 0;
   // When non-zero, sizes the pool instead of max_windows and max_sessions: as many streams of
   // stream_windows windows and stream_sessions hypotheses as fit (kv_capacity_for_budget).
   size_t kv_budget_bytes = 0;
   int stream_windows = 1;
   int stream_sessions = 1;
+  int stream_streaming_windows = 0;
   // Cross-attention heads, [decoder layer, head], whose weights follow the audio closely enough
   // to time words; decode can return their attention when asked.
   std::vector<std::pair<int, int>> alignment_heads;
 };
 
 // One encoder run: normalised log-mel [n_mels][mel_frames] into a window slot.
+//
+// A streaming window can grow: encoder frames before first_frame are kept as they are (their
+// encoder K/V is cached in the window), and frames [first_frame, mel_frames / 2) are computed
+// attending over all frames up to mel_frames / 2. Frames are therefore computed without the
+// audio after them, so callers re-encode the last few (a lookahead) at the next call; the mel
+// must hold the whole window, since the convolutions read a little before first_frame.
+// Past its audio, a streaming window holds the states of a silent 30 s window (encoded once),
+// so its audio attends over padding as a padded window's does without encoding the padding.
 struct EncodeJob {
   int window;
   const float* mel;
-  int mel_frames;  // even, at most 2 * n_audio_ctx
-  float* output;   // optional: receives the encoder states [mel_frames / 2][n_state]
+  int mel_frames;       // even, at most 2 * n_audio_ctx
+  float* output;        // optional: receives the states of the frames computed, [frames][n_state]
+  int first_frame = 0;  // > 0 only for a streaming window
+  // Streaming windows: the frames the decoder sees, at least mel_frames / 2 (0: just those);
+  // the frames past the audio hold a silent window's states.
+  int window_frames = 0;
 };
 
 // Feed tokens to a session at a cache position; positions past it are discarded first, so a
@@ -48,8 +62,8 @@ struct DecodeItem {
 };
 
 struct PoolStats {
-  int max_windows, windows_in_use, max_sessions, sessions_in_use;
-  size_t window_bytes, session_bytes;
+  int max_windows, windows_in_use, max_sessions, sessions_in_use, max_streaming_windows, streaming_windows_in_use;
+  size_t window_bytes, session_bytes, streaming_window_bytes;
 };
 
 // Thread contract: handle bookkeeping (create_*, release_*, pool_stats) is safe from any
@@ -65,7 +79,7 @@ class Backend {
   virtual PoolStats pool_stats() const = 0;
   virtual int alignment_head_count() const = 0;
 
-  virtual int create_window() = 0;  // -1: pool exhausted
+  virtual int create_window(bool streaming) = 0;  // -1: pool exhausted
   virtual void release_window(int window) = 0;
   virtual int create_session(int window) = 0;  // -1: pool exhausted
   virtual int fork_session(int session) = 0;   // copies the self-attention cache

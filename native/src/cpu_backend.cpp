@@ -24,8 +24,9 @@ void ensure(std::vector<T>& v, size_t n) {
 }
 
 KvCapacity pool_capacity(const WhisperDims& dims, const BackendOptions& opt) {
-  if (opt.kv_budget_bytes == 0) return {opt.max_windows, opt.max_sessions};
-  return kv_capacity_for_budget(dims, opt.kv_budget_bytes, {opt.stream_windows, opt.stream_sessions});
+  if (opt.kv_budget_bytes == 0) return {opt.max_windows, opt.max_sessions, opt.max_streaming_windows};
+  return kv_capacity_for_budget(dims, opt.kv_budget_bytes,
+                                {opt.stream_windows, opt.stream_sessions, opt.stream_streaming_windows});
 }
 
 class CpuBackend final : public Backend {
@@ -60,13 +61,14 @@ class CpuBackend final : public Backend {
   int alignment_head_count() const override { return alignment_head_count_; }
   PoolStats pool_stats() const override {
     std::lock_guard<std::mutex> lock(pool_mutex_);
-    return {pool_.max_windows(), pool_.windows_in_use(), pool_.max_sessions(), pool_.sessions_in_use(),
-            pool_.window_bytes(), pool_.session_bytes()};
+    return {pool_.max_windows(),          pool_.windows_in_use(),           pool_.max_sessions(),
+            pool_.sessions_in_use(),      pool_.max_streaming_windows(),    pool_.streaming_windows_in_use(),
+            pool_.window_bytes(),         pool_.session_bytes(),            pool_.streaming_window_bytes()};
   }
 
-  int create_window() override {
+  int create_window(bool streaming) override {
     std::lock_guard<std::mutex> lock(pool_mutex_);
-    return pool_.acquire_window();
+    return streaming ? pool_.acquire_streaming_window() : pool_.acquire_window();
   }
   void release_window(int w) override {
     std::lock_guard<std::mutex> lock(pool_mutex_);
@@ -122,6 +124,7 @@ class CpuBackend final : public Backend {
   // [layer * n_head + head] -> index among the alignment heads, -1 for the others.
   std::vector<int> alignment_slot_;
   int alignment_head_count_ = 0;
+  bool padding_ready_ = false;  // the pool's reserved streaming window holds a silent window
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
@@ -129,37 +132,74 @@ class CpuBackend final : public Backend {
 
 // Every job's frames are stacked into one set of rows, so each weight product runs once for
 // the whole batch (one pass over the weights, one fork-join per layer op); only the
-// convolutions' edges and self-attention stay per window.
+// convolutions' edges and self-attention stay per window. A streaming job contributes only
+// the frames it computes, and attends over its window's cached encoder K/V as well.
 void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   const auto& d = model_.dims;
+  const int padding = pool_.reserved_streaming_window();
+  if (padding >= 0 && !padding_ready_) {
+    // Streaming windows hold a full window: past their audio, the states of a silent one.
+    padding_ready_ = true;
+    const std::vector<float> silence(static_cast<size_t>(d.n_mels) * 2 * d.n_audio_ctx, 0.0f);
+    encode_batch({{padding, silence.data(), 2 * d.n_audio_ctx, nullptr, 0}});
+  }
   const int s = d.n_state, hd = d.head_dim(), mels = d.n_mels;
   const int n_jobs = static_cast<int>(jobs.size());
-  // Row offsets of each job among the stacked mel frames and encoder frames.
+  // Per job: encoder frames [first, last) are computed from conv1 outputs [conv_first,
+  // mel_frames); their rows among the stacked conv1 outputs and encoder frames.
+  std::vector<int> first(n_jobs), last(n_jobs), conv_first(n_jobs), window_frames(n_jobs);
   std::vector<int> mel_row(n_jobs + 1, 0), row(n_jobs + 1, 0);
   int longest = 0;
   for (int j = 0; j < n_jobs; ++j) {
-    const int tm = jobs[j].mel_frames;
+    const auto& job = jobs[j];
+    const int tm = job.mel_frames;
     if (tm <= 0 || tm % 2 != 0 || tm > 2 * d.n_audio_ctx) {
       throw std::invalid_argument("encode: mel frames must be even and in [2, " + std::to_string(2 * d.n_audio_ctx) +
                                   "], got " + std::to_string(tm));
     }
     for (int k = 0; k < j; ++k) {
-      if (jobs[k].window == jobs[j].window) throw std::invalid_argument("encode: a window appears twice in one batch");
+      if (jobs[k].window == job.window) throw std::invalid_argument("encode: a window appears twice in one batch");
     }
-    pool_.window(jobs[j].window);  // throws on a stale handle before any work
-    mel_row[j + 1] = mel_row[j] + tm;
-    row[j + 1] = row[j] + tm / 2;
-    longest = std::max(longest, tm / 2);
+    const auto& window = pool_.window(job.window);  // throws on a stale handle before any work
+    if (job.first_frame != 0 && !window.streaming) {
+      throw std::invalid_argument("encode: only a streaming window can keep frames it encoded before");
+    }
+    if (job.first_frame < 0 || job.first_frame >= tm / 2) {
+      throw std::invalid_argument("encode: first frame " + std::to_string(job.first_frame) + " is past the " +
+                                  std::to_string(tm / 2) + " frames asked for");
+    }
+    first[j] = job.first_frame;
+    last[j] = tm / 2;
+    if (job.window_frames != 0 && (!window.streaming || job.window_frames < last[j] || job.window_frames > d.n_audio_ctx)) {
+      throw std::invalid_argument("encode: a streaming window of " + std::to_string(job.window_frames) +
+                                  " frames cannot hold " + std::to_string(last[j]) + " frames of audio");
+    }
+    window_frames[j] = job.window_frames != 0 ? job.window_frames : last[j];
+    // Output frame f reads conv1 outputs 2f - 1 .. 2f + 1.
+    conv_first[j] = std::max(0, 2 * first[j] - 1);
+    mel_row[j + 1] = mel_row[j] + tm - conv_first[j];
+    row[j + 1] = row[j] + last[j] - first[j];
+    longest = std::max(longest, last[j]);
   }
   const int tm_all = mel_row[n_jobs], t_all = row[n_jobs];
+  // A streaming window starts as the silent window (its encoder K/V as well as its cross
+  // K/V); the frames computed overwrite it, and its audio attends over the silence after it
+  // as a padded window's audio does.
+  for (int j = 0; j < n_jobs; ++j) {
+    auto& window = pool_.window(jobs[j].window);
+    if (!window.streaming || first[j] != 0 || jobs[j].window == padding) continue;
+    auto& silent = pool_.window(padding);
+    std::memcpy(window.data.get(), silent.data.get(), pool_.window_bytes());
+    std::memcpy(window.encoder_kv.get(), silent.encoder_kv.get(), pool_.streaming_window_bytes() - pool_.window_bytes());
+  }
 
   // conv1 (k=3, pad 1) as an im2col product, column order (channel, tap) as the weight; each
   // window is padded at its own edges.
   ensure(cols_, static_cast<size_t>(tm_all) * mels * 3);
   for (int j = 0; j < n_jobs; ++j) {
     const int tm = jobs[j].mel_frames;
-    for (int f = 0; f < tm; ++f) {
-      float* out = cols_.data() + static_cast<size_t>(mel_row[j] + f) * mels * 3;
+    for (int f = conv_first[j]; f < tm; ++f) {
+      float* out = cols_.data() + static_cast<size_t>(mel_row[j] + f - conv_first[j]) * mels * 3;
       for (int c = 0; c < mels; ++c) {
         const float* ch = jobs[j].mel + static_cast<size_t>(c) * tm;
         for (int k = 0; k < 3; ++k) {
@@ -177,11 +217,12 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   ensure(cols_, static_cast<size_t>(t_all) * s * 3);
   threads_.parallel_for(t_all, [&](int r) {
     const int j = static_cast<int>(std::upper_bound(row.begin(), row.end(), r) - row.begin()) - 1;
-    const int f = r - row[j], tm = jobs[j].mel_frames;
+    const int f = first[j] + r - row[j], tm = jobs[j].mel_frames;
     float* out = cols_.data() + static_cast<size_t>(r) * s * 3;
     for (int k = 0; k < 3; ++k) {
       const int src = 2 * f + k - 1;
-      const float* in = (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(mel_row[j] + src) * s : nullptr;
+      const float* in =
+          (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(mel_row[j] + src - conv_first[j]) * s : nullptr;
       for (int c = 0; c < s; ++c) out[c * 3 + k] = in ? in[c] : 0.0f;
     }
   });
@@ -190,7 +231,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   linear(t_all, cols_.data(), model_.conv2, x, false);
   gelu(x, static_cast<size_t>(t_all) * s);
   for (int j = 0; j < n_jobs; ++j) {
-    kernels::add_inplace(x + static_cast<size_t>(row[j]) * s, model_.audio_pos.data(),
+    kernels::add_inplace(x + static_cast<size_t>(row[j]) * s, model_.audio_pos.data() + static_cast<size_t>(first[j]) * s,
                          static_cast<size_t>(row[j + 1] - row[j]) * s);
   }
 
@@ -200,9 +241,19 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   ensure(ffn_, static_cast<size_t>(t_all) * 4 * s);
   ensure(scores_, static_cast<size_t>(longest) * longest);
   ensure(packed_, kernels::packed_size(longest, hd) + kernels::packed_size(hd, longest));
+  // Streaming attention runs in tasks of up to kQueryBlock query rows per head.
+  constexpr int kQueryBlock = 32;
+  const size_t streaming_scratch = kernels::attention_scratch_size(kQueryBlock, d.n_audio_ctx, hd);
+  std::vector<std::pair<int, int>> streaming_tasks;  // (job, first query row of the block)
+  for (int j = 0; j < n_jobs; ++j) {
+    if (!pool_.window(jobs[j].window).streaming) continue;
+    for (int r = 0; r < last[j] - first[j]; r += kQueryBlock) streaming_tasks.emplace_back(j, r);
+  }
+  if (!streaming_tasks.empty()) ensure(dscores_, streaming_scratch * streaming_tasks.size() * d.n_head);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
-  for (const auto& layer : model_.encoder) {
+  for (int l = 0; l < d.n_audio_layer; ++l) {
+    const auto& layer = model_.encoder[l];
     layer_norm(x, h_.data(), t_all, layer.attn_ln);
     linear(t_all, h_.data(), layer.qkv, qkv_.data(), false);
     for (int r = 0; r < t_all; ++r) {
@@ -210,6 +261,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
       for (int c = 0; c < s; ++c) q[c] *= scale;
     }
     for (int j = 0; j < n_jobs; ++j) {
+      if (pool_.window(jobs[j].window).streaming) continue;
       const int t = row[j + 1] - row[j];
       float* packed_k = packed_.data();
       float* packed_v = packed_.data() + kernels::packed_size(t, hd);
@@ -226,6 +278,39 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
              nullptr, false, &threads_);
       }
     }
+    if (!streaming_tasks.empty()) {
+      // The computed frames' keys and values join the window's cache (fp16), then their
+      // queries attend over every frame of the window up to the last.
+      threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
+        const int j = task / d.n_head, head = task % d.n_head;
+        auto& window = pool_.window(jobs[j].window);
+        if (!window.streaming) return;
+        const float* src = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
+        const int n = last[j] - first[j];
+        kernels::pack_keys_f16(src + s + head * hd, 3 * s, n, hd, pool_.encoder_keys(window, l, head), first[j]);
+        kernels::to_f16(src + 2 * s + head * hd, 3 * s, n, hd,
+                        pool_.encoder_values(window, l, head) + static_cast<size_t>(first[j]) * hd, hd);
+      });
+      threads_.parallel_for(static_cast<int>(streaming_tasks.size()) * d.n_head, [&](int task) {
+        const auto [j, r0] = streaming_tasks[task / d.n_head];
+        const int head = task % d.n_head;
+        auto& window = pool_.window(jobs[j].window);
+        kernels::AttentionF16 a;
+        a.n = std::min(kQueryBlock, last[j] - first[j] - r0);
+        a.q = qkv_.data() + static_cast<size_t>(row[j] + r0) * 3 * s + head * hd;
+        a.ldq = 3 * s;
+        a.k = pool_.encoder_keys(window, l, head);
+        a.v = pool_.encoder_values(window, l, head);
+        a.ldv = hd;
+        a.t = window_frames[j];
+        a.head_dim = hd;
+        a.scale = 1.0f;  // q is scaled above
+        a.out = attn_.data() + static_cast<size_t>(row[j] + r0) * s + head * hd;
+        a.ldo = s;
+        a.scratch = dscores_.data() + static_cast<size_t>(task) * streaming_scratch;
+        kernels::attention_f16(a);
+      });
+    }
     linear(t_all, attn_.data(), layer.attn_out, x, true);
     layer_norm(x, h_.data(), t_all, layer.mlp_ln);
     linear(t_all, h_.data(), layer.fc1, ffn_.data(), false);
@@ -240,8 +325,8 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
     }
   }
 
-  // Cross-attention K/V of every decoder layer, computed once per window and stored as fp16
-  // key panels and value rows.
+  // Cross-attention K/V of every decoder layer for the computed frames, stored as fp16 key
+  // panels and value rows.
   ensure(qkv_, static_cast<size_t>(t_all) * 2 * s);
   for (int l = 0; l < d.n_text_layer; ++l) {
     linear(t_all, h_.data(), model_.decoder[l].cross_kv, qkv_.data(), false);
@@ -249,11 +334,15 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
       const int j = task / d.n_head, head = task % d.n_head, t = row[j + 1] - row[j];
       auto& window = pool_.window(jobs[j].window);
       const float* kv = qkv_.data() + static_cast<size_t>(row[j]) * 2 * s;
-      kernels::pack_keys_f16(kv + head * hd, 2 * s, t, hd, pool_.cross_keys(window, l, head), 0);
-      kernels::to_f16(kv + s + head * hd, 2 * s, t, hd, pool_.cross_values(window, l, head), hd);
+      kernels::pack_keys_f16(kv + head * hd, 2 * s, t, hd, pool_.cross_keys(window, l, head), first[j]);
+      kernels::to_f16(kv + s + head * hd, 2 * s, t, hd,
+                      pool_.cross_values(window, l, head) + static_cast<size_t>(first[j]) * hd, hd);
     });
   }
-  for (int j = 0; j < n_jobs; ++j) pool_.window(jobs[j].window).frames = row[j + 1] - row[j];
+  for (int j = 0; j < n_jobs; ++j) {
+    auto& window = pool_.window(jobs[j].window);
+    window.frames = window_frames[j];
+  }
 }
 
 void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention) {

@@ -20,6 +20,11 @@ size_t window_halves(const WhisperDims& dims) {
   return static_cast<size_t>(dims.n_text_layer) * dims.n_head * cross_head_halves(dims);
 }
 
+// The encoder's self-attention K/V over a full window, laid out as the cross K/V.
+size_t encoder_halves(const WhisperDims& dims) {
+  return static_cast<size_t>(dims.n_audio_layer) * dims.n_head * cross_head_halves(dims);
+}
+
 // Keys (or values) of one head for the full text context; panels and rows have the same size
 // when n_text_ctx is a multiple of the panel width, and the larger is used otherwise.
 size_t self_head_halves(const WhisperDims& dims) {
@@ -38,24 +43,42 @@ kernels::AlignedBuffer alloc_halves(size_t halves) { return kernels::aligned_all
 
 size_t kv_window_bytes(const WhisperDims& dims) { return window_halves(dims) * sizeof(kernels::Half); }
 size_t kv_session_bytes(const WhisperDims& dims) { return 2 * session_halves(dims) * sizeof(kernels::Half); }
+size_t kv_streaming_window_bytes(const WhisperDims& dims) {
+  return (window_halves(dims) + encoder_halves(dims)) * sizeof(kernels::Half);
+}
 
 KvCapacity kv_capacity_for_budget(const WhisperDims& dims, size_t budget_bytes, KvCapacity per_stream) {
   const int windows = std::max(1, per_stream.windows);
   const int sessions = std::max(1, per_stream.sessions);
-  const size_t stream_bytes = windows * kv_window_bytes(dims) + sessions * kv_session_bytes(dims);
+  const int streaming = std::max(0, per_stream.streaming_windows);
+  const size_t stream_bytes =
+      windows * kv_window_bytes(dims) + sessions * kv_session_bytes(dims) + streaming * kv_streaming_window_bytes(dims);
   const int streams = static_cast<int>(std::min<size_t>(budget_bytes / stream_bytes, 1 << 16));
-  return {streams * windows, streams * sessions};
+  return {streams * windows, streams * sessions, streams * streaming};
 }
 
 KvPool::KvPool(const WhisperDims& dims, KvCapacity capacity)
     : dims_(dims),
       window_halves_(window_halves(dims)),
       session_halves_(session_halves(dims)),
-      windows_(std::max(0, capacity.windows)),
-      sessions_(std::max(0, capacity.sessions)) {
+      encoder_halves_(encoder_halves(dims)),
+      windows_(std::max(0, capacity.windows) + std::max(0, capacity.streaming_windows) +
+               (capacity.streaming_windows > 0 ? 1 : 0)),
+      sessions_(std::max(0, capacity.sessions)),
+      max_streaming_windows_(std::max(0, capacity.streaming_windows)) {
   // Lowest ids first so that reuse keeps touching the same, already faulted-in memory.
-  for (int i = capacity.windows - 1; i >= 0; --i) free_windows_.push_back(i);
+  const int ordinary = ordinary_windows_ = std::max(0, capacity.windows);
+  for (int i = ordinary - 1; i >= 0; --i) free_windows_.push_back(i);
   for (int i = capacity.sessions - 1; i >= 0; --i) free_sessions_.push_back(i);
+  for (int i = static_cast<int>(windows_.size()) - 1; i >= ordinary; --i) windows_[i].streaming = true;
+  if (max_streaming_windows_ == 0) return;
+  reserved_streaming_ = static_cast<int>(windows_.size()) - 1;
+  for (int i = reserved_streaming_ - 1; i >= ordinary; --i) free_streaming_.push_back(i);
+  auto& reserved = windows_[reserved_streaming_];
+  reserved.data = alloc_halves(window_halves_);
+  reserved.encoder_kv = alloc_halves(encoder_halves_);
+  reserved.refs = 1;
+  reserved.in_use = true;
 }
 
 int KvPool::acquire_window() {
@@ -71,12 +94,31 @@ int KvPool::acquire_window() {
   return id;
 }
 
+int KvPool::acquire_streaming_window() {
+  if (free_streaming_.empty()) return -1;
+  const int id = free_streaming_.back();
+  free_streaming_.pop_back();
+  auto& w = windows_[id];
+  if (!w.data) w.data = alloc_halves(window_halves_);
+  if (!w.encoder_kv) w.encoder_kv = alloc_halves(encoder_halves_);
+  w.frames = 0;
+  w.refs = 1;
+  w.in_use = true;
+  ++streaming_in_use_;
+  return id;
+}
+
 void KvPool::release_window(int id) {
   auto& w = window(id);
   if (--w.refs > 0) return;
   w.in_use = false;
-  free_windows_.push_back(id);
-  --windows_in_use_;
+  if (w.streaming) {
+    free_streaming_.push_back(id);
+    --streaming_in_use_;
+  } else {
+    free_windows_.push_back(id);
+    --windows_in_use_;
+  }
 }
 
 int KvPool::acquire_session(int window_id) {
@@ -152,6 +194,15 @@ kernels::Half* KvPool::cross_keys(WindowSlot& w, int layer, int head) const {
 
 kernels::Half* KvPool::cross_values(WindowSlot& w, int layer, int head) const {
   return cross_keys(w, layer, head) + round_line(kernels::key_panels_size(dims_.n_audio_ctx, dims_.head_dim()));
+}
+
+kernels::Half* KvPool::encoder_keys(WindowSlot& w, int layer, int head) const {
+  if (!w.streaming) throw std::logic_error("encoder K/V asked of a window that is not streaming");
+  return halves(w.encoder_kv) + (static_cast<size_t>(layer) * dims_.n_head + head) * cross_head_halves(dims_);
+}
+
+kernels::Half* KvPool::encoder_values(WindowSlot& w, int layer, int head) const {
+  return encoder_keys(w, layer, head) + round_line(kernels::key_panels_size(dims_.n_audio_ctx, dims_.head_dim()));
 }
 
 kernels::Half* KvPool::self_keys(SessionSlot& s, int layer, int head) const {

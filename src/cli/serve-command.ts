@@ -69,6 +69,7 @@ export async function runServe(args: string[]): Promise<number> {
     max_sessions: factory.capacity().sessionsMax,
     kv_pool_mib: Math.round(pool.bytes / 2 ** 20),
     kv_pool_windows: pool.windowsTotal,
+    kv_pool_streaming_windows: pool.streamingWindowsTotal,
     kv_pool_sessions: pool.sessionsTotal,
     batching: config.batching,
   });

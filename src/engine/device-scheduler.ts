@@ -30,6 +30,9 @@ export interface StepStats {
 interface EncodeRequest extends PendingEncode {
   window: number;
   mel: Float32Array;
+  melFrames: number;
+  firstFrame: number;
+  windowFrames: number;
   output: Float32Array | null;
   resolve: () => void;
   reject: (error: Error) => void;
@@ -91,10 +94,36 @@ export class DeviceScheduler {
     this.budgets = budgets;
   }
 
-  /** Encodes a normalised log-mel window into a window slot; `output` receives encoder states. */
-  encode(window: number, mel: Float32Array, frames: number, urgency: Urgency, output: Float32Array | null = null): Promise<void> {
+  /**
+   * Encodes a normalised log-mel window ([nMels][melFrames]) into a window slot; `output`
+   * receives the states of the frames computed. A streaming window keeps its encoder frames
+   * before `firstFrame` and computes the rest, which is also what the step budget counts, and
+   * shows the decoder `windowFrames` frames (0: the audio's), silence past the audio.
+   */
+  encode(
+    window: number,
+    mel: Float32Array,
+    melFrames: number,
+    urgency: Urgency,
+    output: Float32Array | null = null,
+    firstFrame = 0,
+    windowFrames = 0,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.encodes.push({ id: this.nextId++, urgency, frames, enqueuedAtMs: performance.now(), window, mel, output, resolve, reject });
+      this.encodes.push({
+        id: this.nextId++,
+        urgency,
+        frames: melFrames - 2 * firstFrame,
+        enqueuedAtMs: performance.now(),
+        window,
+        mel,
+        melFrames,
+        firstFrame,
+        windowFrames,
+        output,
+        resolve,
+        reject,
+      });
       this.pump();
     });
   }
@@ -211,8 +240,10 @@ export class DeviceScheduler {
       await this.native.encode(
         Int32Array.from(batch, (e) => e.window),
         batch.map((e) => e.mel),
-        Int32Array.from(batch, (e) => e.frames),
+        Int32Array.from(batch, (e) => e.melFrames),
         batch.map((e) => e.output),
+        Int32Array.from(batch, (e) => e.firstFrame),
+        Int32Array.from(batch, (e) => e.windowFrames),
       );
     } catch (error) {
       if (batch.length > 1) {

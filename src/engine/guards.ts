@@ -93,3 +93,18 @@ function sameBlock(tokens: readonly number[], a: number, b: number, length: numb
   for (let i = 0; i < length; i++) if (tokens[a + i] !== tokens[b + i]) return false;
   return true;
 }
+
+/**
+ * Where a continuation starts restating the end of the text it was forced to continue (a run
+ * of at least minWords words equal to the prefix's last words), or -1: after its final words,
+ * the model sometimes reads the utterance again instead of ending it.
+ */
+export function prefixEchoStart(prefixWords: readonly string[], continuationWords: readonly string[], minWords = 4): number {
+  for (let k = Math.min(prefixWords.length, continuationWords.length); k >= minWords; k--) {
+    const tail = prefixWords.slice(prefixWords.length - k);
+    for (let i = 0; i + k <= continuationWords.length; i++) {
+      if (tail.every((w, j) => w === continuationWords[i + j])) return i;
+    }
+  }
+  return -1;
+}

@@ -11,8 +11,10 @@
 // An utterance that ends before any of its words became final is decoded by the offline
 // algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.
 import { WindowDecoder } from './decoder.js';
+import { words as normalizedWords } from '../text/normalize.js';
 import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES } from './features.js';
-import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow } from './guards.js';
+import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, prefixEchoStart, judgeWindow } from './guards.js';
+import type { StreamingWindow } from './streaming-window.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
 
@@ -29,6 +31,11 @@ export interface HypothesisRequest extends LiveDecodeRequest {
   prefixTokens: readonly number[];
   /** seconds into pcm where the prefix's audio ends */
   prefixEndS: number;
+  /**
+   * The stream's own encoder window, grown hop by hop when the policy encodes incrementally;
+   * originSample: the stream sample of pcm[0] (a new origin restarts the window).
+   */
+  stream?: { window: StreamingWindow; originSample: number };
   /**
    * 'live': served after flushes; 'final': the utterance's last hypothesis, served first, in
    * a padded 30 s window unless the policy says otherwise.
@@ -64,9 +71,31 @@ export interface LiveWindowPolicy {
   windowStepS: number;
   /** the last hypothesis of an utterance: a padded 30 s window, or one sized as live ones */
   finalWindow: 'padded' | 'live';
+  /**
+   * 'full': every hypothesis encodes its window afresh; 'incremental': live ones grow the
+   * stream's StreamingWindow (only new audio is encoded; no padding to minWindowS).
+   */
+  encoder: 'full' | 'incremental';
+  /** incremental: seconds of the newest audio encoded again at the next hop, with more after it */
+  lookaheadS: number;
+  /**
+   * incremental: seconds of padding after the audio encoded with it (and again every hop);
+   * past them the window holds a silent window's states
+   */
+  exactPadS: number;
 }
 
-export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = { minWindowS: 10, windowStepS: 5, finalWindow: 'padded' };
+export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
+  minWindowS: 10,
+  windowStepS: 5,
+  finalWindow: 'live',
+  encoder: 'incremental',
+  lookaheadS: 1,
+  exactPadS: 0,
+};
+
+/** Every hypothesis encodes its window afresh, the last one padded to 30 s (the old default). */
+export const FULL_ENCODE_LIVE_WINDOW: LiveWindowPolicy = { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded', encoder: 'full' };
 
 const TOKENS_PER_SECOND = 6;
 const PROMPT_WORDS = 60;
@@ -102,17 +131,44 @@ export class LiveDecoder {
     const mel = await logMelSpectrogram(model, pcm);
     if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
     const content = mel.contentFrames;
+    const urgency = purpose === 'final' ? 'flush' : 'live';
+    const padded = purpose === 'final' && this.window.finalWindow === 'padded';
+    const streaming = !padded && this.window.encoder === 'incremental' ? request.stream : undefined;
     const minFrames = Math.round(this.window.minWindowS * FRAMES_PER_SECOND);
     const step = Math.round(this.window.windowStepS * FRAMES_PER_SECOND);
-    const frames =
-      purpose === 'final' && this.window.finalWindow === 'padded'
-        ? WINDOW_FRAMES
-        : Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
-    const urgency = purpose === 'final' ? 'flush' : 'live';
-    const window = model.native.createWindow();
-    if (window < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
+    const liveFrames = Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
+    let window: number;
+    const handOn = streaming ? await streaming.window.acquire() : null;
+    if (streaming) {
+      const pad = Math.round(this.window.exactPadS * FRAMES_PER_SECOND);
+      const frames = Math.min(WINDOW_FRAMES, content + pad + ((content + pad) % 2));
+      const keep = Math.floor((content - this.window.lookaheadS * FRAMES_PER_SECOND) / 2);
+      try {
+        window = await streaming.window.encode(
+          model,
+          melWindow(mel, 0, frames),
+          frames,
+          streaming.originSample,
+          Math.max(frames, liveFrames) / 2,
+          keep,
+          urgency,
+        );
+      } catch (error) {
+        handOn?.();
+        throw error;
+      }
+    } else {
+      const frames = padded ? WINDOW_FRAMES : liveFrames;
+      window = model.native.createWindow();
+      if (window < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
+      try {
+        await model.scheduler.encode(window, melWindow(mel, 0, frames), frames, urgency);
+      } catch (error) {
+        await model.native.releaseWindow(window);
+        throw error;
+      }
+    }
     try {
-      await model.scheduler.encode(window, melWindow(mel, 0, frames), frames, urgency);
       const prompt = boundedPrompt(request.previousText);
       const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
       const result = await this.windowDecoder.decode(
@@ -144,15 +200,32 @@ export class LiveDecoder {
         const word = w.word.trim();
         if (word) words.push({ word, start: w.start, end: w.end, confidence: w.probability, tokens: w.tokens });
       }
-      return { confidence: Math.exp(result.avgLogprob), words };
+      return { confidence: Math.exp(result.avgLogprob), words: withoutPrefixEcho(model, prefixTokens, words) };
     } finally {
-      await model.native.releaseWindow(window);
+      if (handOn) handOn();
+      else await model.native.releaseWindow(window);
     }
   }
 
   private languageFor(requested: string | null): string | null {
     return this.model.multilingual ? requested : 'en';
   }
+}
+
+/** The words before any restatement of the forced prefix's end (see prefixEchoStart). */
+function withoutPrefixEcho(model: WhisperModel, prefixTokens: readonly number[], words: HypothesisWord[]): HypothesisWord[] {
+  if (prefixTokens.length === 0 || words.length === 0) return words;
+  // Normalised words, each remembering the hypothesis word it came from.
+  const said: string[] = [];
+  const owner: number[] = [];
+  words.forEach((w, i) => {
+    for (const n of normalizedWords(w.word)) {
+      said.push(n);
+      owner.push(i);
+    }
+  });
+  const echo = prefixEchoStart(normalizedWords(model.tokenizer.decode([...prefixTokens])), said);
+  return echo < 0 ? words : words.slice(0, owner[echo]);
 }
 
 function boundedPrompt(text: string): string {

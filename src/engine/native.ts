@@ -30,6 +30,10 @@ export interface NativeModelInfo {
   sessionsInUse: number;
   windowBytes: number;
   sessionBytes: number;
+  maxStreamingWindows: number;
+  streamingWindowsInUse: number;
+  /** a window slot plus its encoder's self-attention K/V */
+  streamingWindowBytes: number;
 }
 
 export interface NativeLoadOptions {
@@ -38,6 +42,8 @@ export interface NativeLoadOptions {
   precision?: Precision;
   maxWindows?: number;
   maxSessions?: number;
+  /** windows that keep their encoder K/V, so a live stream's window can grow incrementally */
+  maxStreamingWindows?: number;
   /**
    * When set, sizes the KV pool instead of maxWindows and maxSessions: as many streams of
    * streamWindows windows and streamSessions sessions (a stream's worst case) as fit.
@@ -45,6 +51,7 @@ export interface NativeLoadOptions {
   kvBudgetBytes?: number;
   streamWindows?: number;
   streamSessions?: number;
+  streamStreamingWindows?: number;
   /** [layer, head, layer, head, ...]: the decoder cross-attention heads that time words */
   alignmentHeads?: Int32Array;
 }
@@ -52,8 +59,11 @@ export interface NativeLoadOptions {
 export interface NativeEngine {
   load(modelDir: string, options: NativeLoadOptions): Promise<NativeModelInfo>;
   info(): NativeModelInfo;
-  /** Returns -1 when the window pool is exhausted. */
-  createWindow(): number;
+  /**
+   * Returns -1 when the window pool is exhausted. A streaming window keeps its encoder K/V,
+   * so that encode can grow it (see encode's firstFrames).
+   */
+  createWindow(streaming?: boolean): number;
   releaseWindow(window: number): Promise<void>;
   /** Returns -1 when the session pool is exhausted. */
   createSession(window: number): number;
@@ -63,13 +73,20 @@ export interface NativeEngine {
   logMel(pcm: Float32Array): Promise<Float32Array>;
   /**
    * Encodes normalised log-mel windows ([nMels][melFrames] each) into window slots; outputs[i],
-   * when given, receives the encoder states [melFrames / 2][nState].
+   * when given, receives the encoder states of the frames computed, [frames][nState].
+   * firstFrames[i] > 0 (streaming windows only) keeps the window's encoder frames before it
+   * and computes frames [firstFrames[i], melFrames[i] / 2), attending over all of them: those
+   * frames do not hear the audio after melFrames, so callers recompute the last few later.
+   * windowFrames[i] (streaming windows only, at least melFrames[i] / 2) is the frames the
+   * decoder sees: past the audio, a silent 30 s window's states stand in for padding.
    */
   encode(
     windows: Int32Array,
     mels: Float32Array[],
     melFrames: Int32Array,
     outputs?: (Float32Array | null)[],
+    firstFrames?: Int32Array | null,
+    windowFrames?: Int32Array | null,
   ): Promise<void>;
   /**
    * Feeds tokenCounts[i] tokens (concatenated in tokens) to sessions[i] at positions[i] and

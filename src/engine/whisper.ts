@@ -37,6 +37,8 @@ export interface WhisperConfig {
 export interface StreamSlots {
   windows: number;
   sessions: number;
+  /** windows that keep their encoder K/V (StreamingWindow) */
+  streamingWindows?: number;
 }
 
 export interface LoadOptions {
@@ -51,6 +53,8 @@ export interface LoadOptions {
   maxWindows?: number;
   /** hypothesis slots (self-attention K/V) the pool holds */
   maxSessions?: number;
+  /** windows that also keep their encoder K/V (live streams' incrementally grown windows) */
+  maxStreamingWindows?: number;
   /** sizes the pool by bytes instead: as many streams of `perStream` slots as fit */
   kvBudgetBytes?: number;
   perStream?: StreamSlots;
@@ -119,9 +123,11 @@ export class WhisperModel {
         precision: options.precision ?? DEFAULT_PRECISION,
         maxWindows: options.maxWindows ?? 2,
         maxSessions: options.maxSessions ?? 8,
+        maxStreamingWindows: options.maxStreamingWindows ?? 0,
         kvBudgetBytes: options.kvBudgetBytes,
         streamWindows: options.perStream?.windows,
         streamSessions: options.perStream?.sessions,
+        streamStreamingWindows: options.perStream?.streamingWindows,
         alignmentHeads: Int32Array.from(config.alignmentHeads.flat()),
       });
     } catch (err) {

@@ -117,6 +117,10 @@ export class GatewayMetrics {
     );
     this.scraped('chorus_kv_pool_windows_in_use', 'KV pool window slots (cross-attention K/V) held now', () => this.device?.kvPool().windowsInUse);
     this.scraped('chorus_kv_pool_windows_total', 'KV pool window slots', () => this.device?.kvPool().windowsTotal);
+    this.scraped('chorus_kv_pool_streaming_windows_in_use', 'KV pool live-stream windows (encoder and cross-attention K/V) held now', () =>
+      this.device?.kvPool().streamingWindowsInUse,
+    );
+    this.scraped('chorus_kv_pool_streaming_windows_total', 'KV pool live-stream window slots', () => this.device?.kvPool().streamingWindowsTotal);
     this.scraped('chorus_kv_pool_sessions_in_use', 'KV pool hypothesis slots (self-attention K/V) held now', () => this.device?.kvPool().sessionsInUse);
     this.scraped('chorus_kv_pool_sessions_total', 'KV pool hypothesis slots', () => this.device?.kvPool().sessionsTotal);
     this.scraped('chorus_kv_pool_bytes', 'KV pool size in bytes when every slot is in use (slots are allocated on first use)', () =>

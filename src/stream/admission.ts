@@ -17,6 +17,7 @@ export const DEFAULT_MAX_LAG_S = 2;
 export interface PoolSlots {
   maxWindows: number;
   maxSessions: number;
+  maxStreamingWindows?: number;
 }
 
 /**
@@ -24,9 +25,11 @@ export interface PoolSlots {
  * work on the same engine (file transcriptions).
  */
 export function streamsPoolCovers(pool: PoolSlots, perStream: StreamSlots, reservedStreams: number): number {
+  const streaming = perStream.streamingWindows ?? 0;
   const streams = Math.min(
     Math.floor(pool.maxWindows / Math.max(1, perStream.windows)),
     Math.floor(pool.maxSessions / Math.max(1, perStream.sessions)),
+    streaming > 0 ? Math.floor((pool.maxStreamingWindows ?? 0) / streaming) : Infinity,
   );
   return Math.max(0, streams - reservedStreams);
 }

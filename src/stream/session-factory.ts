@@ -4,6 +4,7 @@
 // the admitted ones lag, so that those keep their latency.
 import type { StepStats } from '../engine/device-scheduler.js';
 import { LiveDecoder } from '../engine/live-decoder.js';
+import type { NativeModelInfo } from '../engine/native.js';
 import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
 import { WhisperModel, type Precision, type StreamSlots } from '../engine/whisper.js';
 import {
@@ -46,20 +47,25 @@ export interface SessionFactoryOptions {
 export interface KvPoolStatus {
   windowsInUse: number;
   windowsTotal: number;
+  /** live streams' windows, which keep their encoder K/V as well */
+  streamingWindowsInUse: number;
+  streamingWindowsTotal: number;
   sessionsInUse: number;
   sessionsTotal: number;
   bytes: number;
 }
 
 /**
- * What one live stream may hold in the KV pool at once: a final decode (one window, best-of-N
- * sampling or beam hypotheses when no word of the utterance was final yet) while the hop it
- * preempted still holds its own window and greedy hypothesis (src/stream/session.ts). A file transcription needs less, so it is
- * reserved as one stream too.
+ * What one live stream may hold in the KV pool at once: its streaming window (which its hops
+ * and the final decodes of utterances with final words grow), and the offline decode of an
+ * utterance that ended before any word was final (one window, best-of-N sampling or beam
+ * hypotheses) beside the greedy hypothesis of the hop it preempted (src/stream/session.ts).
+ * A file transcription needs less, so it is reserved as one stream too.
  */
 export const STREAM_SLOTS: StreamSlots = {
-  windows: 2,
+  windows: 1,
   sessions: Math.max(DEFAULT_TRANSCRIBE_OPTIONS.bestOf, DEFAULT_TRANSCRIBE_OPTIONS.beamSize) + 1,
+  streamingWindows: 1,
 };
 
 export class WhisperSessionFactory implements SessionFactory {
@@ -84,12 +90,16 @@ export class WhisperSessionFactory implements SessionFactory {
       batching: options.batching,
       onStep: options.onStep,
       ...(options.kvBudgetBytes === undefined
-        ? { maxWindows: streams * STREAM_SLOTS.windows, maxSessions: streams * STREAM_SLOTS.sessions }
+        ? {
+            maxWindows: streams * STREAM_SLOTS.windows,
+            maxSessions: streams * STREAM_SLOTS.sessions,
+            maxStreamingWindows: streams * (STREAM_SLOTS.streamingWindows ?? 0),
+          }
         : { kvBudgetBytes: options.kvBudgetBytes, perStream: STREAM_SLOTS }),
     });
     const poolStreams = streamsPoolCovers(model.info, STREAM_SLOTS, fileJobs);
     if (poolStreams === 0) {
-      const streamMb = (STREAM_SLOTS.windows * model.info.windowBytes + STREAM_SLOTS.sessions * model.info.sessionBytes) / 2 ** 20;
+      const streamMb = streamBytes(model.info, STREAM_SLOTS) / 2 ** 20;
       model.close();
       throw new RangeError(
         `a KV budget of ${((options.kvBudgetBytes ?? 0) / 2 ** 20).toFixed(0)} MiB holds no live session: ` +
@@ -124,9 +134,14 @@ export class WhisperSessionFactory implements SessionFactory {
     return {
       windowsInUse: info.windowsInUse,
       windowsTotal: info.maxWindows,
+      streamingWindowsInUse: info.streamingWindowsInUse,
+      streamingWindowsTotal: info.maxStreamingWindows,
       sessionsInUse: info.sessionsInUse,
       sessionsTotal: info.maxSessions,
-      bytes: info.maxWindows * info.windowBytes + info.maxSessions * info.sessionBytes,
+      bytes:
+        info.maxWindows * info.windowBytes +
+        info.maxSessions * info.sessionBytes +
+        info.maxStreamingWindows * info.streamingWindowBytes,
     };
   }
 
@@ -178,4 +193,13 @@ export class WhisperSessionFactory implements SessionFactory {
       maxLagS: this.maxLagS,
     });
   }
+}
+
+/** KV memory one stream of `slots` may hold at once. */
+export function streamBytes(info: NativeModelInfo, slots: StreamSlots): number {
+  return (
+    slots.windows * info.windowBytes +
+    slots.sessions * info.sessionBytes +
+    (slots.streamingWindows ?? 0) * info.streamingWindowBytes
+  );
 }

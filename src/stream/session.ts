@@ -14,6 +14,7 @@
 //   idle ──speech──▶ in utterance (hops: commits + interims) ──endpoint/Finalize/cap──▶ flushing ──▶ idle
 //     └──────────────────────────────────── close ────────────────────────────────────────────▶ closed
 import type { HypothesisWord, LiveDecoder } from '../engine/live-decoder.js';
+import { StreamingWindow } from '../engine/streaming-window.js';
 import type { LiveSession, ResultWord, SessionEvent, SessionEventSink, SessionOptions } from './session-contract.js';
 import { DEFAULT_RIGHT_GUARD_S, HypothesisStabilizer } from './stabilizer.js';
 import { wordsFromSegment } from './timestamps.js';
@@ -65,6 +66,8 @@ export class StreamingSession implements LiveSession {
   private emittedUntil = 0;
   private finalText = '';
   private readonly stabilizer: HypothesisStabilizer;
+  /** the stream's encoder window, when the decoder's policy grows one hop by hop */
+  private readonly liveWindow = new StreamingWindow();
   private lastWordEnd: number | null = null;
   private utteranceEndSent = true;
   private working = false;
@@ -128,6 +131,7 @@ export class StreamingSession implements LiveSession {
     if (this.closed) return;
     await this.finalize();
     this.closed = true;
+    await this.liveWindow.release();
   }
 
   async abort(): Promise<void> {
@@ -260,6 +264,7 @@ export class StreamingSession implements LiveSession {
       prefixTokens: this.committed.flatMap((c) => c.tokens),
       prefixEndS: (this.committedEnd() - start) / SAMPLE_RATE,
       purpose,
+      stream: { window: this.liveWindow, originSample: start },
     });
   }
 

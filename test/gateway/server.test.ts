@@ -48,7 +48,7 @@ describe('probes and metrics', () => {
       sessions: harness.factory,
       files: { modelName: 'fake.en', acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
       device: {
-        kvPool: () => ({ windowsInUse: 2, windowsTotal: 9, sessionsInUse: 3, sessionsTotal: 45, bytes: 1234 }),
+        kvPool: () => ({ windowsInUse: 2, windowsTotal: 9, streamingWindowsInUse: 1, streamingWindowsTotal: 8, sessionsInUse: 3, sessionsTotal: 45, bytes: 1234 }),
         queueDepth: 7,
       },
     });

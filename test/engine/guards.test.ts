@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { cutRepetitionLoop, prefixEchoStart } from '../../src/engine/guards.js';
+
+const words = (text: string) => text.split(' ');
+
+describe('prefixEchoStart', () => {
+  const prefix = words("tis a strange change and i'm very sorry for it but i'll swear i know not how to help");
+
+  it('finds where a continuation starts reading the forced prefix again', () => {
+    expect(prefixEchoStart(prefix, words("it but i'll swear i know not how to help it"))).toBe(1);
+    expect(prefixEchoStart(prefix, words('not how to help'))).toBe(0);
+  });
+
+  it('leaves continuations alone that share fewer than four words with the end of the prefix', () => {
+    expect(prefixEchoStart(prefix, words('it and then how to help'))).toBe(-1);
+    expect(prefixEchoStart(prefix, words('it'))).toBe(-1);
+    // Words of the prefix that are not its end are a new sentence, not an echo.
+    expect(prefixEchoStart(prefix, words("it i'm very sorry for it"))).toBe(-1);
+  });
+});
+
+describe('cutRepetitionLoop', () => {
+  it('keeps one copy of a block repeated at least four times at the end', () => {
+    expect(cutRepetitionLoop([1, 2, 3, 4, 3, 4, 3, 4, 3, 4])).toEqual([1, 2, 3, 4]);
+    expect(cutRepetitionLoop([1, 2, 3, 4, 3, 4, 3, 4])).toEqual([1, 2, 3, 4, 3, 4, 3, 4]);
+  });
+});
