@@ -8,7 +8,7 @@ import { scoreWer } from '../../src/eval/wer.js';
 import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
 import { GatewayServer } from '../../src/gateway/server.js';
 import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { STREAM_SLOTS, WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { STREAM_SLOTS, streamBytes as streamBytesOf, WhisperSessionFactory } from '../../src/stream/session-factory.js';
 import { framesFor } from '../../loadtest/audio-frames.js';
 import { runStream } from '../../loadtest/stream-client.js';
 import { streamMetrics } from '../../loadtest/stream-metrics.js';
@@ -23,7 +23,7 @@ let wsUrl: string;
 
 beforeAll(async () => {
   const probe = await WhisperModel.load('tiny.en', { threads: 2, maxWindows: 0, maxSessions: 0 });
-  streamBytes = STREAM_SLOTS.windows * probe.info.windowBytes + STREAM_SLOTS.sessions * probe.info.sessionBytes;
+  streamBytes = streamBytesOf(probe.info, STREAM_SLOTS);
   probe.close();
   // Two live streams plus the one kept for file transcriptions.
   factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 8, kvBudgetBytes: 3 * streamBytes });
@@ -40,7 +40,7 @@ afterAll(async () => {
 describe('over capacity', () => {
   it('derives the session limit from the KV budget, below --max-sessions', () => {
     expect(factory.capacity()).toMatchObject({ sessionsMax: 2, sessionsActive: 0, accepting: true });
-    expect(factory.kvPool()).toMatchObject({ windowsTotal: 6, sessionsTotal: 18, windowsInUse: 0 });
+    expect(factory.kvPool()).toMatchObject({ windowsTotal: 3, streamingWindowsTotal: 3, sessionsTotal: 18, windowsInUse: 0 });
   });
 
   it('refuses to start with a budget that holds no live session', async () => {
@@ -70,7 +70,10 @@ describe('over capacity', () => {
       expect(scoreWer([{ ref: clip.text, hyp: m.finalText }]).wer).toBeLessThan(0.2);
     }
     // Every slot the two streams held goes back to the pool (releases run on the device thread).
-    await until(() => factory.activeSessions === 0 && factory.kvPool().windowsInUse === 0 && factory.kvPool().sessionsInUse === 0);
+    await until(() => {
+      const pool = factory.kvPool();
+      return factory.activeSessions === 0 && pool.windowsInUse === 0 && pool.streamingWindowsInUse === 0 && pool.sessionsInUse === 0;
+    });
     expect(factory.capacity()).toMatchObject({ sessionsActive: 0, accepting: true });
   });
 });

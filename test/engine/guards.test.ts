@@ -7,8 +7,10 @@ describe('prefixEchoStart', () => {
   const prefix = words("tis a strange change and i'm very sorry for it but i'll swear i know not how to help");
 
   it('finds where a continuation starts reading the forced prefix again', () => {
-    expect(prefixEchoStart(prefix, words("it but i'll swear i know not how to help it"))).toBe(1);
+    expect(prefixEchoStart(prefix, words('it and then i know not how to help it'))).toBe(3);
     expect(prefixEchoStart(prefix, words('not how to help'))).toBe(0);
+    // The longest restatement wins: here the prefix's last nine words, from the start.
+    expect(prefixEchoStart(prefix, words("it but i'll swear i know not how to help it"))).toBe(0);
   });
 
   it('leaves continuations alone that share fewer than four words with the end of the prefix', () => {
