@@ -3,7 +3,7 @@
 # process per engine, wall time of the whole process (model load included) and peak RSS
 # from /usr/bin/time -v. Engines, all at 2 threads:
 #   chorus          node bin/chorus.js transcribe FILE... --json --threads 2 --model MODEL
-#   chorus-fp32, chorus-bf16, chorus-int8: the same with --precision (chorus: the default)
+#   chorus-fp32, chorus-bf16, chorus-int8, chorus-int8-encoder: the same with --precision (chorus: the default)
 #   faster-whisper  int8 and float32, cpu_threads=2, beam 1, no VAD (needs bench/.venv)
 #   whisper.cpp     wcpp-f16 and wcpp-q8_0: whisper-cli -t 2 -l en -bs 1 -otxt, one process for
 #                   all files, on models/<name> converted to ggml (bench/setup-whispercpp.sh)
@@ -104,7 +104,7 @@ skip() { DEAD[$1]=1; printf '%s\t%s\tskipped\t%s\n' "$2" "$3" "$4" >> "$STATUS";
 # availability checks
 for e in $ENGINES; do
   case "$e" in
-    chorus|chorus-fp32|chorus-bf16|chorus-int8)
+    chorus|chorus-fp32|chorus-bf16|chorus-int8|chorus-int8-encoder)
       if [ ! -f bin/chorus.js ]; then skip "$e" chorus "$(chorus_precision "$e")" "bin/chorus.js not found"
       elif ! command -v node >/dev/null; then skip "$e" chorus "$(chorus_precision "$e")" "node not found"; fi ;;
     fw-int8|fw-float32)

@@ -113,7 +113,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return promise;
   }
 
-  // load(modelDir, {threads, precision?: 'fp32' | 'bf16' | 'int8', maxWindows, maxSessions, kvBudgetBytes?, streamWindows?, streamSessions?,
+  // load(modelDir, {threads, precision?: 'fp32' | 'bf16' | 'int8' | 'int8-encoder', maxWindows, maxSessions, kvBudgetBytes?, streamWindows?, streamSessions?,
   //                 alignmentHeads?: Int32Array [layer, head, ...]}) -> Promise<info>
   Napi::Value Load(const Napi::CallbackInfo& info) {
     auto env = info.Env();
@@ -136,8 +136,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (o.Has("precision") && !o.Get("precision").IsUndefined()) {
         const Napi::Value p = o.Get("precision");
         const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : std::string();
-        if (!kernels::parse_precision(name.c_str(), &options.precision)) {
-          throw Napi::RangeError::New(env, "load: precision must be 'fp32', 'bf16' or 'int8'");
+        if (!parse_model_precision(name, &options.precision)) {
+          throw Napi::RangeError::New(env, "load: precision must be 'fp32', 'bf16', 'int8' or 'int8-encoder'");
         }
       }
       if (o.Has("kvBudgetBytes") && o.Get("kvBudgetBytes").IsNumber()) {
@@ -186,7 +186,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("device", backend_->device_name());
     o.Set("isa", kernels::isa_name(kernels::active_isa()));
     o.Set("weightBytes", static_cast<double>(backend_->weight_bytes()));
-    o.Set("precision", kernels::precision_name(backend_->precision()));
+    o.Set("precision", backend_->precision().name);
     o.Set("maxWindows", stats.max_windows);
     o.Set("windowsInUse", stats.windows_in_use);
     o.Set("maxSessions", stats.max_sessions);

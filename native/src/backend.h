@@ -17,7 +17,7 @@ struct BackendOptions {
   int threads = 0;  // 0: one per core
   // Storage of the linear layers and the tied embedding/output projection; activations,
   // attention and the conv stem stay fp32 whatever this is.
-  kernels::Precision precision = kernels::Precision::Fp32;
+  ModelPrecision precision;
   int max_windows = 4;
   int max_sessions = 8;
   int max_streaming_windows = 0;
@@ -75,7 +75,7 @@ class Backend {
   virtual const WhisperDims& dims() const = 0;
   virtual std::string device_name() const = 0;
   virtual size_t weight_bytes() const = 0;
-  virtual kernels::Precision precision() const = 0;
+  virtual const ModelPrecision& precision() const = 0;
   virtual PoolStats pool_stats() const = 0;
   virtual int alignment_head_count() const = 0;
 

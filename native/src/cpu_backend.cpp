@@ -57,7 +57,7 @@ class CpuBackend final : public Backend {
     return std::string("cpu-") + kernels::isa_name(kernels::active_isa()) + "-x" + std::to_string(threads_.size());
   }
   size_t weight_bytes() const override { return model_.weight_bytes; }
-  kernels::Precision precision() const override { return model_.precision; }
+  const ModelPrecision& precision() const override { return model_.precision; }
   int alignment_head_count() const override { return alignment_head_count_; }
   PoolStats pool_stats() const override {
     std::lock_guard<std::mutex> lock(pool_mutex_);

@@ -74,7 +74,22 @@ int count_layers(const ModelFile& file, const std::string& stack) {
 
 }  // namespace
 
-WhisperModel WhisperModel::load(const std::string& dir, kernels::Precision precision) {
+bool parse_model_precision(const std::string& name, ModelPrecision* out) {
+  using kernels::Precision;
+  if (name == "int8-encoder") {
+    *out = {Precision::Int8, Precision::Bf16, Precision::Bf16, name};
+    return true;
+  }
+  Precision p;
+  if (!kernels::parse_precision(name.c_str(), &p)) return false;
+  // The output projection ranks 51,864 tokens by small logit gaps: int8 there cost 0.4 WER
+  // points on LibriSpeech (12.29 % against fp32's 11.87 %), bf16 there with int8 elsewhere none
+  // (11.52 %), so int8 keeps this one matrix in bf16.
+  *out = {p, p, p == Precision::Int8 ? Precision::Bf16 : p, name};
+  return true;
+}
+
+WhisperModel WhisperModel::load(const std::string& dir, const ModelPrecision& precision) {
   const auto file = ModelFile::read(dir);
   if (file.spec_name() != "WhisperSpec") {
     throw std::runtime_error(dir + " holds a " + file.spec_name() + " model, not Whisper");
@@ -114,34 +129,30 @@ WhisperModel WhisperModel::load(const std::string& dir, kernels::Precision preci
     const auto p = "encoder/layer_" + std::to_string(i);
     EncoderLayer l;
     l.attn_ln = load.norm(p + "/self_attention/layer_norm", s);
-    l.qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision);
-    l.attn_out = load.linear(p + "/self_attention/linear_1", s, s, precision);
+    l.qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision.encoder);
+    l.attn_out = load.linear(p + "/self_attention/linear_1", s, s, precision.encoder);
     l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
-    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision);
-    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision.encoder);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision.encoder);
     m.encoder.push_back(std::move(l));
   }
   m.encoder_ln = load.norm("encoder/layer_norm", s);
 
-  // The output projection ranks 51,864 tokens by small logit gaps: int8 there cost 0.4 WER
-  // points on LibriSpeech (12.29 % against fp32's 11.87 %), bf16 there with int8 elsewhere none
-  // (11.52 %), so int8 keeps this one matrix in bf16.
-  const kernels::Precision vocabulary = precision == kernels::Precision::Int8 ? kernels::Precision::Bf16 : precision;
-  m.token_embedding = load.weights("decoder/embeddings/weight", {d.n_vocab, s}, d.n_vocab, s, vocabulary);
+  m.token_embedding = load.weights("decoder/embeddings/weight", {d.n_vocab, s}, d.n_vocab, s, precision.vocabulary);
   m.text_pos = load.tensor("decoder/position_encodings/encodings", {d.n_text_ctx, s});
   for (int i = 0; i < d.n_text_layer; ++i) {
     const auto p = "decoder/layer_" + std::to_string(i);
     DecoderLayer l;
     l.self_ln = load.norm(p + "/self_attention/layer_norm", s);
-    l.self_qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision);
-    l.self_out = load.linear(p + "/self_attention/linear_1", s, s, precision);
+    l.self_qkv = load.linear(p + "/self_attention/linear_0", 3 * s, s, precision.decoder);
+    l.self_out = load.linear(p + "/self_attention/linear_1", s, s, precision.decoder);
     l.cross_ln = load.norm(p + "/attention/layer_norm", s);
-    l.cross_q = load.linear(p + "/attention/linear_0", s, s, precision);
-    l.cross_kv = load.linear(p + "/attention/linear_1", 2 * s, s, precision);
-    l.cross_out = load.linear(p + "/attention/linear_2", s, s, precision);
+    l.cross_q = load.linear(p + "/attention/linear_0", s, s, precision.decoder);
+    l.cross_kv = load.linear(p + "/attention/linear_1", 2 * s, s, precision.decoder);
+    l.cross_out = load.linear(p + "/attention/linear_2", s, s, precision.decoder);
     l.mlp_ln = load.norm(p + "/ffn/layer_norm", s);
-    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision);
-    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision);
+    l.fc1 = load.linear(p + "/ffn/linear_0", 4 * s, s, precision.decoder);
+    l.fc2 = load.linear(p + "/ffn/linear_1", s, 4 * s, precision.decoder);
     m.decoder.push_back(std::move(l));
   }
   m.decoder_ln = load.norm("decoder/layer_norm", s);

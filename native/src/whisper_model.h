@@ -53,11 +53,25 @@ struct DecoderLayer {
   Linear fc1, fc2;
 };
 
+// How the model's weights are stored, by part, chosen at load by name:
+//  - fp32, bf16: every linear layer and the token embedding;
+//  - int8: the linear layers in int8, the token embedding (the output projection, which ranks
+//    51,864 tokens by small logit gaps) in bf16;
+//  - int8-encoder: the encoder's linear layers in int8, the decoder as bf16. A decoder step is
+//    bound by the bf16 output projection either way (int8 layers there save 4 %), and int8
+//    decoder layers are what made int8 write words on a music clip of the evaluation.
+struct ModelPrecision {
+  kernels::Precision encoder = kernels::Precision::Fp32;
+  kernels::Precision decoder = kernels::Precision::Fp32;
+  kernels::Precision vocabulary = kernels::Precision::Fp32;
+  std::string name = "fp32";
+};
+bool parse_model_precision(const std::string& name, ModelPrecision* out);
+
 struct WhisperModel {
   WhisperDims dims;
   std::string spec;
-  // Storage of the linear layers and the token embedding, chosen at load.
-  kernels::Precision precision = kernels::Precision::Fp32;
+  ModelPrecision precision;
   // conv stem as im2col products: weight [out][in * 3], always fp32 (its input is the raw
   // log-mel and it is a small share of the encoder's work)
   Linear conv1, conv2;
@@ -73,7 +87,7 @@ struct WhisperModel {
   Norm decoder_ln;
   size_t weight_bytes = 0;
 
-  static WhisperModel load(const std::string& dir, kernels::Precision precision);
+  static WhisperModel load(const std::string& dir, const ModelPrecision& precision);
   // Copies the embedding of token into out[n_state].
   void embed(int token, float* out) const;
 };

@@ -5,7 +5,7 @@ import { runTranscribe } from './transcribe-command.js';
 
 const USAGE = `usage:
   chorus transcribe FILE... [--model NAME|PATH] [--json] [--language L] [--threads N]
-                           [--precision fp32|bf16|int8]
+                           [--precision fp32|bf16|int8|int8-encoder]
                            [--beam-size N] [--task transcribe|translate] [--prompt TEXT]
                            [--without-timestamps]
   chorus model [NAME...]          fetch registered models into the cache (default tiny.en)

@@ -5,9 +5,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../paths.js';
 
-/** How the linear layers and the tied embedding/output projection are stored on the device. */
-export type Precision = 'fp32' | 'bf16' | 'int8';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'int8'];
+/**
+ * How the linear layers and the tied embedding/output projection are stored on the device
+ * (native/src/whisper_model.h, ModelPrecision): int8 keeps the output projection in bf16;
+ * int8-encoder stores only the encoder's linear layers in int8 and the decoder in bf16.
+ */
+export type Precision = 'fp32' | 'bf16' | 'int8' | 'int8-encoder';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'int8', 'int8-encoder'];
 
 export interface NativeModelInfo {
   nMels: number;

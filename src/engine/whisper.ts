@@ -12,11 +12,12 @@ import { loadNative, PRECISIONS, type NativeEngine, type NativeModelInfo, type P
 export { PRECISIONS, type Precision };
 
 /**
- * The fastest weight storage whose word error rate stays within 0.3 points of fp32 on the 84
- * LibriSpeech evaluation clips (bench/RESULTS.md, "Weight precision"): bf16 11.75 % against
- * fp32's 11.87 %; int8 is faster still but loses 0.42 points (12.29 %).
+ * The fastest weight storage whose word error rate stays within 0.3 points of fp32 on the
+ * evaluation (bench/RESULTS.md, "Weight precision"): int8-encoder, 11.99 % on the 84
+ * LibriSpeech clips against fp32's 11.87 %, no words on the non-speech clips, offline 1.18x
+ * bf16. Full int8 is faster still but writes words on a music clip.
  */
-export const DEFAULT_PRECISION: Precision = 'bf16';
+export const DEFAULT_PRECISION: Precision = 'int8-encoder';
 
 /** Checks a precision given by a person; `source` names the flag or variable for the message. */
 export function parsePrecision(value: string, source: string): Precision {

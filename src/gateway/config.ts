@@ -95,7 +95,7 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --max-lag-s SECONDS           CHORUS_MAX_LAG_S              refuse new sessions while live ones lag more (${GATEWAY_DEFAULTS.maxLagS})
   --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
-  --precision fp32|bf16|int8    CHORUS_PRECISION              weight storage (${GATEWAY_DEFAULTS.precision})
+  --precision P                 CHORUS_PRECISION              weight storage: fp32, bf16, int8 or int8-encoder (${GATEWAY_DEFAULTS.precision})
   --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers

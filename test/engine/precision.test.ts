@@ -1,5 +1,5 @@
-// Weight precisions: each loads and says so, transcribes JFK word for word, and int8/bf16
-// stay close to fp32 on the first decoder step of the same encoded window.
+// Weight precisions: each loads and says so, transcribes JFK word for word, and the reduced
+// ones stay close to fp32 on the first decoder step of the same encoded window.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { logMelSpectrogram, melWindow, WINDOW_FRAMES } from '../../src/engine/features.js';
@@ -59,6 +59,9 @@ describe('weight precision', () => {
     expect(bytes('bf16') / bytes('fp32')).toBeLessThan(0.6);
     expect(bytes('int8') / bytes('fp32')).toBeGreaterThan(0.38);
     expect(bytes('int8') / bytes('fp32')).toBeLessThan(0.44);
+    // int8-encoder: int8 encoder layers, the rest as bf16.
+    expect(bytes('int8-encoder')).toBeGreaterThan(bytes('int8'));
+    expect(bytes('int8-encoder')).toBeLessThan(bytes('bf16'));
   });
 
   for (const precision of PRECISIONS) {
@@ -74,8 +77,8 @@ describe('weight precision', () => {
   // how likely decoding is to pick them. Measured on this window: bf16 6e-5, int8 5e-3 (int8
   // moves the 100th likeliest token's log-probability by up to 0.46, but that token has
   // p < 1e-4); the limits leave 4x headroom.
-  const MAX_KL: Record<Exclude<Precision, 'fp32'>, number> = { bf16: 2.5e-4, int8: 0.02 };
-  for (const precision of ['bf16', 'int8'] as const) {
+  const MAX_KL: Record<Exclude<Precision, 'fp32'>, number> = { bf16: 2.5e-4, int8: 0.02, 'int8-encoder': 0.02 };
+  for (const precision of ['bf16', 'int8', 'int8-encoder'] as const) {
     it(`keeps the first-step distribution within KL ${MAX_KL[precision]} of fp32's, same argmax (${precision})`, async () => {
       const want = await firstStep(models.get('fp32')!);
       const got = await firstStep(models.get(precision)!);
@@ -87,9 +90,9 @@ describe('weight precision', () => {
   }
 
   it('refuses an unknown precision with a clear message', async () => {
-    expect(() => parsePrecision('fp16', '--precision')).toThrow('--precision: precision must be one of fp32, bf16, int8, got "fp16"');
+    expect(() => parsePrecision('fp16', '--precision')).toThrow('--precision: precision must be one of fp32, bf16, int8, int8-encoder, got "fp16"');
     await expect(WhisperModel.load('tiny.en', { precision: 'fp16' as Precision })).rejects.toThrow(
-      "precision must be 'fp32', 'bf16' or 'int8'",
+      "precision must be 'fp32', 'bf16', 'int8' or 'int8-encoder'",
     );
   });
 });
