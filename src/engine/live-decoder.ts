@@ -2,11 +2,13 @@
 //
 // A hypothesis continues an open utterance after the words already made final: they are forced
 // as the transcript's start, so the model hears all of the utterance's audio but only decides
-// what follows them. Live hypotheses (every hop) use a window only as long as the audio needs
-// (rounded up, at least 10 s, since Whisper was trained on 30 s windows and degrades on much
-// shorter ones); the last one of an utterance uses a padded 30 s window, as offline decoding
-// (bench/live-policy.ts: 0.9 points of WER better than a live window there). All are greedy, without timestamp tokens, with words timed by cross-attention and a token
-// budget proportional to the audio.
+// what follows them. Hypotheses see a window only as long as the audio needs (rounded up, at
+// least 10 s, since Whisper was trained on 30 s windows and degrades on much shorter ones).
+// By default that window is the stream's StreamingWindow, grown by encoding only the audio
+// since the last hop (src/engine/streaming-window.ts), and the utterance's last hypothesis
+// reads it too; the `full` policy encodes every hypothesis' window afresh and the last one
+// padded to 30 s (bench/live-policy.ts compares them). All are greedy, without timestamp
+// tokens, with words timed by cross-attention and a token budget proportional to the audio.
 //
 // An utterance that ends before any of its words became final is decoded by the offline
 // algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.

@@ -2,8 +2,9 @@
 // the VAD finds utterances. While one is open the session re-decodes its open tail every hop:
 // words on which two consecutive hypotheses agree become final at once (mid-utterance), the
 // rest go out as interim results. At the utterance's end (endpoint silence, Finalize,
-// CloseStream, or a length cap) the remaining words are decoded with a padded 30 s window and
-// go out as finals; then the utterance's audio is dropped.
+// CloseStream, or a length cap) the remaining words are decoded once more and go out as
+// finals; then the utterance's audio is dropped. The session owns a StreamingWindow, the
+// encoder window its decodes grow hop by hop, and gives it back when it closes.
 //
 // Final words are never revised: later decodes of the utterance are forced to start with
 // them and continue from there, while still hearing the utterance's audio from its start, so

@@ -24,7 +24,7 @@ describe('parseGatewayConfig defaults', () => {
       maxLagS: 2,
       batching: true,
       threads: 0,
-      precision: 'bf16',
+      precision: 'int8-encoder',
       transcriptSink: null,
       iceServers: [],
     });
