@@ -12,10 +12,10 @@
 //
 // An utterance that ends before any of its words became final is decoded by the offline
 // algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.
-import { WindowDecoder } from './decoder.js';
 import { words as normalizedWords } from '../text/normalize.js';
-import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES } from './features.js';
-import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, prefixEchoStart, judgeWindow } from './guards.js';
+import { WindowDecoder } from './decoder.js';
+import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
+import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
 import type { StreamingWindow } from './streaming-window.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
@@ -39,8 +39,8 @@ export interface HypothesisRequest extends LiveDecodeRequest {
    */
   stream?: { window: StreamingWindow; originSample: number };
   /**
-   * 'live': served after flushes; 'final': the utterance's last hypothesis, served first, in
-   * a padded 30 s window unless the policy says otherwise.
+   * 'live': served after flushes; 'final': the utterance's last hypothesis, served first (in a
+   * padded 30 s window when the policy's finalWindow is 'padded').
    */
   purpose: 'live' | 'final';
 }
@@ -134,42 +134,7 @@ export class LiveDecoder {
     if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
     const content = mel.contentFrames;
     const urgency = purpose === 'final' ? 'flush' : 'live';
-    const padded = purpose === 'final' && this.window.finalWindow === 'padded';
-    const streaming = !padded && this.window.encoder === 'incremental' ? request.stream : undefined;
-    const minFrames = Math.round(this.window.minWindowS * FRAMES_PER_SECOND);
-    const step = Math.round(this.window.windowStepS * FRAMES_PER_SECOND);
-    const liveFrames = Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
-    let window: number;
-    const handOn = streaming ? await streaming.window.acquire() : null;
-    if (streaming) {
-      const pad = Math.round(this.window.exactPadS * FRAMES_PER_SECOND);
-      const frames = Math.min(WINDOW_FRAMES, content + pad + ((content + pad) % 2));
-      const keep = Math.floor((content - this.window.lookaheadS * FRAMES_PER_SECOND) / 2);
-      try {
-        window = await streaming.window.encode(
-          model,
-          melWindow(mel, 0, frames),
-          frames,
-          streaming.originSample,
-          Math.max(frames, liveFrames) / 2,
-          keep,
-          urgency,
-        );
-      } catch (error) {
-        handOn?.();
-        throw error;
-      }
-    } else {
-      const frames = padded ? WINDOW_FRAMES : liveFrames;
-      window = model.native.createWindow();
-      if (window < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
-      try {
-        await model.scheduler.encode(window, melWindow(mel, 0, frames), frames, urgency);
-      } catch (error) {
-        await model.native.releaseWindow(window);
-        throw error;
-      }
-    }
+    const { window, done } = await this.encode(request, mel, urgency);
     try {
       const prompt = boundedPrompt(request.previousText);
       const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
@@ -204,9 +169,57 @@ export class LiveDecoder {
       }
       return { confidence: Math.exp(result.avgLogprob), words: withoutPrefixEcho(model, prefixTokens, words) };
     } finally {
-      if (handOn) handOn();
-      else await model.native.releaseWindow(window);
+      await done();
     }
+  }
+
+  /**
+   * Encodes a hypothesis' window: the stream's StreamingWindow grown by its new audio, or a
+   * window of its own. `done` hands the stream's window on, or releases the own one.
+   */
+  private async encode(
+    request: HypothesisRequest,
+    mel: LogMel,
+    urgency: 'live' | 'flush',
+  ): Promise<{ window: number; done: () => Promise<void> }> {
+    const { model, window: policy } = this;
+    const content = mel.contentFrames;
+    const minFrames = Math.round(policy.minWindowS * FRAMES_PER_SECOND);
+    const step = Math.round(policy.windowStepS * FRAMES_PER_SECOND);
+    const liveFrames = Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
+    const padded = request.purpose === 'final' && policy.finalWindow === 'padded';
+    const stream = !padded && policy.encoder === 'incremental' ? request.stream : undefined;
+    if (stream) {
+      const handOn = await stream.window.acquire();
+      try {
+        const audio = Math.min(WINDOW_FRAMES, content + Math.round(policy.exactPadS * FRAMES_PER_SECOND));
+        const frames = audio + (audio % 2);
+        const keep = Math.floor((content - policy.lookaheadS * FRAMES_PER_SECOND) / 2);
+        const handle = await stream.window.encode(
+          model,
+          melWindow(mel, 0, frames),
+          frames,
+          stream.originSample,
+          Math.max(frames, liveFrames) / 2,
+          keep,
+          urgency,
+        );
+        return { window: handle, done: async () => handOn() };
+      } catch (error) {
+        handOn();
+        throw error;
+      }
+    }
+    const frames = padded ? WINDOW_FRAMES : liveFrames;
+    const handle = model.native.createWindow();
+    if (handle < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
+    try {
+      await model.scheduler.encode(handle, melWindow(mel, 0, frames), frames, urgency);
+    } catch (error) {
+      await model.native.releaseWindow(handle);
+      throw error;
+    }
+    return { window: handle, done: () => model.native.releaseWindow(handle) };
   }
 
   private languageFor(requested: string | null): string | null {
