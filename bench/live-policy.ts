@@ -35,7 +35,6 @@ const VARIANTS: Record<string, Variant> = {
   'lookahead-0.5s': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 0.5 }, commit: DEFAULT_COMMIT_POLICY },
   'lookahead-2s': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 2 }, commit: DEFAULT_COMMIT_POLICY },
   'recompute-all': { window: { ...DEFAULT_LIVE_WINDOW, lookaheadS: 60 }, commit: DEFAULT_COMMIT_POLICY },
-  'exact-pad-2s': { window: { ...DEFAULT_LIVE_WINDOW, exactPadS: 2 }, commit: DEFAULT_COMMIT_POLICY },
   'window-30s': { window: { ...DEFAULT_LIVE_WINDOW, minWindowS: 30 }, commit: DEFAULT_COMMIT_POLICY },
   'guard-0.5s': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 } },
   'window-10s-slide': { window: DEFAULT_LIVE_WINDOW, commit: { ...DEFAULT_COMMIT_POLICY, maxWindowS: 9 } },

@@ -170,6 +170,23 @@ def convert(model_dir: str, out_path: str, check_filters: bool = True) -> dict:
             if np.abs(b).max() != 0:
                 raise SystemExit(f"{what}: non-zero key bias, whisper.cpp has no place for it")
 
+        # Both stacks store self-attention and the MLP the same way: CTranslate2 fuses q/k/v
+        # into one matrix (key without bias), whisper.cpp keeps them apart.
+        def self_attention(t, s):
+            norm(t + ".attn_ln", s + "/self_attention/layer_norm")
+            w, b = raw(s + "/self_attention/linear_0/weight"), f32(s + "/self_attention/linear_0/bias")
+            zero_key_bias(b[d:2 * d], s)
+            mat(t + ".attn.query.weight", w[:d]); vec(t + ".attn.query.bias", b[:d])
+            mat(t + ".attn.key.weight", w[d:2 * d])
+            mat(t + ".attn.value.weight", w[2 * d:]); vec(t + ".attn.value.bias", b[2 * d:])
+            mat(t + ".attn.out.weight", raw(s + "/self_attention/linear_1/weight"))
+            vec(t + ".attn.out.bias", f32(s + "/self_attention/linear_1/bias"))
+
+        def feed_forward(t, s):
+            norm(t + ".mlp_ln", s + "/ffn/layer_norm")
+            mat(t + ".mlp.0.weight", raw(s + "/ffn/linear_0/weight")); vec(t + ".mlp.0.bias", f32(s + "/ffn/linear_0/bias"))
+            mat(t + ".mlp.2.weight", raw(s + "/ffn/linear_1/weight")); vec(t + ".mlp.2.bias", f32(s + "/ffn/linear_1/bias"))
+
         vec("encoder.positional_embedding", f32("encoder/position_encodings/encodings"))
         mat("encoder.conv1.weight", raw("encoder/conv1/weight"))
         vec("encoder.conv1.bias", f32("encoder/conv1/bias").reshape(-1, 1))
@@ -177,31 +194,15 @@ def convert(model_dir: str, out_path: str, check_filters: bool = True) -> dict:
         vec("encoder.conv2.bias", f32("encoder/conv2/bias").reshape(-1, 1))
         for i in range(n_enc):
             s, t = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-            norm(t + ".attn_ln", s + "/self_attention/layer_norm")
-            w, b = raw(s + "/self_attention/linear_0/weight"), f32(s + "/self_attention/linear_0/bias")
-            zero_key_bias(b[d:2 * d], s)
-            mat(t + ".attn.query.weight", w[:d]); vec(t + ".attn.query.bias", b[:d])
-            mat(t + ".attn.key.weight", w[d:2 * d])
-            mat(t + ".attn.value.weight", w[2 * d:]); vec(t + ".attn.value.bias", b[2 * d:])
-            mat(t + ".attn.out.weight", raw(s + "/self_attention/linear_1/weight"))
-            vec(t + ".attn.out.bias", f32(s + "/self_attention/linear_1/bias"))
-            norm(t + ".mlp_ln", s + "/ffn/layer_norm")
-            mat(t + ".mlp.0.weight", raw(s + "/ffn/linear_0/weight")); vec(t + ".mlp.0.bias", f32(s + "/ffn/linear_0/bias"))
-            mat(t + ".mlp.2.weight", raw(s + "/ffn/linear_1/weight")); vec(t + ".mlp.2.bias", f32(s + "/ffn/linear_1/bias"))
+            self_attention(t, s)
+            feed_forward(t, s)
         norm("encoder.ln_post", "encoder/layer_norm")
 
         vec("decoder.positional_embedding", f32("decoder/position_encodings/encodings"))
         mat("decoder.token_embedding.weight", emb)
         for i in range(n_dec):
             s, t = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-            norm(t + ".attn_ln", s + "/self_attention/layer_norm")
-            w, b = raw(s + "/self_attention/linear_0/weight"), f32(s + "/self_attention/linear_0/bias")
-            zero_key_bias(b[d:2 * d], s)
-            mat(t + ".attn.query.weight", w[:d]); vec(t + ".attn.query.bias", b[:d])
-            mat(t + ".attn.key.weight", w[d:2 * d])
-            mat(t + ".attn.value.weight", w[2 * d:]); vec(t + ".attn.value.bias", b[2 * d:])
-            mat(t + ".attn.out.weight", raw(s + "/self_attention/linear_1/weight"))
-            vec(t + ".attn.out.bias", f32(s + "/self_attention/linear_1/bias"))
+            self_attention(t, s)
             norm(t + ".cross_attn_ln", s + "/attention/layer_norm")
             mat(t + ".cross_attn.query.weight", raw(s + "/attention/linear_0/weight"))
             vec(t + ".cross_attn.query.bias", f32(s + "/attention/linear_0/bias"))
@@ -211,9 +212,7 @@ def convert(model_dir: str, out_path: str, check_filters: bool = True) -> dict:
             mat(t + ".cross_attn.value.weight", w[d:]); vec(t + ".cross_attn.value.bias", b[d:])
             mat(t + ".cross_attn.out.weight", raw(s + "/attention/linear_2/weight"))
             vec(t + ".cross_attn.out.bias", f32(s + "/attention/linear_2/bias"))
-            norm(t + ".mlp_ln", s + "/ffn/layer_norm")
-            mat(t + ".mlp.0.weight", raw(s + "/ffn/linear_0/weight")); vec(t + ".mlp.0.bias", f32(s + "/ffn/linear_0/bias"))
-            mat(t + ".mlp.2.weight", raw(s + "/ffn/linear_1/weight")); vec(t + ".mlp.2.bias", f32(s + "/ffn/linear_1/bias"))
+            feed_forward(t, s)
         norm("decoder.ln", "decoder/layer_norm")
     os.replace(tmp, out_path)
     return {"out": out_path, "n_vocab": n_vocab, "d_model": d, "encoder_layers": n_enc, "decoder_layers": n_dec,

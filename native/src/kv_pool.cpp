@@ -81,30 +81,21 @@ KvPool::KvPool(const WhisperDims& dims, KvCapacity capacity)
   reserved.in_use = true;
 }
 
-int KvPool::acquire_window() {
-  if (free_windows_.empty()) return -1;
-  const int id = free_windows_.back();
-  free_windows_.pop_back();
-  auto& w = windows_[id];
-  if (!w.data) w.data = alloc_halves(window_halves_);
-  w.frames = 0;
-  w.refs = 1;
-  w.in_use = true;
-  ++windows_in_use_;
-  return id;
-}
+int KvPool::acquire_window() { return take_window(free_windows_, windows_in_use_); }
 
-int KvPool::acquire_streaming_window() {
-  if (free_streaming_.empty()) return -1;
-  const int id = free_streaming_.back();
-  free_streaming_.pop_back();
+int KvPool::acquire_streaming_window() { return take_window(free_streaming_, streaming_in_use_); }
+
+int KvPool::take_window(std::vector<int>& free_list, int& in_use) {
+  if (free_list.empty()) return -1;
+  const int id = free_list.back();
+  free_list.pop_back();
   auto& w = windows_[id];
   if (!w.data) w.data = alloc_halves(window_halves_);
-  if (!w.encoder_kv) w.encoder_kv = alloc_halves(encoder_halves_);
+  if (w.streaming && !w.encoder_kv) w.encoder_kv = alloc_halves(encoder_halves_);
   w.frames = 0;
   w.refs = 1;
   w.in_use = true;
-  ++streaming_in_use_;
+  ++in_use;
   return id;
 }
 

@@ -92,6 +92,9 @@ class KvPool {
   kernels::Half* self_values(SessionSlot& s, int layer, int head) const;
 
  private:
+  // Pops a slot of one free list and counts it in `in_use`; -1 when the list is empty.
+  int take_window(std::vector<int>& free_list, int& in_use);
+
   WhisperDims dims_;
   size_t window_halves_, session_halves_, encoder_halves_;  // session: keys or values, each
   // Ordinary windows first, then the streaming ones, each with its own free list.

@@ -80,11 +80,6 @@ export interface LiveWindowPolicy {
   encoder: 'full' | 'incremental';
   /** incremental: seconds of the newest audio encoded again at the next hop, with more after it */
   lookaheadS: number;
-  /**
-   * incremental: seconds of padding after the audio encoded with it (and again every hop);
-   * past them the window holds a silent window's states
-   */
-  exactPadS: number;
 }
 
 export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
@@ -93,7 +88,6 @@ export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
   finalWindow: 'live',
   encoder: 'incremental',
   lookaheadS: 1,
-  exactPadS: 0,
 };
 
 /** Every hypothesis encodes its window afresh, the last one padded to 30 s (the old default). */
@@ -192,8 +186,7 @@ export class LiveDecoder {
     if (stream) {
       const handOn = await stream.window.acquire();
       try {
-        const audio = Math.min(WINDOW_FRAMES, content + Math.round(policy.exactPadS * FRAMES_PER_SECOND));
-        const frames = audio + (audio % 2);
+        const frames = content + (content % 2);
         const keep = Math.floor((content - policy.lookaheadS * FRAMES_PER_SECOND) / 2);
         const handle = await stream.window.encode(
           model,
