@@ -168,6 +168,9 @@ export async function transcribe(
         const from = textTokensBefore;
         textTokensBefore += textTokens.length;
         if (text.trim() === '') return;
+        // The next window is conditioned on segments as Whisper wrote them, timestamps included:
+        // a prompt of bare text leads the model to drop timestamps and run whole windows together.
+        if (start !== end) allTokens.push(...segTokens);
         segments.push({
           start,
           end,
@@ -209,7 +212,6 @@ export async function transcribe(
         pushSegment(timeOffset, timeOffset + duration, tokens);
         seek += segmentFrames;
       }
-      allTokens.push(...tokens.filter((t) => t < special.eot));
       if (!opts.conditionOnPreviousText || result.temperature > opts.promptResetOnTemperature) {
         promptResetSince = allTokens.length;
       }

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
+import { WindowDecoder, type WindowTask } from '../../src/engine/decoder.js';
 import { transcribe } from '../../src/engine/transcribe.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
 import { scoreWer } from '../../src/eval/wer.js';
@@ -51,6 +52,27 @@ describe('offline transcription with real tiny.en weights', () => {
     const audio = await loadAudioFile(clip.path);
     const result = await transcribe(model, audio.samples, { beamSize: 5 });
     expect(scoreWer([{ ref: clip.text, hyp: result.text }]).wer).toBe(0);
+  });
+
+  it('conditions each 30 s window on the segments before it as Whisper wrote them, timestamps included', async () => {
+    const clips = ['jfk', '1089-134686-0000', 'jfk'].map(fixture);
+    const parts = await Promise.all(clips.map(async (c) => (await loadAudioFile(c.path)).samples));
+    const long = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (long.set(p, at), at + p.length), 0);
+    const decode = vi.spyOn(WindowDecoder.prototype, 'decode');
+    try {
+      const result = await transcribe(model, long);
+      const tasks = decode.mock.calls.map(([task]) => task as WindowTask);
+      expect(tasks.length).toBeGreaterThan(1);
+      const { timestampBegin } = model.tokenizer.special;
+      const later = tasks.filter((t) => t.previous.length > 0);
+      expect(later.length).toBeGreaterThan(0);
+      for (const task of later) expect(task.previous.some((t) => t >= timestampBegin)).toBe(true);
+      const reference = clips.map((c) => c.text).join(' ');
+      expect(scoreWer([{ ref: reference, hyp: result.text }]).wer).toBeLessThan(0.1);
+    } finally {
+      decode.mockRestore();
+    }
   });
 
   it('returns nothing for empty audio', async () => {
