@@ -7,6 +7,7 @@ import type { WhisperModel } from './whisper.js';
 import { alignmentMatrix, MEDIAN_FILTER_WIDTH, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
 import { SECONDS_PER_TOKEN_STEP, WINDOW_FRAMES } from './features.js';
 import { argmax, LogitFilters, logSumExp, topK } from './logit-filters.js';
+import type { PromptCache } from './prompt-cache.js';
 
 export interface WindowTask {
   /** encoded window handle */
@@ -34,6 +35,11 @@ export interface WindowTask {
   forcedPrefix?: readonly number[];
   /** seconds into the window where the forced prefix's audio ends: sampled words are timed after it */
   prefixEndS?: number;
+  /**
+   * The stream's prompt cache (src/engine/prompt-cache.ts): the previous text is fed only when
+   * it is not what the cache holds for this window. Not used by beam search.
+   */
+  promptCache?: PromptCache;
 }
 
 export interface SearchOptions {
@@ -125,15 +131,25 @@ export class WindowDecoder {
       prefix.push(special.sotPrev, ...task.previous.slice(-(Math.floor(model.info.nTextCtx / 2) - 1)));
     }
     prefix.push(special.sot);
-    const root = model.native.createSession(task.window);
-    if (root < 0) throw new Error('KV pool exhausted: no session slot for decoding');
-    const sessions = new Set<number>([root]);
+    const previousPrompt = prefix.slice(0, -1);
+    const cache = task.promptCache && previousPrompt.length > 0 && !(search.temperature === 0 && search.beamSize > 1) ? task.promptCache : null;
+    let root: number;
+    let cached = 0;
+    if (cache) {
+      ({ session: root, cached } = await cache.take(model, task.window, previousPrompt));
+    } else {
+      root = model.native.createSession(task.window);
+      if (root < 0) throw new Error('KV pool exhausted: no session slot for decoding');
+    }
+    // Sessions the search creates are released here; the cache keeps its own.
+    const sessions = new Set<number>(cache ? [] : [root]);
     try {
       const timeWords = task.wordTimestamps === true;
       if (timeWords && model.info.nAlignmentHeads === 0) throw new Error("word timestamps need the model's alignment heads");
       // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
       // The logits at <|startoftranscript|> give the no-speech probability and the language.
-      let prompted = await this.feed([root], [0], [prefix], task.urgency, timeWords);
+      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords);
+      cache?.filled(previousPrompt);
       const atSot = prompted.logits[0];
       const noSpeechProb = softmaxAt(atSot, special.noSpeech);
       let language = task.language;

@@ -16,6 +16,7 @@ import { words as normalizedWords } from '../text/normalize.js';
 import { WindowDecoder } from './decoder.js';
 import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
 import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { StreamingWindow } from './streaming-window.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
@@ -80,6 +81,8 @@ export interface LiveWindowPolicy {
   encoder: 'full' | 'incremental';
   /** incremental: seconds of the newest audio encoded again at the next hop, with more after it */
   lookaheadS: number;
+  /** incremental: the prompt (earlier text) is fed once per utterance, not every hop (src/engine/prompt-cache.ts) */
+  reusePrompt: boolean;
 }
 
 export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
@@ -88,6 +91,7 @@ export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
   finalWindow: 'live',
   encoder: 'incremental',
   lookaheadS: 1,
+  reusePrompt: true,
 };
 
 /** Every hypothesis encodes its window afresh, the last one padded to 30 s (the old default). */
@@ -128,7 +132,7 @@ export class LiveDecoder {
     if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
     const content = mel.contentFrames;
     const urgency = purpose === 'final' ? 'flush' : 'live';
-    const { window, done } = await this.encode(request, mel, urgency);
+    const { window, promptCache, done } = await this.encode(request, mel, urgency);
     try {
       const prompt = boundedPrompt(request.previousText);
       const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
@@ -148,6 +152,7 @@ export class LiveDecoder {
           contentFrames: content,
           forcedPrefix: prefixTokens,
           prefixEndS: prefixEnd / SAMPLE_RATE,
+          promptCache,
         },
         { temperature: 0, beamSize: 1, bestOf: 1, patience: 1, lengthPenalty: null, random: Math.random },
       );
@@ -168,14 +173,15 @@ export class LiveDecoder {
   }
 
   /**
-   * Encodes a hypothesis' window: the stream's StreamingWindow grown by its new audio, or a
-   * window of its own. `done` hands the stream's window on, or releases the own one.
+   * Encodes a hypothesis' window: the stream's StreamingWindow grown by its new audio (with
+   * the stream's prompt cache), or a window of its own. `done` hands the stream's window on,
+   * or releases the own one.
    */
   private async encode(
     request: HypothesisRequest,
     mel: LogMel,
     urgency: 'live' | 'flush',
-  ): Promise<{ window: number; done: () => Promise<void> }> {
+  ): Promise<{ window: number; promptCache?: PromptCache; done: () => Promise<void> }> {
     const { model, window: policy } = this;
     const content = mel.contentFrames;
     const minFrames = Math.round(policy.minWindowS * FRAMES_PER_SECOND);
@@ -197,7 +203,8 @@ export class LiveDecoder {
           keep,
           urgency,
         );
-        return { window: handle, done: async () => handOn() };
+        const promptCache = policy.reusePrompt ? stream.window.prompt : undefined;
+        return { window: handle, promptCache, done: async () => handOn() };
       } catch (error) {
         handOn();
         throw error;

@@ -11,11 +11,13 @@
 //
 // The window restarts (all frames computed again) whenever the stream's audio origin moves:
 // a new utterance, or a long one sliding its window.
+import { PromptCache } from './prompt-cache.js';
 import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
 
-
 export class StreamingWindow {
+  /** the decoder prompt of the hops that read this window, fed once per utterance */
+  readonly prompt = new PromptCache();
   private handle = -1;
   private model: WhisperModel | null = null;
   /** stream sample of the window's first audio sample; NaN: nothing encoded */
@@ -60,7 +62,9 @@ export class StreamingWindow {
       this.model = model;
     }
     const frames = melFrames / 2;
-    const first = originSample === this.originSample ? Math.min(this.keptFrames, frames - 1) : 0;
+    const sameOrigin = originSample === this.originSample;
+    const first = sameOrigin ? Math.min(this.keptFrames, frames - 1) : 0;
+    if (!sameOrigin) this.prompt.invalidate();
     // Until the encode succeeds the window's frames are not trusted.
     this.originSample = NaN;
     await model.scheduler.encode(this.handle, mel, melFrames, urgency, null, first, windowFrames);
@@ -76,6 +80,7 @@ export class StreamingWindow {
       const { handle, model } = this;
       this.handle = -1;
       this.originSample = NaN;
+      await this.prompt.release();
       if (handle >= 0 && model) await model.native.releaseWindow(handle);
     } finally {
       done();

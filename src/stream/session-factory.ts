@@ -60,6 +60,8 @@ export interface KvPoolStatus {
  * and the final decodes of utterances with final words grow), and the offline decode of an
  * utterance that ended before any word was final (one window, best-of-N sampling or beam
  * hypotheses) beside the greedy hypothesis of the hop it preempted (src/stream/session.ts).
+ * That hypothesis decodes in the session that keeps the stream's prompt between hops
+ * (src/engine/prompt-cache.ts), so the prompt costs no slot of its own.
  * A file transcription needs less, so it is reserved as one stream too.
  */
 export const STREAM_SLOTS: StreamSlots = {
