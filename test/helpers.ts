@@ -29,3 +29,20 @@ export function fixture(id: string): FixtureClip {
   if (!clip) throw new Error(`no fixture ${id}`);
   return clip;
 }
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
+  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+}
+
+/** Little-endian IEEE float16 values, base64-encoded (the reference dumps), as floats. */
+export function decodeF16(b64: string): Float32Array {
+  const bytes = Buffer.from(b64, 'base64');
+  const out = new Float32Array(bytes.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = halfToFloat(bytes.readUInt16LE(2 * i));
+  return out;
+}

@@ -277,18 +277,83 @@ void bench_attention(ck::ThreadPool& pool2) {
   ck::force_isa(ck::detect_isa());
 }
 
+// One decoder step's vocabulary row (51864 logits, Whisper's multilingual-less tiny.en size;
+// timestamps from 50363), per call on one thread: the statistics of both ranges, and top-k at
+// a greedy (1), beam-5 (6) and wide (16) k. Speedups are against the portable variant.
+void bench_logits() {
+  const int n = 51864, split = 50363;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  std::vector<int> best(16);
+  std::printf("\nlogits row of %d, 1 thread, us per call (x speedup vs scalar variant)\n", n);
+  std::printf("%-10s %18s %18s %18s %18s\n", "isa", "logit_stats", "top_k 1", "top_k 6", "top_k 16");
+  double base[4] = {};
+  for (ck::Isa isa : available_isas()) {
+    ck::force_isa(isa);
+    double t[4];
+    t[0] = time_best([&] {
+      ck::RangeStats head, tail;
+      ck::logit_stats(x.data(), n, split, &head, &tail);
+    }, 0.1);
+    const int ks[] = {1, 6, 16};
+    for (int i = 0; i < 3; ++i) t[i + 1] = time_best([&] { ck::top_k(x.data(), n, ks[i], best.data()); }, 0.1);
+    std::printf("%-10s", ck::isa_name(isa));
+    for (int i = 0; i < 4; ++i) {
+      if (isa == ck::Isa::Scalar) base[i] = t[i];
+      std::printf(" %9.2f (x%5.1f)", t[i] * 1e6, base[i] / t[i]);
+    }
+    std::printf("\n");
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
+// The convolution stem of one 30 s window: the im2col columns (conv1_k3_cols, one thread)
+// against the product they feed (gemm, 2 threads, best instruction set).
+void bench_conv(ck::ThreadPool& pool2) {
+  const int mels = 80, frames = 3000, state = 384;
+  const std::vector<float> mel = random_vec(static_cast<size_t>(mels) * frames);
+  const std::vector<float> x1 = random_vec(static_cast<size_t>(frames) * state);
+  const ck::Weights w1 = ck::make_weights(random_vec(static_cast<size_t>(state) * mels * 3).data(), state, mels * 3, mels * 3,
+                                          ck::Precision::Fp32);
+  const ck::Weights w2 = ck::make_weights(random_vec(static_cast<size_t>(state) * state * 3).data(), state, state * 3,
+                                          state * 3, ck::Precision::Fp32);
+  std::vector<float> cols(static_cast<size_t>(frames) * state * 3), out(static_cast<size_t>(frames) * state);
+  struct Conv {
+    const char* name;
+    ck::Conv1dInput x;
+    int stride;
+    const ck::Weights& w;
+  };
+  const Conv convs[] = {{"conv1 80 -> 384, 3000 frames", {mel.data(), mels, frames, 0, frames, 1}, 1, w1},
+                        {"conv2 384 -> 384, stride 2", {x1.data(), state, frames, 0, 1, state}, 2, w2}};
+  std::printf("\nconv stem of a 30 s window, ms: columns (1 thread) and the gemm they feed (2 threads)\n");
+  std::printf("%-32s %10s %10s %10s\n", "conv", "columns", "gemm", "columns %");
+  for (const Conv& c : convs) {
+    const int rows = (frames - 1) / c.stride + 1, k = c.x.channels * 3;
+    const double t_cols = time_best([&] { ck::conv1d_k3_cols(c.x, c.stride, 0, rows, cols.data(), k); }, 0.1);
+    const double t_gemm = time_best([&] { ck::gemm(rows, cols.data(), k, c.w, out.data(), state, nullptr, false, &pool2); }, 0.1);
+    std::printf("%-32s %10.3f %10.3f %9.1f%%\n", c.name, t_cols * 1e3, t_gemm * 1e3, 100.0 * t_cols / (t_cols + t_gemm));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::printf("detected isa: %s\n", ck::isa_name(ck::detect_isa()));
   ck::ThreadPool pool1(1), pool2(2);
-  const bool lowp_only = argc > 1 && std::string(argv[1]) == "--weights";
-  if (!lowp_only) bench_gemm(pool1, pool2);
-  bench_lowp(pool2);
-  if (!lowp_only) {
+  // No argument runs every section; --weights, --logits or --conv runs only that one.
+  const std::string only = argc > 1 ? argv[1] : "";
+  const bool all = only.empty();
+  if (all) bench_gemm(pool1, pool2);
+  if (all || only == "--weights") bench_lowp(pool2);
+  if (all) {
     bench_ops();
     bench_stft(pool1, pool2);
     bench_attention(pool2);
   }
+  if (all || only == "--logits") bench_logits();
+  if (all || only == "--conv") bench_conv(pool2);
   return 0;
 }

@@ -164,3 +164,20 @@ extern const AttentionKernel kAttentionAvx512;
 #endif
 
 }  // namespace chorus::kernels::detail
+
+// ---- Logit reductions (logits_impl.h) ----
+
+namespace chorus::kernels::detail {
+
+struct LogitsKernel {
+  void (*logit_stats)(const float* x, int n, int split, RangeStats* head, RangeStats* tail);
+  int (*top_k)(const float* x, int n, int k, int* out);
+};
+
+extern const LogitsKernel kLogitsScalar;
+#if defined(CHORUS_KERNELS_X86)
+extern const LogitsKernel kLogitsAvx2;
+extern const LogitsKernel kLogitsAvx512;
+#endif
+
+}  // namespace chorus::kernels::detail

@@ -113,3 +113,25 @@ void gemm_bf16_nk(int m, const float* a, int lda, const float* b, int ldb, int n
 }
 
 }  // namespace chorus::kernels::reference
+
+namespace chorus::kernels::reference {
+
+void conv1d_k3(const Conv1dInput& x, int stride, int f0, int f1, const float* w, const float* bias, int out_channels,
+               float* y, int ldy) {
+  for (int f = f0; f < f1; ++f) {
+    for (int o = 0; o < out_channels; ++o) {
+      double sum = bias ? bias[o] : 0.0;
+      for (int c = 0; c < x.channels; ++c) {
+        for (int tap = 0; tap < 3; ++tap) {
+          const int t = stride * f + tap - 1;
+          if (t < 0 || t >= x.frames) continue;
+          const float v = x.data[c * x.channel_stride + (t - x.first) * x.frame_stride];
+          sum += static_cast<double>(w[(static_cast<size_t>(o) * x.channels + c) * 3 + tap]) * v;
+        }
+      }
+      y[static_cast<size_t>(f - f0) * ldy + o] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace chorus::kernels::reference

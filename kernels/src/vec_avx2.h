@@ -1,6 +1,6 @@
-// 8-lane AVX2 vector for the templated kernels (fft_impl.h, attention_impl.h); only for
-// files compiled with -mavx2 -mfma -mf16c. Also the vector type of ops_avx2.cpp; adds strided
-// gathers and fp16 loads.
+// 8-lane AVX2 vector for the templated kernels (fft_impl.h, attention_impl.h, logits_impl.h);
+// only for files compiled with -mavx2 -mfma -mf16c. Also the vector type of ops_avx2.cpp; adds
+// strided gathers and fp16 loads.
 #pragma once
 
 #include <immintrin.h>
@@ -32,6 +32,8 @@ struct V8 {
   static T select_lt(T a, T b, T if_lt, T otherwise) {
     return _mm256_blendv_ps(otherwise, if_lt, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
   }
+  // Bit l set where lane l of a > b (false for NaN).
+  static unsigned gt_mask(T a, T b) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ))); }
   static float reduce_add(T v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -1,6 +1,6 @@
-// 16-lane AVX-512 vector for the templated kernels (fft_impl.h, attention_impl.h); only for
-// files compiled with the AVX-512 flags. Also the vector type of ops_avx512.cpp; adds strided
-// gathers and fp16 loads.
+// 16-lane AVX-512 vector for the templated kernels (fft_impl.h, attention_impl.h,
+// logits_impl.h); only for files compiled with the AVX-512 flags. Also the vector type of
+// ops_avx512.cpp; adds strided gathers and fp16 loads.
 #pragma once
 
 #include <immintrin.h>
@@ -32,6 +32,8 @@ struct V16 {
   static T select_lt(T a, T b, T if_lt, T otherwise) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), otherwise, if_lt);
   }
+  // Bit l set where lane l of a > b (false for NaN).
+  static unsigned gt_mask(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
   static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
   static T gather(const float* p, int stride) {

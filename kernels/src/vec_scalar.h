@@ -1,5 +1,5 @@
 // One-lane "vector" for the portable instantiations of the templated kernels (fft_impl.h,
-// attention_impl.h): the same source as the SIMD variants, one float at a time.
+// attention_impl.h, logits_impl.h): the same source as the SIMD variants, one float at a time.
 #pragma once
 
 #include <cmath>
@@ -78,6 +78,7 @@ struct V1 {
     return f;
   }
   static T select_lt(T a, T b, T if_lt, T otherwise) { return a < b ? if_lt : otherwise; }
+  static unsigned gt_mask(T a, T b) { return a > b ? 1u : 0u; }
   static float reduce_add(T v) { return v; }
   static float reduce_max(T v) { return v; }
   // Lane l reads p[l * stride]; the caller guarantees every lane's address is valid.

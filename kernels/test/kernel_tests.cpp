@@ -771,6 +771,189 @@ void test_attention(const char* isa) {
   }
 }
 
+// ---- Logit reductions ----
+
+// Rows shaped like a decoder step's logits, in several patterns: plain, sprinkled and
+// range-wide -inf masks (Whisper's filters), heavy ties (first occurrence must win), a large
+// offset (stability), ascending values (every element a new max / a new top-k entry).
+std::vector<float> logit_row(int n, int split, int pattern) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = random_vec(n, -15.0f, 15.0f);
+  switch (pattern) {
+    case 1:
+      for (int i = 0; i < n; i += 3) x[i] = -inf;
+      break;
+    case 2:
+      std::fill(x.begin(), x.begin() + split, -inf);
+      break;
+    case 3:
+      std::fill(x.begin() + split, x.end(), -inf);
+      break;
+    case 4:
+      std::fill(x.begin(), x.end(), -inf);
+      break;
+    case 5:
+      for (float& v : x) v = std::round(v / 5.0f);
+      break;
+    case 6:
+      for (float& v : x) v += 1000.0f;
+      break;
+    case 7:
+      for (int i = 0; i < n; ++i) x[i] = -20.0f + 40.0f * i / n;
+      break;
+    default:
+      break;
+  }
+  return x;
+}
+
+constexpr int kLogitPatterns = 8;
+
+void test_logit_stats(const char* isa) {
+  const int lengths[] = {0, 1, 2, 7, 15, 16, 17, 31, 33, 100, 511, 512, 513, 1025, 4099, 51864, 51865};
+  double worst = 0.0;
+  int cases = 0;
+  char first_wrong[160] = "none";
+  for (int n : lengths) {
+    for (int split : {0, 1, n / 3, n - 1, n, n > 51000 ? 50363 : n / 2}) {
+      if (split < 0 || split > n) continue;
+      for (int pattern = 0; pattern < kLogitPatterns; ++pattern) {
+        const std::vector<float> x = logit_row(n, split, pattern);
+        ck::RangeStats got[2], want[2];
+        ck::logit_stats(x.data(), n, split, &got[0], &got[1]);
+        ck::reference::logit_stats(x.data(), n, split, &want[0], &want[1]);
+        for (int r = 0; r < 2; ++r) {
+          ++cases;
+          const bool same = got[r].max == want[r].max && got[r].argmax == want[r].argmax;
+          const bool both_empty = std::isinf(want[r].log_sum_exp) && got[r].log_sum_exp == want[r].log_sum_exp;
+          const double err = both_empty ? 0.0 : std::fabs(got[r].log_sum_exp - want[r].log_sum_exp);
+          if (!same && std::strcmp(first_wrong, "none") == 0) {
+            std::snprintf(first_wrong, sizeof first_wrong, "n=%d split=%d pattern=%d range=%d: max %g at %d, want %g at %d",
+                          n, split, pattern, r, got[r].max, got[r].argmax, want[r].max, want[r].argmax);
+          }
+          if (!(err <= worst)) worst = err;
+        }
+      }
+    }
+  }
+  // Float exp (about 2 ulp) and float partial sums of at most 128 terms, added in double.
+  CHECK(std::strcmp(first_wrong, "none") == 0 && worst <= 2e-6,
+        "logit_stats isa=%s over %d ranges: log-sum-exp err %g, first wrong max/argmax: %s", isa, cases, worst, first_wrong);
+
+  bool threw = false;
+  try {
+    ck::RangeStats a, b;
+    const float one = 1.0f;
+    ck::logit_stats(&one, 1, 2, &a, &b);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "logit_stats rejects a split past the row");
+}
+
+void test_top_k(const char* isa) {
+  const int lengths[] = {0, 1, 2, 5, 16, 17, 63, 64, 65, 100, 1000, 51864};
+  int cases = 0;
+  char first_wrong[160] = "none";
+  for (int n : lengths) {
+    for (int k : {1, 2, 5, 6, 16, 17}) {
+      for (int pattern = 0; pattern < kLogitPatterns + 2; ++pattern) {
+        std::vector<float> x;
+        if (pattern < kLogitPatterns) {
+          x = logit_row(n, n / 2, pattern);
+        } else {
+          // Fewer finite values than k among -inf; then all equal.
+          x.assign(n, pattern == kLogitPatterns ? -std::numeric_limits<float>::infinity() : 3.0f);
+          if (pattern == kLogitPatterns) {
+            for (int i = n / 3; i < n; i += std::max(1, n / 3)) x[i] = static_cast<float>(i % 5);
+          }
+        }
+        std::vector<int> got(k + 1, -7), want(k + 1, -7);
+        const int count = ck::top_k(x.data(), n, k, got.data());
+        const int want_count = ck::reference::top_k(x.data(), n, k, want.data());
+        ++cases;
+        if ((count != want_count || got != want) && std::strcmp(first_wrong, "none") == 0) {
+          std::snprintf(first_wrong, sizeof first_wrong, "n=%d k=%d pattern=%d: count %d want %d, first %d want %d", n, k,
+                        pattern, count, want_count, count > 0 ? got[0] : -1, want_count > 0 ? want[0] : -1);
+        }
+      }
+    }
+  }
+  CHECK(std::strcmp(first_wrong, "none") == 0, "top_k isa=%s: %d cases against the stable sort, first wrong: %s", isa, cases,
+        first_wrong);
+}
+
+// ---- Convolution stem ----
+
+void test_conv1d_k3() {
+  const float inf = std::numeric_limits<float>::infinity();
+  int cases = 0;
+  bool cols_ok = true, product_ok = true;
+  double worst = 0.0;
+  for (int channels : {1, 3, 17, 80}) {
+    for (int frames : {1, 2, 3, 8, 31}) {
+      for (int stride : {1, 2}) {
+        const int outputs = (frames - 1) / stride + 1;
+        // The whole output, and a streaming window's later frames from a signal stored
+        // only from the first frame they read.
+        for (int f0 : {0, outputs / 2}) {
+          const int first = std::max(0, stride * f0 - 1);
+          const int stored = frames - first;
+          for (bool frame_major : {false, true}) {
+            ++cases;
+            // Padding between rows and channels holds inf, so reading it would show.
+            const ptrdiff_t channel_stride = frame_major ? 1 : stored + 2;
+            const ptrdiff_t frame_stride = frame_major ? channels + 3 : 1;
+            std::vector<float> data(static_cast<size_t>(channels) * (stored + 2) + static_cast<size_t>(stored) * (channels + 3), inf);
+            const ck::Conv1dInput x{data.data(), channels, frames, first, channel_stride, frame_stride};
+            for (int c = 0; c < channels; ++c) {
+              for (int t = first; t < frames; ++t) data[c * channel_stride + (t - first) * frame_stride] = random_vec(1)[0];
+            }
+            const int rows = outputs - f0, k = channels * 3, ldc = k + 2;
+            std::vector<float> cols(static_cast<size_t>(rows) * ldc, kSentinel);
+            ck::conv1d_k3_cols(x, stride, f0, outputs, cols.data(), ldc);
+            for (int r = 0; r < rows; ++r) {
+              for (int j = 0; j < ldc; ++j) {
+                const float v = cols[static_cast<size_t>(r) * ldc + j];
+                if (j >= k) {
+                  cols_ok = cols_ok && v == kSentinel;
+                  continue;
+                }
+                const int t = stride * (f0 + r) + j % 3 - 1;
+                const float want = t < 0 || t >= frames ? 0.0f : data[(j / 3) * channel_stride + (t - first) * frame_stride];
+                cols_ok = cols_ok && v == want;
+              }
+            }
+
+            const int out_channels = 5;
+            const std::vector<float> w = random_vec(static_cast<size_t>(out_channels) * k), bias = random_vec(out_channels);
+            std::vector<float> y(static_cast<size_t>(rows) * out_channels), want(y.size());
+            const ck::Weights weights = ck::make_weights(w.data(), out_channels, k, k, ck::Precision::Fp32);
+            ck::gemm(rows, cols.data(), ldc, weights, y.data(), out_channels, bias.data(), false, nullptr);
+            ck::reference::conv1d_k3(x, stride, f0, outputs, w.data(), bias.data(), out_channels, want.data(), out_channels);
+            for (size_t i = 0; i < y.size(); ++i) {
+              const double err = std::fabs(y[i] - want[i]) / (1.0 + std::fabs(want[i]));
+              if (!(err <= worst)) worst = err;
+            }
+            product_ok = product_ok && worst <= 1e-4 * std::sqrt(static_cast<double>(k));
+          }
+        }
+      }
+    }
+  }
+  CHECK(cols_ok, "conv1d_k3_cols: %d cases, columns are the zero-padded taps in (channel, tap) order", cases);
+  CHECK(product_ok, "conv1d_k3_cols then gemm against the direct convolution: err %g", worst);
+
+  bool threw = false;
+  try {
+    std::vector<float> data(20);
+    ck::conv1d_k3_cols({data.data(), 2, 12, 4, 1, 2}, 2, 2, 4, data.data(), 6);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "conv1d_k3_cols rejects a tap before the first stored frame");
+}
+
 }  // namespace
 
 int main() {
@@ -793,7 +976,10 @@ int main() {
     test_f16(ck::isa_name(isa));
     test_pack_keys(ck::isa_name(isa));
     test_attention(ck::isa_name(isa));
+    test_logit_stats(ck::isa_name(isa));
+    test_top_k(ck::isa_name(isa));
   }
+  test_conv1d_k3();
   test_fft_plan();
   ck::force_isa(ck::detect_isa());
   std::printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -193,38 +193,25 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
     std::memcpy(window.encoder_kv.get(), silent.encoder_kv.get(), pool_.streaming_window_bytes() - pool_.window_bytes());
   }
 
-  // conv1 (k=3, pad 1) as an im2col product, column order (channel, tap) as the weight; each
-  // window is padded at its own edges.
+  // conv1 (k=3, pad 1) as an im2col product; each window is padded at its own edges.
   ensure(cols_, static_cast<size_t>(tm_all) * mels * 3);
   for (int j = 0; j < n_jobs; ++j) {
     const int tm = jobs[j].mel_frames;
-    for (int f = conv_first[j]; f < tm; ++f) {
-      float* out = cols_.data() + static_cast<size_t>(mel_row[j] + f - conv_first[j]) * mels * 3;
-      for (int c = 0; c < mels; ++c) {
-        const float* ch = jobs[j].mel + static_cast<size_t>(c) * tm;
-        for (int k = 0; k < 3; ++k) {
-          const int src = f + k - 1;
-          out[c * 3 + k] = (src >= 0 && src < tm) ? ch[src] : 0.0f;
-        }
-      }
-    }
+    kernels::conv1d_k3_cols({jobs[j].mel, mels, tm, 0, tm, 1}, 1, conv_first[j], tm,
+                            cols_.data() + static_cast<size_t>(mel_row[j]) * mels * 3, mels * 3);
   }
   ensure(x1_, static_cast<size_t>(tm_all) * s);
   linear(tm_all, cols_.data(), model_.conv1, x1_.data(), false);
   gelu(x1_.data(), static_cast<size_t>(tm_all) * s);
 
-  // conv2 (k=3, stride 2, pad 1).
+  // conv2 (k=3, stride 2, pad 1) over each job's conv1 rows, which start at conv_first.
   ensure(cols_, static_cast<size_t>(t_all) * s * 3);
   threads_.parallel_for(t_all, [&](int r) {
     const int j = static_cast<int>(std::upper_bound(row.begin(), row.end(), r) - row.begin()) - 1;
-    const int f = first[j] + r - row[j], tm = jobs[j].mel_frames;
-    float* out = cols_.data() + static_cast<size_t>(r) * s * 3;
-    for (int k = 0; k < 3; ++k) {
-      const int src = 2 * f + k - 1;
-      const float* in =
-          (src >= 0 && src < tm) ? x1_.data() + static_cast<size_t>(mel_row[j] + src - conv_first[j]) * s : nullptr;
-      for (int c = 0; c < s; ++c) out[c * 3 + k] = in ? in[c] : 0.0f;
-    }
+    const int f = first[j] + r - row[j];
+    const kernels::Conv1dInput conv1_out{x1_.data() + static_cast<size_t>(mel_row[j]) * s, s, jobs[j].mel_frames,
+                                         conv_first[j], 1, s};
+    kernels::conv1d_k3_cols(conv1_out, 2, f, f + 1, cols_.data() + static_cast<size_t>(r) * s * 3, s * 3);
   });
   ensure(x_, static_cast<size_t>(t_all) * s);
   float* x = x_.data();

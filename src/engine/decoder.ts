@@ -389,8 +389,7 @@ function rank(hyps: Hypothesis[], lengthPenalty: number | null, eot: number): Hy
 const sampleWeights = new Float64Array(65536);
 
 function sampleToken(logits: Float32Array, temperature: number, random: () => number): number {
-  let max = -Infinity;
-  for (let t = 0; t < logits.length; t++) if (logits[t] > max) max = logits[t];
+  const max = logits[argmax(logits)];
   const weights = logits.length <= sampleWeights.length ? sampleWeights : new Float64Array(logits.length);
   let total = 0;
   for (let t = 0; t < logits.length; t++) {

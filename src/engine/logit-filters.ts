@@ -1,5 +1,8 @@
-// Whisper's decoding rules, applied to one hypothesis' logits before choosing a token.
+// Whisper's decoding rules, applied to one hypothesis' logits before choosing a token. The
+// rules are here; the reductions over the vocabulary (max, logsumexp, top-k) are native
+// kernels (kernels/src/logits_impl.h), called synchronously on the row itself.
 import type { Tokenizer } from '../text/tokenizer.js';
+import { loadNative } from './native.js';
 
 export interface FilterOptions {
   withoutTimestamps: boolean;
@@ -67,12 +70,12 @@ export class LogitFilters {
       if (this.maxInitialIndex !== null) logits.fill(-Infinity, this.tsBegin + this.maxInitialIndex + 1);
     }
     // When time is more likely than any single text token, emit a timestamp.
-    const textNorm = logSumExp(logits, 0, this.tsBegin);
-    const timeNorm = logSumExp(logits, this.tsBegin, n);
+    loadNative().logitStats(logits, this.tsBegin, stats);
+    const textMax = stats[HEAD_MAX];
+    const textNorm = stats[HEAD_LOG_SUM_EXP];
+    const timeNorm = stats[TAIL_LOG_SUM_EXP];
     const total = addLogs(textNorm, timeNorm);
     if (timeNorm === -Infinity) return total;
-    let textMax = -Infinity;
-    for (let t = 0; t < this.tsBegin; t++) if (logits[t] > textMax) textMax = logits[t];
     if (timeNorm > textMax) {
       logits.fill(-Infinity, 0, this.tsBegin);
       return timeNorm;
@@ -88,39 +91,28 @@ function addLogs(a: number, b: number): number {
   return max + Math.log(Math.exp(a - max) + Math.exp(b - max));
 }
 
-/** log of the softmax normaliser over [from, to): logsumexp(logits). */
-export function logSumExp(logits: Float32Array, from = 0, to = logits.length): number {
-  let max = -Infinity;
-  for (let t = from; t < to; t++) if (logits[t] > max) max = logits[t];
-  if (max === -Infinity) return -Infinity;
-  let total = 0;
-  for (let t = from; t < to; t++) {
-    const v = logits[t];
-    // Most of a filtered vocabulary is -Infinity; skipping it avoids the cost of exp.
-    if (v !== -Infinity) total += Math.exp(v - max);
-  }
-  return Math.log(total) + max;
+// Results of the native calls, reused: these run for every hypothesis at every step.
+/** [max, index of the max, logsumexp] of logits[0, split), then the same of logits[split, n) */
+const stats = new Float64Array(6);
+const HEAD_MAX = 0;
+const HEAD_LOG_SUM_EXP = 2;
+const TAIL_LOG_SUM_EXP = 5;
+let indices = new Int32Array(16);
+
+/** log of the softmax normaliser: logsumexp(logits). */
+export function logSumExp(logits: Float32Array): number {
+  loadNative().logitStats(logits, logits.length, stats);
+  return stats[HEAD_LOG_SUM_EXP];
 }
 
+/** Index of the largest logit, the first one on ties. */
 export function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let t = 1; t < logits.length; t++) if (logits[t] > logits[best]) best = t;
-  return best;
+  return loadNative().topK(logits, 1, indices) === 1 ? indices[0] : 0;
 }
 
-/** Indices of the k largest logits, largest first. */
+/** Indices of the k largest logits, largest first, equal ones by lower index. */
 export function topK(logits: Float32Array, k: number): number[] {
-  const best: number[] = [];
-  for (let t = 0; t < logits.length; t++) {
-    const v = logits[t];
-    if (best.length === k && v <= logits[best[k - 1]]) continue;
-    let i = best.length < k ? best.length : k - 1;
-    if (best.length < k) best.push(t);
-    while (i > 0 && logits[best[i - 1]] < v) {
-      best[i] = best[i - 1];
-      i--;
-    }
-    best[i] = t;
-  }
-  return best;
+  if (indices.length < k) indices = new Int32Array(k);
+  const count = loadNative().topK(logits, k, indices);
+  return Array.from(indices.subarray(0, count));
 }

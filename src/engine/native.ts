@@ -1,5 +1,6 @@
 // Typed view of the native addon (native/src/addon.cpp). Every method that touches the device
-// returns a promise: the work runs on the addon's device thread, never on the event loop.
+// returns a promise: the work runs on the addon's device thread, never on the event loop. The
+// vocabulary reductions (logitStats, topK) are the exception: microseconds, on the caller's array.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,6 +114,17 @@ export interface NativeEngine {
 interface NativeModule {
   Engine: new () => NativeEngine;
   isa(): string;
+  /**
+   * Synchronous, on the array itself: out receives [max, index of its first occurrence,
+   * logsumexp] of logits[0, split), then the same of logits[split, length). -Infinity entries
+   * add nothing; a range of only -Infinity has max and logsumexp -Infinity (index: its first).
+   */
+  logitStats(logits: Float32Array, split: number, out: Float64Array): void;
+  /**
+   * Synchronous: writes into out the indices of the min(k, length) largest logits, largest
+   * first, equal values by lower index, and returns that count.
+   */
+  topK(logits: Float32Array, k: number, out: Int32Array): number;
 }
 
 let cached: NativeModule | undefined;

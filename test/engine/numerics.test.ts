@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { logMelSpectrogram, melWindow, WINDOW_FRAMES } from '../../src/engine/features.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
-import { FIXTURES, fixture } from '../helpers.js';
+import { decodeF16, FIXTURES, fixture } from '../helpers.js';
 
 interface PromptReference {
   prompt: number[];
@@ -29,22 +29,6 @@ const TOLERANCE = {
   // reference (half an ulp: |x| * 2^-11)
   logProb: 1e-3,
 };
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
-}
-
-function decodeF16(b64: string): Float32Array {
-  const bytes = Buffer.from(b64, 'base64');
-  const out = new Float32Array(bytes.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = halfToFloat(bytes.readUInt16LE(2 * i));
-  return out;
-}
 
 function logSoftmax(logits: Float32Array): Float32Array {
   let max = -Infinity;

@@ -255,3 +255,65 @@ void attention(int n, const float* q, int ldq, const float* k, int ldk, const fl
 }  // namespace reference
 
 }  // namespace chorus::kernels
+
+// ---- Vocabulary reductions (one decoder step's logits) ---------------------------------------
+
+namespace chorus::kernels {
+
+// One range of a row: the largest value, the index of its first occurrence and
+// log(sum exp x). -inf entries add exactly 0; a range of only -inf has max and log_sum_exp
+// -inf and argmax its first index; an empty range has argmax -1.
+struct RangeStats {
+  float max;
+  int argmax;
+  double log_sum_exp;
+};
+// Statistics of x[0, split) and x[split, n) in one call: Whisper's text tokens and its
+// timestamps. x must hold no NaN; n must not exceed 2^24 (indices are tracked in float lanes).
+void logit_stats(const float* x, int n, int split, RangeStats* head, RangeStats* tail);
+// Indices of the k largest values of x[0, n), largest first, equal values by lower index:
+// what a stable sort by decreasing value would put first. Writes min(k, n) indices and
+// returns that count. Meant for small k (beam widths); x must hold no NaN.
+int top_k(const float* x, int n, int k, int* out);
+
+namespace reference {
+// Two plain passes per range, the sum of exponentials in double.
+void logit_stats(const float* x, int n, int split, RangeStats* head, RangeStats* tail);
+// A stable sort of the indices by decreasing value.
+int top_k(const float* x, int n, int k, int* out);
+}  // namespace reference
+
+}  // namespace chorus::kernels
+
+// ---- Convolution stem ------------------------------------------------------------------------
+
+namespace chorus::kernels {
+
+// The input of a 1-d convolution: `channels` signals of `frames` frames, of which frames
+// [first, frames) are stored, channel c, frame t at data[c * channel_stride + (t - first) *
+// frame_stride]. Log-mel is [channel][frame] (frame_stride 1); conv1's output is
+// [frame][channel] (channel_stride 1), and a streaming window keeps only its later frames.
+struct Conv1dInput {
+  const float* data;
+  int channels;
+  int frames;
+  int first;
+  ptrdiff_t channel_stride;
+  ptrdiff_t frame_stride;
+};
+// Rows [f0, f1) of the im2col matrix of a kernel-3, padding-1 convolution with the given
+// stride, so that the convolution is a product with its [out][channels * 3] weight: row
+// f - f0 of cols (row stride ldc) holds x(c, stride * f + tap - 1) at c * 3 + tap, zero for
+// frames outside [0, frames). Throws std::invalid_argument if a tap falls on a frame in
+// [0, frames) before `first`.
+void conv1d_k3_cols(const Conv1dInput& x, int stride, int f0, int f1, float* cols, int ldc);
+
+namespace reference {
+// The convolution itself, by direct loops in double: y[(f - f0) * ldy + o] = bias[o] +
+// sum over c, tap of w[(o * channels + c) * 3 + tap] * x(c, stride * f + tap - 1) (zero padded).
+// bias may be null.
+void conv1d_k3(const Conv1dInput& x, int stride, int f0, int f1, const float* w, const float* bias, int out_channels,
+               float* y, int ldy);
+}  // namespace reference
+
+}  // namespace chorus::kernels
