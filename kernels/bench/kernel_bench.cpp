@@ -41,7 +41,8 @@ double time_best(Fn&& fn, double min_seconds = 0.3) {
 
 std::vector<ck::Isa> available_isas() {
   std::vector<ck::Isa> out;
-  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16}) {
+  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16,
+                      ck::Isa::Amx}) {
     if (static_cast<int>(isa) <= static_cast<int>(ck::detect_isa())) out.push_back(isa);
   }
   return out;
@@ -102,8 +103,10 @@ void bench_lowp(ck::ThreadPool& pool) {
   };
   const ck::Isa best = ck::detect_isa();
   std::vector<Variant> variants = {{"fp32", ck::Precision::Fp32, best}};
+  if (best >= ck::Isa::Amx) variants.push_back({"bf16-amx", ck::Precision::Bf16, ck::Isa::Amx});
   if (best >= ck::Isa::Avx512Bf16) variants.push_back({"bf16-dpbf16", ck::Precision::Bf16, ck::Isa::Avx512Bf16});
   if (best >= ck::Isa::Avx512) variants.push_back({"bf16-avx512", ck::Precision::Bf16, ck::Isa::Avx512});
+  if (best >= ck::Isa::Amx) variants.push_back({"int8-amx", ck::Precision::Int8, ck::Isa::Amx});
   if (best >= ck::Isa::Avx512Vnni) variants.push_back({"int8-vnni", ck::Precision::Int8, ck::Isa::Avx512Vnni});
   if (best >= ck::Isa::Avx2) variants.push_back({"int8-avx2", ck::Precision::Int8, ck::Isa::Avx2});
   variants.push_back({"fp32-scalar", ck::Precision::Fp32, ck::Isa::Scalar});
@@ -144,6 +147,57 @@ void bench_lowp(ck::ThreadPool& pool) {
         std::printf(" %9.1f (x%5.2f)", gops, gops / fp32);
       }
       std::printf("\n");
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
+// AMX against the AVX-512 variants it replaces, at Whisper tiny.en's shapes, 2 threads: ms per
+// product and the speedup. The two sides alternate in rounds (best call of each kept), so
+// load from other processes falls on both. int8 at Isa::Amx is what dispatch runs, i.e. VNNI
+// below kQ8AmxMinRows rows (src/lowp.cpp).
+void bench_amx(ck::ThreadPool& pool) {
+  if (ck::detect_isa() < ck::Isa::Amx) {
+    std::printf("\nAMX not available (detected isa %s)\n", ck::isa_name(ck::detect_isa()));
+    return;
+  }
+  struct Nk {
+    int n, k;
+  };
+  const Nk shapes[] = {{384, 384}, {1536, 384}, {384, 1536}, {51864, 384}};
+  const int ms[] = {1, 8, 32, 64, 1500};
+  struct Side {
+    ck::Precision precision;
+    ck::Isa isa;
+  };
+  const Side sides[4] = {{ck::Precision::Bf16, ck::Isa::Avx512Bf16},
+                         {ck::Precision::Bf16, ck::Isa::Amx},
+                         {ck::Precision::Int8, ck::Isa::Avx512Vnni},
+                         {ck::Precision::Int8, ck::Isa::Amx}};
+  std::printf("\nAMX vs AVX-512, %d threads: ms per product (x AMX speedup)\n", pool.size());
+  std::printf("%-18s %12s %12s %8s %12s %12s %8s\n", "m x n x k", "bf16-dpbf16", "bf16-amx", "speedup", "int8-vnni",
+              "int8-amx", "speedup");
+  for (const Nk& s : shapes) {
+    const std::vector<float> b = random_vec(static_cast<size_t>(s.n) * s.k);
+    const std::vector<float> bias = random_vec(s.n);
+    const ck::Weights bf16 = ck::make_weights(b.data(), s.n, s.k, s.k, ck::Precision::Bf16);
+    const ck::Weights int8 = ck::make_weights(b.data(), s.n, s.k, s.k, ck::Precision::Int8);
+    for (int m : ms) {
+      if (s.n > 10000 && m > 64) continue;
+      const std::vector<float> a = random_vec(static_cast<size_t>(m) * s.k);
+      std::vector<float> c(static_cast<size_t>(m) * s.n);
+      double t[4] = {1e30, 1e30, 1e30, 1e30};
+      for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 4; ++i) {
+          ck::force_isa(sides[i].isa);
+          const ck::Weights& w = sides[i].precision == ck::Precision::Bf16 ? bf16 : int8;
+          t[i] = std::min(t[i], time_best([&] { ck::gemm(m, a.data(), s.k, w, c.data(), s.n, bias.data(), false, &pool); }, 0.1));
+        }
+      }
+      char name[64];
+      std::snprintf(name, sizeof name, "%dx%dx%d", m, s.n, s.k);
+      std::printf("%-18s %12.4f %12.4f %7.2fx %12.4f %12.4f %7.2fx\n", name, t[0] * 1e3, t[1] * 1e3, t[0] / t[1],
+                  t[2] * 1e3, t[3] * 1e3, t[2] / t[3]);
     }
   }
   ck::force_isa(ck::detect_isa());
@@ -347,7 +401,10 @@ int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
   const bool all = only.empty();
   if (all) bench_gemm(pool1, pool2);
-  if (all || only == "--weights") bench_lowp(pool2);
+  if (all || only == "--weights") {
+    bench_lowp(pool2);
+    bench_amx(pool2);
+  }
   if (all) {
     bench_ops();
     bench_stft(pool1, pool2);

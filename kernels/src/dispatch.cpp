@@ -6,8 +6,34 @@
 
 #include "internal.h"
 
+#if defined(CHORUS_KERNELS_X86) && defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace chorus::kernels {
 namespace {
+
+// The AMX tile, BF16 and INT8 extensions (CPUID leaf 7, EDX bits 24, 22, 25) and the
+// process's permission to use the 8 KB of tile data: Linux leaves that state off until the
+// process asks (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA), and the first tile
+// instruction of a process without it faults. The request also fails where the OS or the
+// hypervisor does not enable the state, or a thread's signal stack is too small for it.
+bool amx_usable() {
+#if defined(CHORUS_KERNELS_X86) && defined(__x86_64__) && defined(__linux__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  constexpr unsigned kAmxBf16 = 1u << 22, kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+  constexpr unsigned kAmx = kAmxBf16 | kAmxTile | kAmxInt8;
+  if ((edx & kAmx) != kAmx) return false;
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 
 Isa probe_cpu() {
 #if defined(CHORUS_KERNELS_X86) && (defined(__x86_64__) || defined(__i386__))
@@ -18,7 +44,8 @@ Isa probe_cpu() {
       __builtin_cpu_supports("fma")) {
     if (!__builtin_cpu_supports("avx512vnni")) return Isa::Avx512;
     if (!__builtin_cpu_supports("avx512bf16")) return Isa::Avx512Vnni;
-    return Isa::Avx512Bf16;
+    if (!amx_usable()) return Isa::Avx512Bf16;
+    return Isa::Amx;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
 #endif
@@ -36,6 +63,7 @@ Isa initial_isa() {
     if (std::strcmp(env, "avx512") == 0) isa = lower(isa, Isa::Avx512);
     if (std::strcmp(env, "avx512vnni") == 0) isa = lower(isa, Isa::Avx512Vnni);
     if (std::strcmp(env, "avx512bf16") == 0) isa = lower(isa, Isa::Avx512Bf16);
+    if (std::strcmp(env, "amx") == 0) isa = lower(isa, Isa::Amx);
   }
   return isa;
 }
@@ -66,6 +94,7 @@ void force_isa(Isa isa) {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Amx: return "amx";
     case Isa::Avx512Bf16: return "avx512bf16";
     case Isa::Avx512Vnni: return "avx512vnni";
     case Isa::Avx512: return "avx512";

@@ -131,6 +131,8 @@ extern const LowpKernel kQ8Vnni;
 extern const LowpKernel kBf16Avx2;
 extern const LowpKernel kBf16Avx512;
 extern const LowpKernel kBf16Native;
+extern const LowpKernel kQ8Amx;
+extern const LowpKernel kBf16Amx;
 #endif
 extern const LowpKernel kQ8Scalar;
 extern const LowpKernel kBf16Scalar;

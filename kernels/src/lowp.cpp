@@ -8,18 +8,29 @@
 namespace chorus::kernels {
 namespace {
 
-const detail::LowpKernel& q8_kernel(Isa isa) {
+// With one or two rows VNNI is faster than AMX (kernels/README.md, "AMX"): a tile product
+// costs the same for 1 row as for 16, while VNNI's 1- and 2-row tiles keep several partial
+// sums in flight. Both compute the same integers and the same float epilogue, so a row's
+// result does not depend on which kernel its batch size picks.
+constexpr int kQ8AmxMinRows = 3;
+
+const detail::LowpKernel& q8_kernel(Isa isa, int m) {
 #if defined(CHORUS_KERNELS_X86)
+  if (isa >= Isa::Amx && m >= kQ8AmxMinRows) return detail::kQ8Amx;
   if (isa >= Isa::Avx512Vnni) return detail::kQ8Vnni;
   // AVX-512F/BW without VNNI has no byte dot product; the AVX2 int16 kernel is as good.
   if (isa >= Isa::Avx2) return detail::kQ8Avx2;
 #endif
   (void)isa;
+  (void)m;
   return detail::kQ8Scalar;
 }
 
+// AMX for every row count, decoder steps included: tdpbf16ps rounds its sums differently
+// from vdpbf16ps, so switching by m would give a hypothesis other logits alone than batched.
 const detail::LowpKernel& bf16_kernel(Isa isa) {
 #if defined(CHORUS_KERNELS_X86)
+  if (isa >= Isa::Amx) return detail::kBf16Amx;
   if (isa >= Isa::Avx512Bf16) return detail::kBf16Native;
   if (isa >= Isa::Avx512) return detail::kBf16Avx512;
   if (isa >= Isa::Avx2) return detail::kBf16Avx2;
@@ -69,7 +80,8 @@ void run_lowp(const detail::LowpKernel& kern, detail::LowpArgs g, int m, ThreadP
     g.a = p.bytes.get();
     g.a_stride = row_bytes;
     g.a_scale = p.scale.get();
-    // A multiple of every variant's mr (2, 4, 12), so no two tasks share a tile.
+    // A multiple of every variant's mr (2, 4, 12) and of AMX's 16-row tiles, so no two
+    // tasks share a tile.
     constexpr int kRowsPerTask = 48;
     const int tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
     auto prepare = [&](int t) {
@@ -171,7 +183,7 @@ void gemm(int m, const float* a, int lda, const QuantizedMatrix& b, float* c, in
   g.ldc = ldc;
   g.bias = bias;
   g.accumulate = accumulate;
-  run_lowp(q8_kernel(active_isa()), g, m, pool);
+  run_lowp(q8_kernel(active_isa(), m), g, m, pool);
 }
 
 void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,

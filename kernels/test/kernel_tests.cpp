@@ -32,16 +32,17 @@ int g_failed = 0;
 
 std::mt19937 g_rng(12345);
 
-std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
+std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f, std::mt19937& rng = g_rng) {
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
-  for (float& x : v) x = d(g_rng);
+  for (float& x : v) x = d(rng);
   return v;
 }
 
 std::vector<ck::Isa> available_isas() {
   std::vector<ck::Isa> out;
-  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16}) {
+  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16,
+                      ck::Isa::Amx}) {
     if (static_cast<int>(isa) <= static_cast<int>(ck::detect_isa())) out.push_back(isa);
   }
   return out;
@@ -380,6 +381,78 @@ void test_lowp_batch_invariance(ck::ThreadPool& pool2) {
         same = same && std::memcmp(one.data(), all.data() + static_cast<size_t>(i) * n, n * sizeof(float)) == 0;
       }
       CHECK(same, "gemm %s isa=%s: a row alone differs from the same row in a batch", ck::precision_name(p), ck::isa_name(isa));
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
+// AMX over the edges of its tiles: rows around the 16-row A tiles and the 32-row micro-tile,
+// columns past whole panels, k not a multiple of a tile row's 32 (bf16) or 64 (int8) values,
+// so the row, column and k tails all run, with and without bias and accumulation. int8 must
+// equal the VNNI variant bit for bit (the same integers through the same epilogue); bf16
+// meets the reference with A rounded, like the vdpbf16ps variant. Skipped without AMX.
+void test_lowp_amx(ck::ThreadPool& pool2) {
+  if (ck::detect_isa() < ck::Isa::Amx) {
+    std::printf("AMX tests skipped: detected isa %s\n", ck::isa_name(ck::detect_isa()));
+    return;
+  }
+  // Its own generator: the inputs of the tests after this one must not depend on whether
+  // it ran.
+  std::mt19937 rng(271828);
+  const int ms[] = {1, 3, 15, 16, 17, 33, 100, 1500};
+  const int ns[] = {5, 40, 100};
+  const int ks[] = {7, 33, 100, 200, 385};
+  int combo = 0;
+  for (int m : ms) {
+    for (int n : ns) {
+      for (int k : ks) {
+        ++combo;
+        const int lda = k + 3, ldb = k + 1, ldc = n + 5;
+        std::vector<float> a = random_vec(static_cast<size_t>(m) * lda, -1.0f, 1.0f, rng);
+        std::vector<float> b = random_vec(static_cast<size_t>(n) * ldb, -0.2f, 0.2f, rng);
+        for (int j = 0; j < n; j += 3) b[static_cast<size_t>(j) * ldb] = 3.0f;
+        if (m > 2) std::fill(a.begin() + lda, a.begin() + 2 * lda, 0.0f);
+        const std::vector<float> bias = random_vec(n, -1.0f, 1.0f, rng);
+        const std::vector<float> c0 = random_vec(static_cast<size_t>(m) * ldc, -1.0f, 1.0f, rng);
+        const ck::QuantizedMatrix q8 = ck::quantize_nk(b.data(), n, k, ldb);
+        const ck::Bf16Matrix bf = ck::to_bf16_nk(b.data(), n, k, ldb);
+        std::vector<float> dot_q8(static_cast<size_t>(m) * ldc), dot_bf(dot_q8.size());
+        ck::reference::gemm_q8_nk(m, a.data(), lda, b.data(), ldb, n, k, dot_q8.data(), ldc, nullptr, false);
+        ck::reference::gemm_bf16_nk(m, a.data(), lda, b.data(), ldb, n, k, dot_bf.data(), ldc, nullptr, false, true);
+        for (int v = 0; v < 4; ++v) {
+          const bool use_bias = (v & 1) != 0, accumulate = (v & 2) != 0;
+          const float* bp = use_bias ? bias.data() : nullptr;
+          ck::ThreadPool* pool = (v + combo) % 2 ? &pool2 : nullptr;
+          // The references' bias and accumulation, added in double to their rounded products.
+          std::vector<float> ref_q8 = dot_q8, ref_bf = dot_bf;
+          for (int i = 0; i < m; ++i) {
+            for (int j = 0; j < n; ++j) {
+              const size_t at = static_cast<size_t>(i) * ldc + j;
+              const double extra = (use_bias ? bias[j] : 0.0) + (accumulate ? c0[at] : 0.0);
+              ref_q8[at] = static_cast<float>(ref_q8[at] + extra);
+              ref_bf[at] = static_cast<float>(ref_bf[at] + extra);
+            }
+          }
+          std::vector<float> amx = c0, vnni = c0;
+          ck::force_isa(ck::Isa::Amx);
+          ck::gemm(m, a.data(), lda, q8, amx.data(), ldc, bp, accumulate, pool);
+          ck::force_isa(ck::Isa::Avx512Vnni);
+          ck::gemm(m, a.data(), lda, q8, vnni.data(), ldc, bp, accumulate, pool);
+          const double e8 = worst_error(m, n, amx, ldc, ref_q8, c0, accumulate);
+          CHECK(e8 <= 1e-5 && amx == vnni, "gemm int8 amx m=%d n=%d k=%d bias=%d acc=%d: err %g, %s VNNI's", m, n, k,
+                use_bias, accumulate, e8, amx == vnni ? "equals" : "differs from");
+          amx = c0;
+          ck::force_isa(ck::Isa::Amx);
+          ck::gemm(m, a.data(), lda, bf, amx.data(), ldc, bp, accumulate, pool);
+          const double eb = worst_error(m, n, amx, ldc, ref_bf, c0, accumulate);
+          bool pad_ok = true;
+          for (int i = 0; i < m; ++i) {
+            for (int j = n; j < ldc; ++j) pad_ok = pad_ok && amx[static_cast<size_t>(i) * ldc + j] == c0[static_cast<size_t>(i) * ldc + j];
+          }
+          CHECK(eb <= 1e-4 * std::sqrt(static_cast<double>(k)) && pad_ok, "gemm bf16 amx m=%d n=%d k=%d bias=%d acc=%d: err %g pad_ok=%d",
+                m, n, k, use_bias, accumulate, eb, pad_ok);
+        }
+      }
     }
   }
   ck::force_isa(ck::detect_isa());
@@ -965,6 +1038,7 @@ int main() {
   test_lowp(pool1, pool2);
   test_weights(pool2);
   test_lowp_batch_invariance(pool2);
+  test_lowp_amx(pool2);
   for (ck::Isa isa : available_isas()) {
     ck::force_isa(isa);
     CHECK(ck::active_isa() == isa, "force_isa(%s)", ck::isa_name(isa));

@@ -13,8 +13,10 @@ class ThreadPool;
 
 // Ordered levels: each one implies the ones below. AVX-512 VNNI (int8 dot products) and
 // AVX-512 BF16 are their own levels so a CPU with AVX-512F alone still gets the AVX-512 fp32
-// kernels; no shipping CPU has BF16 without VNNI, so BF16 sits above VNNI.
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512Bf16 = 4 };
+// kernels; no shipping CPU has BF16 without VNNI, so BF16 sits above VNNI. Amx is AVX-512
+// BF16 plus the AMX tile, BF16 and INT8 extensions, with the OS's permission to use the
+// tile registers (granted to the process on the first detection).
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512Bf16 = 4, Amx = 5 };
 
 // Best instruction set this CPU supports among the compiled variants.
 Isa detect_isa();
@@ -92,8 +94,9 @@ inline void gemm(int m, const float* a, int lda, const PackedMatrix& b, float* c
 // a_scale[i] * b.scale[j] * dot + bias[j]. k must not exceed 65536 (int32 headroom).
 void gemm(int m, const float* a, int lda, const QuantizedMatrix& b, float* c, int ldc,
           const float* bias, bool accumulate, ThreadPool* pool);
-// The same product over bf16 weights, accumulated in fp32. With AVX-512 BF16 the rows of A
-// are rounded to bf16 too (vdpbf16ps); the other variants widen B and keep A in fp32.
+// The same product over bf16 weights, accumulated in fp32. With AVX-512 BF16 and AMX the
+// rows of A are rounded to bf16 too (vdpbf16ps, tdpbf16ps); the other variants widen B and
+// keep A in fp32.
 void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,
           const float* bias, bool accumulate, ThreadPool* pool);
 
