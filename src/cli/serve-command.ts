@@ -47,7 +47,7 @@ export async function runServe(args: string[]): Promise<number> {
     factory = await WhisperSessionFactory.open({
       model: config.model,
       threads: config.threads,
-      precision: config.precision,
+      precision: config.precision ?? undefined,
       maxSessions: config.maxSessions,
       fileJobs: 1,
       kvBudgetBytes: config.kvBudgetBytes ?? undefined,

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { DEFAULT_PRECISION, parsePrecision, type Precision } from '../engine/whisper.js';
+import { parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { DEFAULT_MAX_LAG_S } from '../stream/admission.js';
 
@@ -35,8 +35,8 @@ export interface GatewayConfig {
   batching: boolean;
   /** 0: the engine picks from the cores available. */
   threads: number;
-  /** Storage of the model's weights on the device. */
-  precision: Precision;
+  /** Storage of the model's weights on the device; null: the engine's default for this CPU. */
+  precision: Precision | null;
   /** JSONL file that also receives every final result; null: none. */
   transcriptSink: string | null;
   /** STUN/TURN servers for WebRTC ingest; none: host candidates only (loopback, LAN). */
@@ -75,7 +75,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   maxLagS: DEFAULT_MAX_LAG_S,
   batching: true,
   threads: 0,
-  precision: DEFAULT_PRECISION,
+  precision: null,
   transcriptSink: null,
   iceServers: [],
 };
@@ -95,7 +95,7 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --max-lag-s SECONDS           CHORUS_MAX_LAG_S              refuse new sessions while live ones lag more (${GATEWAY_DEFAULTS.maxLagS})
   --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
-  --precision P                 CHORUS_PRECISION              weight storage: fp32, bf16, int8 or int8-encoder (${GATEWAY_DEFAULTS.precision})
+  --precision P                 CHORUS_PRECISION              weight storage: fp32, bf16, int8 or int8-encoder (bf16 with AMX, else int8-encoder)
   --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers

@@ -28,7 +28,7 @@ import { StreamingSession } from './session.js';
 export interface SessionFactoryOptions {
   model: string;
   threads?: number;
-  /** weight storage (the engine's DEFAULT_PRECISION when absent) */
+  /** weight storage (the engine's defaultPrecision() when absent) */
   precision?: Precision;
   /** live sessions admitted at once */
   maxSessions: number;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { logMelSpectrogram, melWindow, WINDOW_FRAMES } from '../../src/engine/features.js';
 import { transcribe } from '../../src/engine/transcribe.js';
-import { parsePrecision, PRECISIONS, WhisperModel, type Precision } from '../../src/engine/whisper.js';
+import { defaultPrecision, parsePrecision, PRECISIONS, WhisperModel, type Precision } from '../../src/engine/whisper.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import { fixture } from '../helpers.js';
 
@@ -88,6 +88,17 @@ describe('weight precision', () => {
       expect(argmax(got)).toBe(argmax(want));
     });
   }
+
+  it('defaults to bf16 where the kernels run AMX tiles, to int8-encoder on every other instruction set', async () => {
+    expect(defaultPrecision('amx')).toBe('bf16');
+    for (const isa of ['avx512bf16', 'avx512vnni', 'avx512', 'avx2', 'scalar']) expect(defaultPrecision(isa)).toBe('int8-encoder');
+    const model = await WhisperModel.load('tiny.en', { threads: 1, maxWindows: 1, maxSessions: 1 });
+    try {
+      expect(model.info.precision).toBe(defaultPrecision());
+    } finally {
+      model.close();
+    }
+  });
 
   it('refuses an unknown precision with a clear message', async () => {
     expect(() => parsePrecision('fp16', '--precision')).toThrow('--precision: precision must be one of fp32, bf16, int8, int8-encoder, got "fp16"');

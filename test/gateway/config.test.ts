@@ -24,7 +24,7 @@ describe('parseGatewayConfig defaults', () => {
       maxLagS: 2,
       batching: true,
       threads: 0,
-      precision: 'int8-encoder',
+      precision: null,
       transcriptSink: null,
       iceServers: [],
     });
