@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "lowp_driver.h"
+#include "q8_avx512.h"
 
 namespace chorus::kernels::detail {
 namespace {
@@ -60,10 +61,6 @@ void load_tile_config() {
 // GCC 12's tile load macros pass the address as a plain register, so the compiler does not
 // know that they read memory: stores into a buffer that a tile load reads next are fenced.
 inline void compiler_barrier() { asm volatile("" ::: "memory"); }
-
-inline __mmask16 column_mask(int cols) {
-  return cols >= 16 ? static_cast<__mmask16>(0xFFFF) : cols <= 0 ? 0 : static_cast<__mmask16>((1u << cols) - 1);
-}
 
 inline int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -114,27 +111,18 @@ void prepare_bf16(const float* a, int lda, int r0, int r1, int k, uint8_t* dst, 
   fill_tile_rest(dst, stride, r1, blocks, 0);
 }
 
-// The rows quantised with the float operations of quantize_rows (max |x|, 127 / max,
-// x * inv rounded to nearest even, clamp), hence the same integers as every other variant,
-// stored as q + 128; past k the value is 128 (q = 0), as in the VNNI variant.
+// The rows quantised as every int8 variant does (q8_avx512.h), stored as q + 128; past k the
+// value is 128 (q = 0), as in the VNNI variant.
 void prepare_q8(const float* a, int lda, int r0, int r1, int k, uint8_t* dst, size_t stride, float* scale) {
   const int blocks = Encoding<true>::blocks(k);
-  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), offset = _mm512_set1_epi32(128);
   for (int r = r0; r < r1; ++r) {
     const float* x = a + static_cast<size_t>(r) * lda;
-    __m512 mx = _mm512_setzero_ps();
-    for (int i = 0; i < k; i += 16) {
-      mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(column_mask(k - i), x + i)));
-    }
-    const float m = _mm512_reduce_max_ps(mx);
-    const __m512 inv = _mm512_set1_ps(m > 0.0f ? 127.0f / m : 0.0f);
+    const float m = q8_row_max(x, k);
+    const __m512 inv = q8_inverse_scale(m);
     for (int kb = 0; kb < blocks; ++kb) {
       uint8_t* slot = a_slot(dst, stride, r, kb);
       for (int part = 0; part < 4; ++part) {
-        const int i = kb * 64 + part * 16;
-        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(column_mask(k - i), x + i), inv));
-        v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), offset);
-        _mm_store_si128(reinterpret_cast<__m128i*>(slot + part * 16), _mm512_cvtepi32_epi8(v));
+        _mm_store_si128(reinterpret_cast<__m128i*>(slot + part * 16), q8_offset_lanes(x, kb * 64 + part * 16, k, inv));
       }
     }
     scale[r] = m / 127.0f;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "lowp_driver.h"
+#include "q8_avx512.h"
 
 namespace chorus::kernels::detail {
 namespace {
@@ -19,10 +20,6 @@ constexpr int kNp = 2;
 // spare register and the stack on each step (its tied-operand allocation), a 3x slowdown.
 inline void dpbusd(__m512i& acc, __m512i a, __m512i b) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
-}
-
-inline __mmask16 column_mask(int cols) {
-  return cols >= 16 ? static_cast<__mmask16>(0xFFFF) : cols <= 0 ? 0 : static_cast<__mmask16>((1u << cols) - 1);
 }
 
 template <int MR, int NP>
@@ -117,26 +114,16 @@ struct Q8 {
 
 size_t u8_row_bytes(int k) { return static_cast<size_t>(k + 3) / 4 * 4; }
 
-// quantize_rows<uint8_t, 128> in vector form: same float operations (max |x|, 127 / max,
-// x * inv rounded to nearest even), so the integers match every other variant's. Writes the
-// tiled layout (tiled_unit).
+// The rows quantised as every int8 variant does (q8_avx512.h), written in the tiled layout
+// (tiled_unit).
 void prepare(const float* a, int lda, int r0, int r1, int k, uint8_t* dst, size_t stride, float* scale) {
-  alignas(64) uint8_t q[64];
+  alignas(64) uint8_t q[16];
   for (int r = r0; r < r1; ++r) {
     const float* x = a + static_cast<size_t>(r) * lda;
-    __m512 mx = _mm512_setzero_ps();
+    const float m = q8_row_max(x, k);
+    const __m512 inv = q8_inverse_scale(m);
     for (int i = 0; i < k; i += 16) {
-      mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(column_mask(k - i), x + i)));
-    }
-    const float m = _mm512_reduce_max_ps(mx);
-    const __m512 inv = _mm512_set1_ps(m > 0.0f ? 127.0f / m : 0.0f);
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), offset = _mm512_set1_epi32(128);
-    for (int i = 0; i < k; i += 16) {
-      const __mmask16 mask = column_mask(k - i);
-      __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), inv));
-      // Lanes past k hold q = 0, i.e. the offset 128, which pads the last group.
-      v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), offset);
-      _mm_store_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(v));
+      _mm_store_si128(reinterpret_cast<__m128i*>(q), q8_offset_lanes(x, i, k, inv));
       const int units = (k - i + 3) / 4 < 4 ? (k - i + 3) / 4 : 4;
       for (int u = 0; u < units; ++u) std::memcpy(tiled_unit<kMr>(dst, stride, r, i / 4 + u), q + 4 * u, 4);
     }

@@ -25,12 +25,12 @@ export class PromptCache {
   /**
    * A session on `window` and how many of `prompt`'s leading tokens its cache already holds:
    * all of them when this cache was filled with the same prompt on the same window, else 0
-   * (a fresh session). The caller feeds the rest and calls `filled`; the session stays the
-   * cache's, never released by the caller.
+   * (the session is rewound to the start by the caller's feed). The caller feeds the rest and
+   * calls `filled`; the session stays the cache's, never released by the caller.
    */
   async take(model: WhisperModel, window: number, prompt: readonly number[]): Promise<{ session: number; cached: number }> {
-    if (this.session >= 0 && this.window === window && this.tokens.length > 0 && sameTokens(this.tokens, prompt)) {
-      return { session: this.session, cached: prompt.length };
+    if (this.session >= 0 && this.window === window) {
+      return { session: this.session, cached: sameTokens(this.tokens, prompt) ? prompt.length : 0 };
     }
     await this.release();
     const session = model.native.createSession(window);
@@ -41,7 +41,7 @@ export class PromptCache {
     return { session, cached: 0 };
   }
 
-  /** The session's cache now holds `prompt` from position 0. */
+  /** The session's cache now holds `prompt` from position 0 (a non-empty prompt). */
   filled(prompt: readonly number[]): void {
     this.tokens = [...prompt];
   }
