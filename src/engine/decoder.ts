@@ -148,7 +148,9 @@ export class WindowDecoder {
       if (timeWords && model.info.nAlignmentHeads === 0) throw new Error("word timestamps need the model's alignment heads");
       // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
       // The logits at <|startoftranscript|> give the no-speech probability and the language.
-      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords);
+      // One logits row serves the prompt, the task tokens and then the first hypothesis' steps.
+      const row = [new Float32Array(model.info.nVocab)];
+      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords, row);
       cache?.filled(previousPrompt);
       const atSot = prompted.logits[0];
       const noSpeechProb = softmaxAt(atSot, special.noSpeech);
@@ -164,7 +166,7 @@ export class WindowDecoder {
       if (task.forcedPrefix) taskTokens.push(...task.forcedPrefix);
       let position = prefix.length;
       if (taskTokens.length > 0) {
-        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords);
+        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords, row);
         position += taskTokens.length;
       }
       const filters = new LogitFilters(tokenizer, {
@@ -209,7 +211,8 @@ export class WindowDecoder {
 
   /**
    * One request per session through the device scheduler, which batches them across sessions.
-   * Each session's logits row is its own copy, so filters may change it in place.
+   * Each session's logits land in its own row of `rows` (which filters may then change in
+   * place); the rows are reused step after step, so decoding allocates none per token.
    */
   private async feed(
     sessions: number[],
@@ -217,13 +220,14 @@ export class WindowDecoder {
     tokens: number[][],
     urgency: Urgency,
     withAttention: boolean,
+    rows: readonly Float32Array[],
   ): Promise<{ logits: Float32Array[]; attention: PendingAttention }> {
     const { scheduler } = this.model;
     const outputs = await Promise.all(
       sessions.map(async (session, i) =>
         withAttention
-          ? scheduler.decodeWithAttention(session, positions[i], tokens[i], urgency)
-          : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency), attention: null },
+          ? scheduler.decodeWithAttention(session, positions[i], tokens[i], urgency, rows[i])
+          : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency, rows[i]), attention: null },
       ),
     );
     return { logits: outputs.map((o) => o.logits), attention: outputs.map((o) => o.attention) };
@@ -272,7 +276,8 @@ export class WindowDecoder {
       sessions.add(forked);
       hyps.push(fresh(forked));
     }
-    let logits = hyps.map((_, i) => (i === 0 ? first : first.slice()));
+    const rows = hyps.map((_, i) => (i === 0 ? first : first.slice()));
+    let logits = rows;
     let live = hyps;
     let attention: PendingAttention = hyps.map(() => run.firstAttention);
     for (let step = 0; step < sampleLen && live.length > 0; step++) {
@@ -295,6 +300,7 @@ export class WindowDecoder {
         stillLive.map((h) => [h.tokens[h.tokens.length - 1]]),
         run.urgency,
         run.firstAttention !== null,
+        stillLive.map((h) => rows[hyps.indexOf(h)]),
       ));
       live = stillLive;
     }
@@ -311,6 +317,8 @@ export class WindowDecoder {
     let attention: PendingAttention = [run.firstAttention];
     const finished: Hypothesis[] = [];
     let logits = [first];
+    // Every beam's row is read before the next step is fed, so beamSize rows serve them all.
+    const rows = [first, ...Array.from({ length: beamSize - 1 }, () => new Float32Array(first.length))];
     for (let step = 0; step < sampleLen; step++) {
       const candidates: { from: number; token: number; logprob: number; score: number }[] = [];
       beams.forEach((beam, i) => {
@@ -365,6 +373,7 @@ export class WindowDecoder {
         beams.map((b) => [b.tokens[b.tokens.length - 1]]),
         run.urgency,
         run.firstAttention !== null,
+        rows,
       ));
     }
     return rank(finished, search.lengthPenalty, eot);

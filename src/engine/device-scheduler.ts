@@ -60,6 +60,7 @@ interface DecodeRequest extends PendingDecode {
   position: number;
   tokenIds: readonly number[];
   wantsAttention: boolean;
+  into: Float32Array | null;
   resolve: (output: DecodeOutput) => void;
   reject: (error: Error) => void;
 }
@@ -128,14 +129,30 @@ export class DeviceScheduler {
     });
   }
 
-  /** Feeds tokens to a session at a cache position; resolves with the last token's logits. */
-  async decode(session: number, position: number, tokens: readonly number[], urgency: Urgency): Promise<Float32Array> {
-    return (await this.enqueueDecode(session, position, tokens, urgency, false)).logits;
+  /**
+   * Feeds tokens to a session at a cache position; resolves with the last token's logits,
+   * written into `into` when given (a hypothesis reuses its row step after step, so that a
+   * step allocates nothing per hypothesis), else into a new row.
+   */
+  async decode(
+    session: number,
+    position: number,
+    tokens: readonly number[],
+    urgency: Urgency,
+    into: Float32Array | null = null,
+  ): Promise<Float32Array> {
+    return (await this.enqueueDecode(session, position, tokens, urgency, false, into)).logits;
   }
 
   /** As decode, plus the alignment heads' attention of the last token (for timing words). */
-  decodeWithAttention(session: number, position: number, tokens: readonly number[], urgency: Urgency): Promise<DecodeOutput> {
-    return this.enqueueDecode(session, position, tokens, urgency, true);
+  decodeWithAttention(
+    session: number,
+    position: number,
+    tokens: readonly number[],
+    urgency: Urgency,
+    into: Float32Array | null = null,
+  ): Promise<DecodeOutput> {
+    return this.enqueueDecode(session, position, tokens, urgency, true, into);
   }
 
   private enqueueDecode(
@@ -144,7 +161,11 @@ export class DeviceScheduler {
     tokens: readonly number[],
     urgency: Urgency,
     wantsAttention: boolean,
+    into: Float32Array | null,
   ): Promise<DecodeOutput> {
+    if (into && into.length !== this.shape.nVocab) {
+      return Promise.reject(new RangeError(`decode: a logits row holds ${this.shape.nVocab} values, got ${into.length}`));
+    }
     return new Promise((resolve, reject) => {
       this.decodes.push({
         id: this.nextId++,
@@ -155,6 +176,7 @@ export class DeviceScheduler {
         position,
         tokenIds: tokens,
         wantsAttention,
+        into,
         resolve,
         reject,
       });
@@ -175,10 +197,15 @@ export class DeviceScheduler {
         const plan = planStep({ nowMs: performance.now(), encodes: this.encodes, decodes: this.decodes }, this.budgets);
         const decodes = this.take(this.decodes, plan.decode);
         const encodes = this.take(this.encodes, plan.encode);
+        // Both calls go to the device at once: it runs the encode straight after the decode
+        // while this thread hands the decode's logits on, so the next step's decode requests
+        // are ready when the encode ends instead of the device waiting for them.
         const t0 = performance.now();
-        if (decodes.length > 0) await this.runDecodes(decodes);
-        const t1 = performance.now();
-        if (encodes.length > 0) await this.runEncodes(encodes);
+        let t1 = t0;
+        await Promise.all([
+          decodes.length > 0 ? this.runDecodes(decodes).then(() => void (t1 = performance.now())) : undefined,
+          encodes.length > 0 ? this.runEncodes(encodes) : undefined,
+        ]);
         this.onStep({
           decodeBatch: decodes.length,
           decodeTokens: decodes.reduce((n, d) => n + d.tokens, 0),
@@ -227,12 +254,11 @@ export class DeviceScheduler {
       }
       return;
     }
-    batch.forEach((d, i) =>
-      d.resolve({
-        logits: logits.slice(i * V, (i + 1) * V),
-        attention: d.wantsAttention ? attention.slice(i * A, (i + 1) * A) : null,
-      }),
-    );
+    batch.forEach((d, i) => {
+      const row = d.into ?? new Float32Array(V);
+      row.set(logits.subarray(i * V, (i + 1) * V));
+      d.resolve({ logits: row, attention: d.wantsAttention ? attention.slice(i * A, (i + 1) * A) : null });
+    });
   }
 
   private async runEncodes(batch: EncodeRequest[]): Promise<void> {

@@ -89,12 +89,34 @@ describe('device scheduler on the real engine', () => {
       model.scheduler.decodeWithAttention(a, 0, sot, 'live'),
       model.scheduler.decode(b, 0, sot, 'live'),
     ]);
+    await new Promise((resolve) => setImmediate(resolve)); // the step is reported once it is over
     expect(steps.filter((s) => s.decodeBatch > 0).map((s) => s.decodeBatch)).toEqual([2]);
     expect(withAttention.attention).toHaveLength(nAlignmentHeads * nAudioCtx);
     expect(Array.from(withAttention.logits.subarray(0, 100))).toEqual(Array.from(without.subarray(0, 100)));
     // Alone, the same session and token give the same row.
     const alone = await model.scheduler.decodeWithAttention(a, 0, sot, 'live');
     expect(alone.attention).toEqual(withAttention.attention);
+    await Promise.all([model.native.releaseSession(a), model.native.releaseSession(b)]);
+    await model.native.releaseWindow(window);
+  });
+
+  it("writes each hypothesis' logits into the row it brings, and refuses a row of the wrong size", async () => {
+    const window = model.native.createWindow();
+    await model.scheduler.encode(window, new Float32Array(80 * 200), 200, 'live');
+    const [a, b] = [model.native.createSession(window), model.native.createSession(window)];
+    const sot = [model.tokenizer.special.sot];
+    const rows = [new Float32Array(model.info.nVocab), new Float32Array(model.info.nVocab)];
+    const [ra, rb] = await Promise.all([
+      model.scheduler.decode(a, 0, sot, 'live', rows[0]),
+      model.scheduler.decode(b, 0, sot, 'live', rows[1]),
+    ]);
+    expect(ra).toBe(rows[0]);
+    expect(rb).toBe(rows[1]);
+    const fresh = await model.scheduler.decode(a, 0, sot, 'live');
+    expect(fresh).not.toBe(rows[0]);
+    expect(Array.from(rows[0])).toEqual(Array.from(fresh));
+    expect(Array.from(rows[1])).toEqual(Array.from(fresh));
+    await expect(model.scheduler.decode(a, 0, sot, 'live', new Float32Array(10))).rejects.toThrow(/logits row holds 51864/);
     await Promise.all([model.native.releaseSession(a), model.native.releaseSession(b)]);
     await model.native.releaseWindow(window);
   });

@@ -25,13 +25,13 @@ function recordFeeds() {
   const decode = scheduler.decode.bind(scheduler);
   const decodeWithAttention = scheduler.decodeWithAttention.bind(scheduler);
   const spies = [
-    vi.spyOn(scheduler, 'decode').mockImplementation((session, position, tokens, urgency) => {
+    vi.spyOn(scheduler, 'decode').mockImplementation((session, position, tokens, urgency, into) => {
       feeds.push({ position, count: tokens.length, first: tokens[0] });
-      return decode(session, position, tokens, urgency);
+      return decode(session, position, tokens, urgency, into);
     }),
-    vi.spyOn(scheduler, 'decodeWithAttention').mockImplementation((session, position, tokens, urgency) => {
+    vi.spyOn(scheduler, 'decodeWithAttention').mockImplementation((session, position, tokens, urgency, into) => {
       feeds.push({ position, count: tokens.length, first: tokens[0] });
-      return decodeWithAttention(session, position, tokens, urgency);
+      return decodeWithAttention(session, position, tokens, urgency, into);
     }),
   ];
   return { feeds, restore: () => spies.forEach((s) => s.mockRestore()) };

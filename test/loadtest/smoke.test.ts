@@ -52,8 +52,9 @@ describe('npm run loadtest, smoke run', () => {
       expect(s.audioS).toBeCloseTo(clip.duration_s + 1, 1);
       expect(s.closeCode).toBe(1000);
       expect(s.timeToFirstInterimMs).not.toBeNull();
+      // Utterance-final latency exists only when the endpoint's final carries words: hops in
+      // the silence before the endpoint may already have made the last word final.
       expect(s.finalLatencyMs.length).toBeGreaterThan(5);
-      expect(s.utteranceFinalLatencyMs.length).toBeGreaterThan(0);
     }
     // Each stream is scored against the clip's reference; tiny.en gets most of its words.
     expect(level.summary.refWords).toBe(2 * clip.text.split(' ').length);
