@@ -23,7 +23,7 @@ import {
   type SessionFactory,
   type SessionOptions,
 } from './session-contract.js';
-import { DEFAULT_COMMIT_POLICY, StreamingSession, type CommitPolicy } from './session.js';
+import { StreamingSession } from './session.js';
 
 export interface SessionFactoryOptions {
   model: string;
@@ -81,7 +81,6 @@ export class WhisperSessionFactory implements SessionFactory {
     private readonly poolStreams: number,
     private readonly maxLagS: number,
     private readonly decoder: LiveDecoder,
-    private readonly commitPolicy: CommitPolicy,
   ) {}
 
   static async open(options: SessionFactoryOptions): Promise<WhisperSessionFactory> {
@@ -116,9 +115,6 @@ export class WhisperSessionFactory implements SessionFactory {
       poolStreams,
       options.maxLagS ?? DEFAULT_MAX_LAG_S,
       new LiveDecoder(model),
-      // Batching needs hops that meet on the device; without it they are left staggered, which
-      // spreads the same work more evenly.
-      { ...DEFAULT_COMMIT_POLICY, hopClock: options.batching === false ? null : () => Date.now() },
     );
   }
 
@@ -161,7 +157,7 @@ export class WhisperSessionFactory implements SessionFactory {
     if (options.language && options.language !== 'en' && !this.model.multilingual) {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
-    const session = new StreamingSession(this.decoder, options, onEvent, onError, this.commitPolicy);
+    const session = new StreamingSession(this.decoder, options, onEvent, onError);
     this.admitted.add(session);
     const release = () => void this.admitted.delete(session);
     return {

@@ -32,21 +32,9 @@ export interface CommitPolicy {
    * bounds what each hop encodes.
    */
   maxWindowS: number;
-  /**
-   * The wall clock (ms) whose multiples of hopS every stream's hops fall on, or null for hops
-   * every hopS of the stream's own audio. On the shared grid the hops of real-time streams
-   * reach the device together, so their encoder runs and decoder steps batch across sessions;
-   * staggered, only the two or three streams whose hops happen to overlap share a step.
-   */
-  hopClock: (() => number) | null;
 }
 
-export const DEFAULT_COMMIT_POLICY: CommitPolicy = {
-  hopS: 0.5,
-  rightGuardS: DEFAULT_RIGHT_GUARD_S,
-  maxWindowS: 20,
-  hopClock: null,
-};
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S, maxWindowS: 20 };
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
 /** Speech before a hypothesis' first word beyond this means the decoder skipped words. */
@@ -71,10 +59,7 @@ export class StreamingSession implements LiveSession {
   /** stream samples at which endpoints were detected and not yet flushed, oldest first */
   private endpoints: number[] = [];
   private finalizeWaiters: Array<() => void> = [];
-  /** stream sample at which the open utterance's next hop is due */
-  private nextHopAt = 0;
-  /** a stream sample on the shared hop grid (hopClock), fixed by the first audio; NaN until then */
-  private hopGridOrigin = NaN;
+  private lastHopAt = 0;
   /** the open utterance's final words, which every later decode of it must start with */
   private committed: Array<{ word: ResultWord; tokens: number[] }> = [];
   /** where the next word is believed to start, from the latest hypothesis (stream samples) */
@@ -119,11 +104,6 @@ export class StreamingSession implements LiveSession {
   pushAudio(samples: Float32Array): void {
     if (this.closed || samples.length === 0) return;
     this.append(samples);
-    if (Number.isNaN(this.hopGridOrigin) && this.policy.hopClock) {
-      // The newest sample arrived now, so the grid's last tick was this long before it.
-      const sinceTickS = (this.policy.hopClock() % (this.policy.hopS * 1000)) / 1000;
-      this.hopGridOrigin = this.received - Math.round(sinceTickS * SAMPLE_RATE);
-    }
     for (const event of this.vad.process(samples)) {
       if (event.type === 'speech_start') {
         this.inUtterance = true;
@@ -243,7 +223,7 @@ export class StreamingSession implements LiveSession {
         if (flush.kind === 'finalize') for (const done of flush.done) done();
         continue;
       }
-      const dueForHop = this.inUtterance && this.received >= this.nextHopAt;
+      const dueForHop = this.inUtterance && this.received - this.lastHopAt >= this.policy.hopS * SAMPLE_RATE;
       // One hop at a time per session, stale ones included, so a stream never holds more
       // engine slots than admission accounted for; the next pump starts the next one.
       if (!dueForHop || this.hopInFlight) return;
@@ -260,18 +240,6 @@ export class StreamingSession implements LiveSession {
       await Promise.race([hop.catch(() => {}), new Promise<void>((resolve) => (this.flushRequested = resolve))]);
       this.flushRequested = null;
     }
-  }
-
-  /**
-   * Where the next hop is due after one that decoded audio up to `sample`: a hop later, on the
-   * shared grid when there is one (at least half a hop later, so that a late hop still brings
-   * new audio and the stream keeps to the grid).
-   */
-  private hopAfter(sample: number): number {
-    const hop = this.policy.hopS * SAMPLE_RATE;
-    if (Number.isNaN(this.hopGridOrigin)) return sample + hop;
-    const ticks = Math.ceil((sample + hop / 2 - this.hopGridOrigin) / hop);
-    return this.hopGridOrigin + ticks * hop;
   }
 
   private snapshot(until = Infinity): { pcm: Float32Array; start: number; end: number } {
@@ -304,7 +272,7 @@ export class StreamingSession implements LiveSession {
   private async hop(generation: number): Promise<void> {
     this.slideWindow();
     const { pcm, start, end } = this.snapshot();
-    this.nextHopAt = this.hopAfter(end);
+    this.lastHopAt = end;
     const hypothesis = await this.decodeOpenTail(pcm, start, 'live');
     // A flush that started meanwhile finalised this audio: the hypothesis is stale.
     if (!hypothesis || this.closed || generation !== this.generation || hypothesis.words.length === 0) return;
@@ -395,7 +363,7 @@ export class StreamingSession implements LiveSession {
     this.trimTo(cutAt);
     this.emittedUntil = Math.max(this.emittedUntil, cutAt);
     this.stabilizer.reset();
-    this.nextHopAt = this.hopAfter(cutAt);
+    this.lastHopAt = cutAt;
     if (flush.kind !== 'cap') {
       // Endpoints detected after this flush's audio belong to the utterances that follow.
       this.endpoints = this.endpoints.filter((at) => at > end);

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
-import { LiveDecoder } from '../../src/engine/live-decoder.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import type { LiveSession, SessionEvent, SessionOptions } from '../../src/stream/session-contract.js';
 import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
-import { DEFAULT_COMMIT_POLICY, StreamingSession } from '../../src/stream/session.js';
 import { fixture } from '../helpers.js';
 
 let factory: WhisperSessionFactory;
@@ -94,61 +92,5 @@ describe('live session on tiny.en', () => {
     expect(() => factory.create(OPTIONS, () => {})).toThrow(/live sessions are in use/);
     void a.abort();
     void b.abort();
-  });
-});
-
-describe('hop timing', () => {
-  /**
-   * Streams started `startsMs` apart on a fake wall clock, in 100 ms chunks, each chunk
-   * arriving when the clock says; returns the clock at every hop of each stream. The decoder
-   * only records: what is specified here is when hops happen, not what they decode.
-   */
-  async function hopTimes(startsMs: number[], hopClock: boolean): Promise<number[][]> {
-    const audio = await loadAudioFile(fixture('1089-134686-0000').path);
-    let nowMs = 0;
-    const times = startsMs.map(() => [] as number[]);
-    const sessions = startsMs.map((_, i) => {
-      const decoder = new LiveDecoder(factory.model);
-      vi.spyOn(decoder, 'hypothesis').mockImplementation(async () => {
-        times[i].push(nowMs);
-        return null;
-      });
-      return new StreamingSession(decoder, { ...OPTIONS, endpointingMs: null }, () => {}, undefined, {
-        ...DEFAULT_COMMIT_POLICY,
-        hopClock: hopClock ? () => nowMs : null,
-      });
-    });
-    const chunk = 1600;
-    const endMs = Math.max(...startsMs) + 4000;
-    for (nowMs = 0; nowMs <= endMs; nowMs += 10) {
-      sessions.forEach((session, i) => {
-        const sinceStart = nowMs - startsMs[i];
-        if (sinceStart < 0 || sinceStart % 100 !== 0) return;
-        const at = (sinceStart / 100) * chunk;
-        session.pushAudio(audio.samples.subarray(at, at + chunk));
-      });
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await Promise.all(sessions.map((session) => session.abort()));
-    return times;
-  }
-
-  it('puts the hops of streams started apart on one shared grid of the wall clock', async () => {
-    const times = await hopTimes([1000, 1230, 1470], true);
-    for (const stream of times) {
-      expect(stream.length).toBeGreaterThanOrEqual(6);
-      // The first hop comes with the onset of speech; every later one in the chunk after a tick.
-      for (const t of stream.slice(1)) expect(t % 500).toBeLessThan(100);
-    }
-  });
-
-  it("without a shared clock, hops every half second of each stream's own audio", async () => {
-    const times = await hopTimes([1000, 1230], false);
-    for (const stream of times) {
-      expect(stream.length).toBeGreaterThanOrEqual(6);
-      for (let i = 2; i < stream.length; i++) expect(stream[i] - stream[i - 1]).toBe(500);
-    }
-    expect(times[1][2] % 500).toBe(times[1][1] % 500);
-    expect(times[1].slice(1).some((t) => t % 500 >= 100)).toBe(true);
   });
 });
