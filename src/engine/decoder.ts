@@ -149,8 +149,8 @@ export class WindowDecoder {
       // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
       // The logits at <|startoftranscript|> give the no-speech probability and the language.
       // One logits row serves the prompt, the task tokens and then the first hypothesis' steps.
-      const row = [new Float32Array(model.info.nVocab)];
-      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords, row);
+      const rootRow = new Float32Array(model.info.nVocab);
+      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords, [rootRow]);
       cache?.filled(previousPrompt);
       const atSot = prompted.logits[0];
       const noSpeechProb = softmaxAt(atSot, special.noSpeech);
@@ -166,7 +166,7 @@ export class WindowDecoder {
       if (task.forcedPrefix) taskTokens.push(...task.forcedPrefix);
       let position = prefix.length;
       if (taskTokens.length > 0) {
-        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords, row);
+        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords, [rootRow]);
         position += taskTokens.length;
       }
       const filters = new LogitFilters(tokenizer, {
@@ -276,8 +276,8 @@ export class WindowDecoder {
       sessions.add(forked);
       hyps.push(fresh(forked));
     }
-    const rows = hyps.map((_, i) => (i === 0 ? first : first.slice()));
-    let logits = rows;
+    // logits[i] is live[i]'s own row, refilled at each step.
+    let logits = hyps.map((_, i) => (i === 0 ? first : first.slice()));
     let live = hyps;
     let attention: PendingAttention = hyps.map(() => run.firstAttention);
     for (let step = 0; step < sampleLen && live.length > 0; step++) {
@@ -300,7 +300,7 @@ export class WindowDecoder {
         stillLive.map((h) => [h.tokens[h.tokens.length - 1]]),
         run.urgency,
         run.firstAttention !== null,
-        stillLive.map((h) => rows[hyps.indexOf(h)]),
+        logits.filter((_, i) => !live[i].done),
       ));
       live = stillLive;
     }

@@ -197,9 +197,8 @@ export class DeviceScheduler {
         const plan = planStep({ nowMs: performance.now(), encodes: this.encodes, decodes: this.decodes }, this.budgets);
         const decodes = this.take(this.decodes, plan.decode);
         const encodes = this.take(this.encodes, plan.encode);
-        // Both calls go to the device at once: it runs the encode straight after the decode
-        // while this thread hands the decode's logits on, so the next step's decode requests
-        // are ready when the encode ends instead of the device waiting for them.
+        // Both calls go to the device at once, so that it runs the encode straight after the
+        // decode while this thread hands the decode's logits on, instead of idling in between.
         const t0 = performance.now();
         let t1 = t0;
         await Promise.all([
