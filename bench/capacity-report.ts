@@ -2,6 +2,7 @@
 // bench/out/capacity.json, memory per added stream, and the markdown table. Pure, so it is
 // tested without a gateway.
 import type { CapacityCriteria } from '../loadtest/find-max.js';
+import type { DeviceUsage } from './device-usage.js';
 
 export interface CapacityLevel {
   streams: number;
@@ -14,6 +15,8 @@ export interface CapacityLevel {
   lagGrowthS: number | null;
   /** the gateway's peak VmRSS while the level ran */
   peakRssBytes: number | null;
+  /** what the level asked of the device (the gateway's /metrics); null when no audio arrived */
+  device: DeviceUsage | null;
 }
 
 export interface ModeResult {
@@ -85,6 +88,21 @@ export function capacityRatio(batched: ModeResult | null, unbatched: ModeResult 
 
 const mib = (bytes: number | null) => (bytes === null ? '–' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
+export function formatDeviceUsage(usage: DeviceUsage | null): string {
+  if (usage === null) return '–';
+  const batch = usage.meanDecodeBatch === null ? '–' : usage.meanDecodeBatch.toFixed(1);
+  return (
+    `${usage.encodeMsPerAudioS.toFixed(1)} + ${usage.decodeMsPerAudioS.toFixed(1)} ms per audio s ` +
+    `(encoder + decoder, mean decoder batch ${batch}), ${(usage.busy * 100).toFixed(0)} % busy`
+  );
+}
+
+/** The device usage of the largest level sustained. */
+function usageAtMax(mode: ModeResult): string {
+  const top = mode.levels.find((l) => l.sustainable && l.streams === mode.maxStreams);
+  return top ? formatDeviceUsage(top.device) : '–';
+}
+
 function levelsRun(mode: ModeResult): string {
   return mode.levels.map((l) => `${l.streams}${l.sustainable ? ' ✓' : ' ✗'}`).join(', ') || 'none';
 }
@@ -98,6 +116,7 @@ export function markdownSummary(report: CapacityReport): string {
     ['levels (streams ✓ sustained / ✗ not)', cell(levelsRun)],
     ['idle RSS', cell((m) => mib(m.idleRssBytes))],
     ['RSS per added stream', cell((m) => mib(m.rssPerStreamBytes))],
+    ['device at the maximum', cell(usageAtMax)],
   ];
   const c = report.criteria;
   const lines = [

@@ -19,8 +19,10 @@ import type { JudgedLevel, LoadTestReport } from '../loadtest/report.js';
 import { clipsFromFiles, clipsFromSets, longestProgramS } from '../loadtest/speech-source.js';
 import { repoRoot } from '../src/paths.js';
 import { residentBytes, sampleResidentPeak, startGateway } from './capacity-gateway.js';
+import { deviceUsage, scrapeDeviceCounters } from './device-usage.js';
 import {
   capacityRatio,
+  formatDeviceUsage,
   markdownSummary,
   rssPerStream,
   type CapacityLevel,
@@ -118,7 +120,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         async (streams) => {
           say(`${name}: ${streams} streams`);
           const rss = sampleResidentPeak(gateway.pid);
+          const countersBefore = await scrapeDeviceCounters(gateway.httpBase);
+          const levelStarted = performance.now();
           const measured = await runLevel({ ...level, url: gateway.listenUrl, streams });
+          const device = deviceUsage(countersBefore, await scrapeDeviceCounters(gateway.httpBase), (performance.now() - levelStarted) / 1000);
           const peakRssBytes = rss.stop();
           const verdict = judgeLevel(measured.summary, criteria);
           const s = measured.summary;
@@ -132,10 +137,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
             p95FinalMs: s.finalLatencyMs.p95,
             lagGrowthS: s.lagGrowthS,
             peakRssBytes,
+            device,
           });
           say(
             `${name}: ${streams} streams: p95 final ${s.finalLatencyMs.p95 === null ? '–' : Math.round(s.finalLatencyMs.p95)} ms, ` +
-              `lag growth ${s.lagGrowthS?.toFixed(2) ?? '–'} s, peak RSS ${peakRssBytes === null ? '–' : Math.round(peakRssBytes / 2 ** 20)} MiB: ` +
+              `lag growth ${s.lagGrowthS?.toFixed(2) ?? '–'} s, peak RSS ${peakRssBytes === null ? '–' : Math.round(peakRssBytes / 2 ** 20)} MiB, ` +
+              `device ${formatDeviceUsage(device)}: ` +
               (verdict.sustainable ? 'sustainable' : verdict.reasons.join('; ')),
           );
           return verdict.sustainable;

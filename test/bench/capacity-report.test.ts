@@ -21,6 +21,7 @@ function level(streams: number, sustainable: boolean, peakMib: number | null): C
     p95FinalMs: sustainable ? 900 : 2100,
     lagGrowthS: 0.1,
     peakRssBytes: peakMib === null ? null : peakMib * MIB,
+    device: { encodeMsPerAudioS: 10, decodeMsPerAudioS: streams * 5, busy: streams / 10, meanDecodeBatch: streams / 2 },
   };
 }
 
@@ -87,6 +88,11 @@ describe('the capacity summary', () => {
     expect(text).toContain('| levels (streams ✓ sustained / ✗ not) | 1 ✓, 2 ✓, 4 ✗, 3 ✓ | 1 ✓, 2 ✗ |');
     expect(text).toContain('| RSS per added stream | 20.0 MiB |');
     expect(text).toContain('batched / unbatched: 3.00x');
+    // The device row reads the largest sustained level of each mode, not the last one run.
+    expect(text).toContain(
+      '| device at the maximum | 10.0 + 15.0 ms per audio s (encoder + decoder, mean decoder batch 1.5), 30 % busy | ' +
+        '10.0 + 5.0 ms per audio s (encoder + decoder, mean decoder batch 0.5), 10 % busy |',
+    );
     expect(text).toContain('6 streams): 3 admitted, 3 refused with 429, 0 failed; admitted p95 final 1200 ms: passed');
     expect(markdownSummary({ ...report, unbatched: null, ratio: null, overCapacity: null })).toMatch(/\| max streams \| 3 \| not run \|[\s\S]*over capacity: not run/);
   });
