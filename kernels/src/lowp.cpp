@@ -150,19 +150,39 @@ QuantizedMatrix quantize_nk(const float* b, int n, int k, int ldb) {
   return m;
 }
 
+size_t bf16_panels_size(int n, int k) { return panels_of(n) * ((static_cast<size_t>(k) + 1) / 2) * 32; }
+
+namespace {
+// Column col, reduction index kk of a B in panels of `pairs` k-pairs.
+size_t bf16_slot(int col, int kk, size_t pairs) {
+  return (col / kPanel) * pairs * 32 + (kk / 2) * 32 + (col % kPanel) * 2 + kk % 2;
+}
+}  // namespace
+
+void pack_bf16_nk(const float* b, int n, int k, int ldb, uint16_t* out) {
+  const size_t pairs = (static_cast<size_t>(k) + 1) / 2;
+  std::memset(out, 0, bf16_panels_size(n, k) * sizeof(uint16_t));
+  for (int col = 0; col < n; ++col) {
+    const float* src = b + static_cast<size_t>(col) * ldb;
+    for (int kk = 0; kk < k; ++kk) out[bf16_slot(col, kk, pairs)] = to_bf16(src[kk]);
+  }
+}
+
+void pack_bf16_kn(const float* b, int k, int n, int ldb, uint16_t* out) {
+  const size_t pairs = (static_cast<size_t>(k) + 1) / 2;
+  std::memset(out, 0, bf16_panels_size(n, k) * sizeof(uint16_t));
+  for (int kk = 0; kk < k; ++kk) {
+    const float* src = b + static_cast<size_t>(kk) * ldb;
+    for (int col = 0; col < n; ++col) out[bf16_slot(col, kk, pairs)] = to_bf16(src[col]);
+  }
+}
+
 Bf16Matrix to_bf16_nk(const float* b, int n, int k, int ldb) {
   Bf16Matrix m;
   m.n = n;
   m.k = k;
-  const size_t panel_values = static_cast<size_t>(m.pairs()) * 32;
-  const size_t total = panels_of(n) * panel_values;
-  m.data.reset(static_cast<uint16_t*>(aligned_alloc_bytes(total * sizeof(uint16_t))));
-  std::memset(m.data.get(), 0, total * sizeof(uint16_t));
-  for (int col = 0; col < n; ++col) {
-    const float* src = b + static_cast<size_t>(col) * ldb;
-    uint16_t* panel = m.data.get() + (col / kPanel) * panel_values + (col % kPanel) * 2;
-    for (int kk = 0; kk < k; ++kk) panel[(kk / 2) * 32 + kk % 2] = to_bf16(src[kk]);
-  }
+  m.data.reset(static_cast<uint16_t*>(aligned_alloc_bytes(bf16_panels_size(n, k) * sizeof(uint16_t))));
+  pack_bf16_nk(b, n, k, ldb, m.data.get());
   return m;
 }
 
@@ -186,15 +206,15 @@ void gemm(int m, const float* a, int lda, const QuantizedMatrix& b, float* c, in
   run_lowp(q8_kernel(active_isa(), m), g, m, pool);
 }
 
-void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,
+void gemm(int m, const float* a, int lda, const Bf16Panels& b, float* c, int ldc,
           const float* bias, bool accumulate, ThreadPool* pool) {
   if (m <= 0 || b.n <= 0) return;
   if (b.k <= 0) return bias_only(m, b.n, c, ldc, bias, accumulate);
   detail::LowpArgs g{};
   g.a_f32 = a;
   g.lda = lda;
-  g.b = reinterpret_cast<const uint8_t*>(b.data.get());
-  g.panel_bytes = static_cast<size_t>(b.pairs()) * 64;
+  g.b = reinterpret_cast<const uint8_t*>(b.data);
+  g.panel_bytes = ((static_cast<size_t>(b.k) + 1) / 2) * 64;
   g.n = b.n;
   g.k = b.k;
   g.c = c;
@@ -202,6 +222,11 @@ void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc
   g.bias = bias;
   g.accumulate = accumulate;
   run_lowp(bf16_kernel(active_isa()), g, m, pool);
+}
+
+void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,
+          const float* bias, bool accumulate, ThreadPool* pool) {
+  gemm(m, a, lda, Bf16Panels{b.data.get(), b.n, b.k}, c, ldc, bias, accumulate, pool);
 }
 
 void column(const PackedMatrix& b, int j, float* out) {

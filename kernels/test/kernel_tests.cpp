@@ -337,6 +337,24 @@ void test_weights(ck::ThreadPool& pool2) {
     }
     CHECK(col_ok, "column(Weights(%s))", ck::precision_name(p));
   }
+  // Activations packed per call into the caller's storage: the same panels as weights, from
+  // [n][k] rows or from [k][n] rows, and the same products bit for bit.
+  {
+    std::vector<float> bt(static_cast<size_t>(k) * (n + 2));  // b transposed, row stride n + 2
+    for (int j = 0; j < n; ++j) {
+      for (int kk = 0; kk < k; ++kk) bt[static_cast<size_t>(kk) * (n + 2) + j] = b[static_cast<size_t>(j) * k + kk];
+    }
+    const size_t size = ck::bf16_panels_size(n, k);
+    CHECK(size * sizeof(uint16_t) == bf.bytes(), "bf16_panels_size %zu values for %zu bytes", size, bf.bytes());
+    std::vector<uint16_t> nk(size, 0xFFFF), kn(size, 0xFFFF);
+    ck::pack_bf16_nk(b.data(), n, k, k, nk.data());
+    ck::pack_bf16_kn(bt.data(), k, n, n + 2, kn.data());
+    CHECK(std::equal(nk.begin(), nk.end(), bf.data.get()) && kn == nk, "pack_bf16_nk/kn equal to_bf16_nk, padding zeroed");
+    std::vector<float> got(static_cast<size_t>(m) * n), want(got.size());
+    ck::gemm(m, a.data(), k, bf, want.data(), n, bias.data(), false, &pool2);
+    ck::gemm(m, a.data(), k, ck::Bf16Panels{kn.data(), n, k}, got.data(), n, bias.data(), false, &pool2);
+    CHECK(got == want, "gemm over Bf16Panels matches Bf16Matrix");
+  }
   // Sizes: int8 stores a quarter of fp32 (plus per-column scale and sum), bf16 half.
   const ck::Weights big8 = ck::make_weights(random_vec(384 * 384).data(), 384, 384, 384, ck::Precision::Int8);
   const ck::Weights big16 = ck::make_weights(random_vec(384 * 384).data(), 384, 384, 384, ck::Precision::Bf16);

@@ -115,6 +115,7 @@ class CpuBackend final : public Backend {
   void linear(int rows, const float* in, const Linear& l, float* out, bool residual) {
     gemm(rows, in, l.in(), l.w, out, l.out(), l.bias(), residual, &threads_);
   }
+  void window_attention_bf16(int t, const float* qkv, float* out);
 
   WhisperModel model_;
   KvPool pool_;
@@ -128,7 +129,44 @@ class CpuBackend final : public Backend {
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
+  kernels::AlignedArray<uint16_t> bf16_kv_;  // 64-byte aligned: the bf16 kernels load B panels aligned
+  size_t bf16_kv_values_ = 0;
 };
+
+// Self-attention of one whole window (t frames, scaled queries, keys and values as the rows
+// of qkv) through the bf16 tile products that run the weights: a bf16 encoder rounds every
+// layer's inputs to bf16 already, and fp32 scores over a padded 30 s window were about a third
+// of its encoder time.
+void CpuBackend::window_attention_bf16(int t, const float* qkv, float* out) {
+  const auto& d = model_.dims;
+  const int s = d.n_state, hd = d.head_dim(), heads = d.n_head;
+  const size_t keys_size = kernels::bf16_panels_size(t, hd), values_size = kernels::bf16_panels_size(hd, t);
+  const size_t need = heads * (keys_size + values_size);
+  if (need > bf16_kv_values_) {
+    bf16_kv_.reset(static_cast<uint16_t*>(kernels::aligned_alloc_bytes(need * sizeof(uint16_t))));
+    bf16_kv_values_ = need;
+  }
+  uint16_t* keys = bf16_kv_.get();
+  uint16_t* values = keys + heads * keys_size;
+  threads_.parallel_for(2 * heads, [&](int task) {
+    const int head = task / 2;
+    if (task % 2 == 0) {
+      kernels::pack_bf16_nk(qkv + s + head * hd, t, hd, 3 * s, keys + head * keys_size);
+    } else {
+      kernels::pack_bf16_kn(qkv + 2 * s + head * hd, t, hd, 3 * s, values + head * values_size);
+    }
+  });
+  for (int head = 0; head < heads; ++head) {
+    gemm(t, qkv + head * hd, 3 * s, kernels::Bf16Panels{keys + head * keys_size, t, hd}, scores_.data(), t, nullptr, false,
+         &threads_);
+    threads_.parallel_for((t + 31) / 32, [&](int block) {
+      const int r0 = block * 32, r1 = std::min(t, r0 + 32);
+      kernels::softmax_rows(scores_.data() + static_cast<size_t>(r0) * t, r1 - r0, t, t);
+    });
+    gemm(t, scores_.data(), t, kernels::Bf16Panels{values + head * values_size, hd, t}, out + head * hd, s, nullptr, false,
+         &threads_);
+  }
+}
 
 // Every job's frames are stacked into one set of rows, so each weight product runs once for
 // the whole batch (one pass over the weights, one fork-join per layer op); only the
@@ -250,9 +288,13 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
     for (int j = 0; j < n_jobs; ++j) {
       if (pool_.window(jobs[j].window).streaming) continue;
       const int t = row[j + 1] - row[j];
+      const float* qkv = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
+      if (model_.precision.encoder == kernels::Precision::Bf16) {
+        window_attention_bf16(t, qkv, attn_.data() + static_cast<size_t>(row[j]) * s);
+        continue;
+      }
       float* packed_k = packed_.data();
       float* packed_v = packed_.data() + kernels::packed_size(t, hd);
-      const float* qkv = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
       for (int head = 0; head < d.n_head; ++head) {
         kernels::pack_nk_into(qkv + s + head * hd, t, hd, 3 * s, packed_k);
         kernels::pack_kn_into(qkv + 2 * s + head * hd, t, hd, 3 * s, packed_v);

@@ -79,6 +79,20 @@ struct Bf16Matrix {
 };
 Bf16Matrix to_bf16_nk(const float* b, int n, int k, int ldb);
 
+// A bf16 B operand in Bf16Matrix's layout held in the caller's storage: activations packed
+// per call, such as attention's keys (scores = Q K^T) and values (out = P V), so that they
+// go through the same tile products as the weights.
+struct Bf16Panels {
+  const uint16_t* data = nullptr;  // bf16_panels_size(n, k) values
+  int n = 0;
+  int k = 0;
+};
+size_t bf16_panels_size(int n, int k);  // in uint16_t values
+// B given as [n][k] rows (row j is column j of B), rounded to bf16, padding zeroed.
+void pack_bf16_nk(const float* b, int n, int k, int ldb, uint16_t* out);
+// B given as [k][n] rows, rounded to bf16, padding zeroed.
+void pack_bf16_kn(const float* b, int k, int n, int ldb, uint16_t* out);
+
 // C[m][n] = (accumulate ? C[m][n] : 0) + bias[n] + sum_k A[m][k] * B[k][n]
 // for rows [0, m) and columns [0, b.n). A has row stride lda, C row stride ldc.
 // bias may be null. Splits the work over pool when pool is non-null.
@@ -98,6 +112,8 @@ void gemm(int m, const float* a, int lda, const QuantizedMatrix& b, float* c, in
 // rows of A are rounded to bf16 too (vdpbf16ps, tdpbf16ps); the other variants widen B and
 // keep A in fp32.
 void gemm(int m, const float* a, int lda, const Bf16Matrix& b, float* c, int ldc,
+          const float* bias, bool accumulate, ThreadPool* pool);
+void gemm(int m, const float* a, int lda, const Bf16Panels& b, float* c, int ldc,
           const float* bias, bool accumulate, ThreadPool* pool);
 
 // Weight storage chosen at load: one type for every linear layer whatever its precision.
