@@ -39,6 +39,15 @@ const detail::LowpKernel& bf16_kernel(Isa isa) {
   return detail::kBf16Scalar;
 }
 
+// Inline for the packing loops, which round every activation they store.
+inline uint16_t round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
 size_t panels_of(int n) { return (static_cast<size_t>(n) + kPanel - 1) / kPanel; }
 
 // Prepared rows of A, per calling thread, grown to the largest product seen: steady-state
@@ -102,13 +111,7 @@ void run_lowp(const detail::LowpKernel& kern, detail::LowpArgs g, int m, ThreadP
 
 }  // namespace
 
-uint16_t to_bf16(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
+uint16_t to_bf16(float x) { return round_bf16(x); }
 
 float from_bf16(uint16_t x) {
   const uint32_t u = static_cast<uint32_t>(x) << 16;
@@ -153,28 +156,35 @@ QuantizedMatrix quantize_nk(const float* b, int n, int k, int ldb) {
 size_t bf16_panels_size(int n, int k) { return panels_of(n) * ((static_cast<size_t>(k) + 1) / 2) * 32; }
 
 namespace {
-// Column col, reduction index kk of a B in panels of `pairs` k-pairs.
-size_t bf16_slot(int col, int kk, size_t pairs) {
-  return (col / kPanel) * pairs * 32 + (kk / 2) * 32 + (col % kPanel) * 2 + kk % 2;
+// Column col, reduction index kk of a B whose panels are panel_stride values apart.
+size_t bf16_slot(int col, int kk, size_t panel_stride) {
+  return (col / kPanel) * panel_stride + (kk / 2) * 32 + (col % kPanel) * 2 + kk % 2;
 }
+size_t packed_panel_stride(int k) { return ((static_cast<size_t>(k) + 1) / 2) * 32; }
 }  // namespace
 
-void pack_bf16_nk(const float* b, int n, int k, int ldb, uint16_t* out) {
-  const size_t pairs = (static_cast<size_t>(k) + 1) / 2;
-  std::memset(out, 0, bf16_panels_size(n, k) * sizeof(uint16_t));
-  for (int col = 0; col < n; ++col) {
-    const float* src = b + static_cast<size_t>(col) * ldb;
-    for (int kk = 0; kk < k; ++kk) out[bf16_slot(col, kk, pairs)] = to_bf16(src[kk]);
+void write_bf16_columns(const float* b, int ldb, int j0, int count, int k, size_t panel_stride, uint16_t* out) {
+  for (int i = 0; i < count; ++i) {
+    const float* src = b + static_cast<size_t>(i) * ldb;
+    for (int kk = 0; kk < k; ++kk) out[bf16_slot(j0 + i, kk, panel_stride)] = round_bf16(src[kk]);
   }
+}
+
+void write_bf16_rows(const float* b, int ldb, int r0, int count, int n, size_t panel_stride, uint16_t* out) {
+  for (int i = 0; i < count; ++i) {
+    const float* src = b + static_cast<size_t>(i) * ldb;
+    for (int col = 0; col < n; ++col) out[bf16_slot(col, r0 + i, panel_stride)] = round_bf16(src[col]);
+  }
+}
+
+void pack_bf16_nk(const float* b, int n, int k, int ldb, uint16_t* out) {
+  std::memset(out, 0, bf16_panels_size(n, k) * sizeof(uint16_t));
+  write_bf16_columns(b, ldb, 0, n, k, packed_panel_stride(k), out);
 }
 
 void pack_bf16_kn(const float* b, int k, int n, int ldb, uint16_t* out) {
-  const size_t pairs = (static_cast<size_t>(k) + 1) / 2;
   std::memset(out, 0, bf16_panels_size(n, k) * sizeof(uint16_t));
-  for (int kk = 0; kk < k; ++kk) {
-    const float* src = b + static_cast<size_t>(kk) * ldb;
-    for (int col = 0; col < n; ++col) out[bf16_slot(col, kk, pairs)] = to_bf16(src[col]);
-  }
+  write_bf16_rows(b, ldb, 0, k, n, packed_panel_stride(k), out);
 }
 
 Bf16Matrix to_bf16_nk(const float* b, int n, int k, int ldb) {
@@ -214,7 +224,7 @@ void gemm(int m, const float* a, int lda, const Bf16Panels& b, float* c, int ldc
   g.a_f32 = a;
   g.lda = lda;
   g.b = reinterpret_cast<const uint8_t*>(b.data);
-  g.panel_bytes = ((static_cast<size_t>(b.k) + 1) / 2) * 64;
+  g.panel_bytes = (b.panel_stride != 0 ? b.panel_stride : packed_panel_stride(b.k)) * sizeof(uint16_t);
   g.n = b.n;
   g.k = b.k;
   g.c = c;

@@ -354,6 +354,22 @@ void test_weights(ck::ThreadPool& pool2) {
     ck::gemm(m, a.data(), k, bf, want.data(), n, bias.data(), false, &pool2);
     ck::gemm(m, a.data(), k, ck::Bf16Panels{kn.data(), n, k}, got.data(), n, bias.data(), false, &pool2);
     CHECK(got == want, "gemm over Bf16Panels matches Bf16Matrix");
+
+    // A cache with room for more k than the product uses (its own panel stride), its rows
+    // written in two pieces, as a streaming window stores values hop by hop.
+    const int k_room = k + 20;
+    const size_t stride = ck::bf16_panels_size(ck::kPanel, k_room);
+    std::vector<uint16_t> cache(ck::bf16_panels_size(n, k_room), 0);
+    ck::write_bf16_rows(bt.data(), n + 2, 0, 10, n, stride, cache.data());
+    ck::write_bf16_rows(bt.data() + 10 * (n + 2), n + 2, 10, k - 10, n, stride, cache.data());
+    std::fill(got.begin(), got.end(), 0.0f);
+    ck::gemm(m, a.data(), k, ck::Bf16Panels{cache.data(), n, k, stride}, got.data(), n, bias.data(), false, &pool2);
+    CHECK(got == want, "gemm over Bf16Panels with a panel stride, rows written piecewise");
+    // Keys cached column by column: the same panels as packing them at once.
+    std::vector<uint16_t> columns(size, 0);
+    ck::write_bf16_columns(b.data(), k, 0, 20, k, ck::bf16_panels_size(ck::kPanel, k), columns.data());
+    ck::write_bf16_columns(b.data() + 20 * k, k, 20, n - 20, k, ck::bf16_panels_size(ck::kPanel, k), columns.data());
+    CHECK(columns == nk, "write_bf16_columns piecewise equals pack_bf16_nk");
   }
   // Sizes: int8 stores a quarter of fp32 (plus per-column scale and sum), bf16 half.
   const ck::Weights big8 = ck::make_weights(random_vec(384 * 384).data(), 384, 384, 384, ck::Precision::Int8);

@@ -266,16 +266,25 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   ensure(ffn_, static_cast<size_t>(t_all) * 4 * s);
   ensure(scores_, static_cast<size_t>(longest) * longest);
   ensure(packed_, kernels::packed_size(longest, hd) + kernels::packed_size(hd, longest));
-  // Streaming attention runs in tasks of up to kQueryBlock query rows per head.
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // A bf16 encoder attends through the bf16 tile products, with its streaming windows' K/V
+  // cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16 key
+  // panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
+  const bool bf16_attention = model_.precision.encoder == kernels::Precision::Bf16;
+  const size_t key_panel_stride = kernels::bf16_panels_size(kernels::kPanel, hd);
+  const size_t value_panel_stride = kernels::bf16_panels_size(kernels::kPanel, d.n_audio_ctx);
+  bool any_streaming = false;
+  // fp16 streaming attention runs in tasks of up to kQueryBlock query rows per head.
   constexpr int kQueryBlock = 32;
   const size_t streaming_scratch = kernels::attention_scratch_size(kQueryBlock, d.n_audio_ctx, hd);
   std::vector<std::pair<int, int>> streaming_tasks;  // (job, first query row of the block)
   for (int j = 0; j < n_jobs; ++j) {
     if (!pool_.window(jobs[j].window).streaming) continue;
+    any_streaming = true;
+    if (bf16_attention) continue;
     for (int r = 0; r < last[j] - first[j]; r += kQueryBlock) streaming_tasks.emplace_back(j, r);
   }
   if (!streaming_tasks.empty()) ensure(dscores_, streaming_scratch * streaming_tasks.size() * d.n_head);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   for (int l = 0; l < d.n_audio_layer; ++l) {
     const auto& layer = model_.encoder[l];
@@ -289,7 +298,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
       if (pool_.window(jobs[j].window).streaming) continue;
       const int t = row[j + 1] - row[j];
       const float* qkv = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
-      if (model_.precision.encoder == kernels::Precision::Bf16) {
+      if (bf16_attention) {
         window_attention_bf16(t, qkv, attn_.data() + static_cast<size_t>(row[j]) * s);
         continue;
       }
@@ -307,7 +316,36 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
              nullptr, false, &threads_);
       }
     }
-    if (!streaming_tasks.empty()) {
+    if (any_streaming && bf16_attention) {
+      // The computed frames' keys and values join the window's cache in the bf16 panels of
+      // the tile products, then their queries attend over every frame of the window.
+      threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
+        const int j = task / d.n_head, head = task % d.n_head;
+        auto& window = pool_.window(jobs[j].window);
+        if (!window.streaming) return;
+        const float* src = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
+        const int n = last[j] - first[j];
+        kernels::write_bf16_columns(src + s + head * hd, 3 * s, first[j], n, hd, key_panel_stride,
+                                    pool_.encoder_keys(window, l, head));
+        kernels::write_bf16_rows(src + 2 * s + head * hd, 3 * s, first[j], n, hd, value_panel_stride,
+                                 pool_.encoder_values(window, l, head));
+      });
+      threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
+        const int j = task / d.n_head, head = task % d.n_head;
+        auto& window = pool_.window(jobs[j].window);
+        if (!window.streaming) return;
+        const int n = last[j] - first[j], t = window_frames[j];
+        // Per pool thread, grown to the largest window seen.
+        thread_local std::vector<float> scores;
+        if (scores.size() < static_cast<size_t>(n) * t) scores.resize(static_cast<size_t>(n) * t);
+        gemm(n, qkv_.data() + static_cast<size_t>(row[j]) * 3 * s + head * hd, 3 * s,
+             kernels::Bf16Panels{pool_.encoder_keys(window, l, head), t, hd, key_panel_stride}, scores.data(), t, nullptr,
+             false, nullptr);
+        kernels::softmax_rows(scores.data(), n, t, t);
+        gemm(n, scores.data(), t, kernels::Bf16Panels{pool_.encoder_values(window, l, head), hd, t, value_panel_stride},
+             attn_.data() + static_cast<size_t>(row[j]) * s + head * hd, s, nullptr, false, nullptr);
+      });
+    } else if (any_streaming) {
       // The computed frames' keys and values join the window's cache (fp16), then their
       // queries attend over every frame of the window up to the last.
       threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
@@ -428,6 +466,12 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
     }
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // A bf16 encoder attends through the bf16 tile products, with its streaming windows' K/V
+  // cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16 key
+  // panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
+  const bool bf16_attention = model_.precision.encoder == kernels::Precision::Bf16;
+  const size_t key_panel_stride = kernels::bf16_panels_size(kernels::kPanel, hd);
+  const size_t value_panel_stride = kernels::bf16_panels_size(kernels::kPanel, d.n_audio_ctx);
 
   for (int l = 0; l < d.n_text_layer; ++l) {
     const auto& layer = model_.decoder[l];

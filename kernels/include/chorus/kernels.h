@@ -80,18 +80,27 @@ struct Bf16Matrix {
 Bf16Matrix to_bf16_nk(const float* b, int n, int k, int ldb);
 
 // A bf16 B operand in Bf16Matrix's layout held in the caller's storage: activations packed
-// per call, such as attention's keys (scores = Q K^T) and values (out = P V), so that they
-// go through the same tile products as the weights.
+// per call or cached, such as attention's keys (scores = Q K^T) and values (out = P V), so
+// that they go through the same tile products as the weights.
 struct Bf16Panels {
-  const uint16_t* data = nullptr;  // bf16_panels_size(n, k) values
+  const uint16_t* data = nullptr;
   int n = 0;
   int k = 0;
+  // values from one panel to the next; 0: bf16_panels_size(kPanel, k), as packed. A cache
+  // sized for more k than a product uses keeps its own stride.
+  size_t panel_stride = 0;
 };
 size_t bf16_panels_size(int n, int k);  // in uint16_t values
 // B given as [n][k] rows (row j is column j of B), rounded to bf16, padding zeroed.
 void pack_bf16_nk(const float* b, int n, int k, int ldb, uint16_t* out);
 // B given as [k][n] rows, rounded to bf16, padding zeroed.
 void pack_bf16_kn(const float* b, int k, int n, int ldb, uint16_t* out);
+// Into panels of panel_stride values, writes columns [j0, j0 + count) of a B with k rows,
+// given as rows b[(j - j0) * ldb + kk]; the rest of the panels is left as it was.
+void write_bf16_columns(const float* b, int ldb, int j0, int count, int k, size_t panel_stride, uint16_t* out);
+// Into panels of panel_stride values, writes rows [r0, r0 + count) of a B with n columns,
+// given as rows b[(r - r0) * ldb + j]; the rest of the panels is left as it was.
+void write_bf16_rows(const float* b, int ldb, int r0, int count, int n, size_t panel_stride, uint16_t* out);
 
 // C[m][n] = (accumulate ? C[m][n] : 0) + bias[n] + sum_k A[m][k] * B[k][n]
 // for rows [0, m) and columns [0, b.n). A has row stride lda, C row stride ldc.
