@@ -466,12 +466,6 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
     }
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  // A bf16 encoder attends through the bf16 tile products, with its streaming windows' K/V
-  // cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16 key
-  // panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
-  const bool bf16_attention = model_.precision.encoder == kernels::Precision::Bf16;
-  const size_t key_panel_stride = kernels::bf16_panels_size(kernels::kPanel, hd);
-  const size_t value_panel_stride = kernels::bf16_panels_size(kernels::kPanel, d.n_audio_ctx);
 
   for (int l = 0; l < d.n_text_layer; ++l) {
     const auto& layer = model_.decoder[l];
