@@ -331,7 +331,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // decode(sessions, positions, tokenCounts: Int32Array, tokens: Int32Array, logits: Float32Array,
-  //        attention?: Float32Array | null) -> Promise<void>
+  //        attention?: Float32Array | null, extraRows?: Int32Array | null,
+  //        extraLogits?: Float32Array | null) -> Promise<void>
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     require_loaded(env);
@@ -358,19 +359,37 @@ class Engine : public Napi::ObjectWrap<Engine> {
         throw Napi::RangeError::New(env, "decode: attention buffer is smaller than sessions * nAlignmentHeads * nAudioCtx");
       }
     }
+    const bool wants_extra = info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined();
+    const int32_t* extra_rows = nullptr;
+    float* extra_logits = nullptr;
+    if (wants_extra) {
+      size_t n_extra_rows = 0, n_extra_logits = 0;
+      extra_rows = typed_data<int32_t>(info[6], "extraRows", &n_extra_rows);
+      if (info.Length() <= 7) throw Napi::TypeError::New(env, "decode: extraRows without an extraLogits buffer");
+      extra_logits = typed_data<float>(info[7], "extraLogits", &n_extra_logits);
+      if (n_extra_rows != n_sessions) throw Napi::RangeError::New(env, "decode: extraRows and sessions differ in length");
+      if (n_extra_logits < n_sessions * static_cast<size_t>(backend_->dims().n_vocab)) {
+        throw Napi::RangeError::New(env, "decode: extraLogits buffer is smaller than sessions * nVocab");
+      }
+    }
     std::vector<DecodeItem> items;
     size_t offset = 0;
     for (size_t i = 0; i < n_sessions; ++i) {
       if (counts[i] <= 0 || offset + counts[i] > n_tokens) {
         throw Napi::RangeError::New(env, "decode: tokenCounts do not match the tokens array");
       }
-      items.push_back({sessions[i], positions[i], counts[i], tokens + offset});
+      items.push_back({sessions[i], positions[i], counts[i], tokens + offset, extra_rows ? extra_rows[i] : -1});
       offset += counts[i];
     }
     auto job = std::make_unique<Job>(env);
-    const int buffers = wants_attention ? 6 : 5;
-    for (int i = 0; i < buffers; ++i) job->keep_alive.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    job->work = [this, items = std::move(items), logits, attention] { backend_->decode(items, logits, attention); };
+    for (int i = 0; i < 8; ++i) {
+      if (i == 5 && !wants_attention) continue;
+      if (i >= 6 && !wants_extra) break;
+      job->keep_alive.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    }
+    job->work = [this, items = std::move(items), logits, attention, extra_logits] {
+      backend_->decode(items, logits, attention, extra_logits);
+    };
     return submit(info, std::move(job));
   }
 

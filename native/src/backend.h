@@ -59,6 +59,10 @@ struct DecodeItem {
   int position;
   int n_tokens;
   const int32_t* tokens;
+  // Index among tokens of one more token whose logits are wanted, before the last (-1: none):
+  // a prompt and the tokens that follow it go in one call, yet the prompt's end still gives
+  // its own prediction (Whisper's no-speech probability is read at <|startoftranscript|>).
+  int extra_row = -1;
 };
 
 struct PoolStats {
@@ -91,8 +95,10 @@ class Backend {
   // Logits of each item's last token, [items][n_vocab]. When attention is given, it receives
   // that token's cross-attention weights (after softmax) of each alignment head,
   // [items][alignment heads][n_audio_ctx], zero past the frames of the item's window: a
-  // sampled token's row tells which audio it was read from.
-  virtual void decode(const std::vector<DecodeItem>& items, float* logits, float* attention) = 0;
+  // sampled token's row tells which audio it was read from. extra_logits ([items][n_vocab])
+  // receives the logits of each item's extra_row; the rows of items without one are left as
+  // they were. It may be null when no item has one.
+  virtual void decode(const std::vector<DecodeItem>& items, float* logits, float* attention, float* extra_logits) = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const std::string& model_dir, const BackendOptions& options);

@@ -93,7 +93,7 @@ class CpuBackend final : public Backend {
     if (!jobs.empty()) encode_batch(jobs);
   }
 
-  void decode(const std::vector<DecodeItem>& items, float* logits, float* attention) override;
+  void decode(const std::vector<DecodeItem>& items, float* logits, float* attention, float* extra_logits) override;
 
  private:
   void encode_batch(const std::vector<EncodeJob>& jobs);
@@ -128,7 +128,7 @@ class CpuBackend final : public Backend {
   bool padding_ready_ = false;  // the pool's reserved streaming window holds a silent window
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
-  std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_;
+  std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_, dlogits_;
   kernels::AlignedArray<uint16_t> bf16_kv_;  // 64-byte aligned: the bf16 kernels load B panels aligned
   size_t bf16_kv_values_ = 0;
 };
@@ -412,7 +412,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   }
 }
 
-void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention) {
+void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention, float* extra_logits) {
   const auto& d = model_.dims;
   const int s = d.n_state, hd = d.head_dim(), heads = d.n_head;
   const int n_items = static_cast<int>(items.size());
@@ -436,6 +436,11 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
         throw std::invalid_argument("decode: token " + std::to_string(it.tokens[j]) + " outside the vocabulary");
       }
     }
+    if (it.extra_row < -1 || it.extra_row >= it.n_tokens - 1) {
+      throw std::invalid_argument("decode: extra row " + std::to_string(it.extra_row) + " is not one of the item's first " +
+                                  std::to_string(it.n_tokens - 1) + " tokens");
+    }
+    if (it.extra_row >= 0 && extra_logits == nullptr) throw std::invalid_argument("decode: an extra row but no buffer for it");
     if (pool_.window(sess.window).frames == 0) throw std::invalid_argument("decode: session's window was never encoded");
     for (int k = 0; k < i; ++k) {
       if (items[k].session == it.session) throw std::invalid_argument("decode: a session appears twice in one batch");
@@ -536,14 +541,32 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
 
   for (int i = 0; i < n_items; ++i) pool_.session(items[i].session).length = items[i].position + items[i].n_tokens;
 
-  // Only each item's last token needs logits: the vocabulary product dominates a step.
-  ensure(dlast_, static_cast<size_t>(n_items) * s);
+  // Only each item's last token (and its extra row) needs logits: the vocabulary product
+  // dominates a step. Extra rows join the same product, after the last rows.
+  std::vector<int> extra_items;
   for (int i = 0; i < n_items; ++i) {
-    std::memcpy(dlast_.data() + static_cast<size_t>(i) * s, x + static_cast<size_t>(first_row[i + 1] - 1) * s,
-                s * sizeof(float));
+    if (items[i].extra_row >= 0) extra_items.push_back(i);
   }
-  layer_norm(dlast_.data(), dh_.data(), n_items, model_.decoder_ln);
-  gemm(n_items, dh_.data(), s, model_.token_embedding, logits, d.n_vocab, nullptr, false, &threads_);
+  const int n_out = n_items + static_cast<int>(extra_items.size());
+  ensure(dlast_, static_cast<size_t>(n_out) * s);
+  auto gather = [&](int out_row, int row) {
+    std::memcpy(dlast_.data() + static_cast<size_t>(out_row) * s, x + static_cast<size_t>(row) * s, s * sizeof(float));
+  };
+  for (int i = 0; i < n_items; ++i) gather(i, first_row[i + 1] - 1);
+  for (size_t e = 0; e < extra_items.size(); ++e) gather(n_items + static_cast<int>(e), first_row[extra_items[e]] + items[extra_items[e]].extra_row);
+  layer_norm(dlast_.data(), dh_.data(), n_out, model_.decoder_ln);
+  if (extra_items.empty()) {
+    gemm(n_items, dh_.data(), s, model_.token_embedding, logits, d.n_vocab, nullptr, false, &threads_);
+    return;
+  }
+  ensure(dlogits_, static_cast<size_t>(n_out) * d.n_vocab);
+  gemm(n_out, dh_.data(), s, model_.token_embedding, dlogits_.data(), d.n_vocab, nullptr, false, &threads_);
+  const size_t row_bytes = static_cast<size_t>(d.n_vocab) * sizeof(float);
+  std::memcpy(logits, dlogits_.data(), n_items * row_bytes);
+  for (size_t e = 0; e < extra_items.size(); ++e) {
+    std::memcpy(extra_logits + static_cast<size_t>(extra_items[e]) * d.n_vocab,
+                dlogits_.data() + (n_items + e) * static_cast<size_t>(d.n_vocab), row_bytes);
+  }
 }
 
 }  // namespace

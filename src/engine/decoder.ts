@@ -2,6 +2,7 @@
 // then one token per step for every live hypothesis in a single batched device call.
 // Greedy at temperature 0, best-of-N sampling above it, beam search on request.
 import { deflateSync } from 'node:zlib';
+import type { ExtraRow } from './device-scheduler.js';
 import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
 import { alignmentMatrix, MEDIAN_FILTER_WIDTH, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
@@ -119,6 +120,9 @@ function softmaxAt(logits: Float32Array, token: number): number {
 }
 
 export class WindowDecoder {
+  /** logits rows of finished decodes, reused: each decode takes two (concurrent ones take their own) */
+  private readonly spareRows: Float32Array[] = [];
+
   constructor(private readonly model: WhisperModel) {}
 
   async decode(task: WindowTask, search: SearchOptions): Promise<WindowResult> {
@@ -143,32 +147,41 @@ export class WindowDecoder {
     }
     // Sessions the search creates are released here; the cache keeps its own.
     const sessions = new Set<number>(cache ? [] : [root]);
+    // One logits row serves the prompt, the task tokens and then the first hypothesis' steps;
+    // another receives the prediction at <|startoftranscript|>. Both go back to the spares.
+    const rootRow = this.takeRow();
+    const sotRow = this.takeRow();
     try {
       const timeWords = task.wordTimestamps === true;
       if (timeWords && model.info.nAlignmentHeads === 0) throw new Error("word timestamps need the model's alignment heads");
       // Only the prompt's last token predicts the first sampled one, so only its attention is kept.
       // The logits at <|startoftranscript|> give the no-speech probability and the language.
-      // One logits row serves the prompt, the task tokens and then the first hypothesis' steps.
-      const rootRow = new Float32Array(model.info.nVocab);
-      let prompted = await this.feed([root], [cached], [prefix.slice(cached)], task.urgency, timeWords, [rootRow]);
-      cache?.filled(previousPrompt);
-      const atSot = prompted.logits[0];
-      const noSpeechProb = softmaxAt(atSot, special.noSpeech);
+      const promptRest = prefix.slice(cached);
       let language = task.language;
-      if (model.multilingual && language === null) language = detectLanguage(atSot, special.languages);
-      const taskTokens: number[] = [];
-      if (model.multilingual) {
-        const langToken = special.languages.get(language ?? 'en');
-        if (langToken === undefined) throw new Error(`model does not know language "${language}"`);
-        taskTokens.push(langToken, (task.task === 'translate' ? special.translate : special.transcribe)!);
+      let prompted: { logits: Float32Array[]; attention: PendingAttention };
+      let atSot: Float32Array;
+      let taskTokens: number[];
+      if (model.multilingual && language === null) {
+        // The task tokens name the language that the prompt's prediction detects: two calls.
+        prompted = await this.feed([root], [cached], [promptRest], task.urgency, timeWords, [rootRow]);
+        atSot = sotRow;
+        atSot.set(prompted.logits[0]);
+        language = detectLanguage(atSot, special.languages);
+        taskTokens = this.taskTokens(task, language);
+        if (taskTokens.length > 0) {
+          prompted = await this.feed([root], [prefix.length], [taskTokens], task.urgency, timeWords, [rootRow]);
+        }
+      } else {
+        // The prompt and the task tokens in one call, the prediction at <|startoftranscript|>
+        // as its extra row: one sequential device step fewer per window.
+        taskTokens = this.taskTokens(task, language);
+        const extra = taskTokens.length > 0 ? { index: promptRest.length - 1, into: sotRow } : null;
+        prompted = await this.feed([root], [cached], [[...promptRest, ...taskTokens]], task.urgency, timeWords, [rootRow], extra);
+        atSot = extra ? sotRow : prompted.logits[0];
       }
-      if (task.withoutTimestamps) taskTokens.push(special.noTimestamps);
-      if (task.forcedPrefix) taskTokens.push(...task.forcedPrefix);
-      let position = prefix.length;
-      if (taskTokens.length > 0) {
-        prompted = await this.feed([root], [position], [taskTokens], task.urgency, timeWords, [rootRow]);
-        position += taskTokens.length;
-      }
+      cache?.filled(previousPrompt);
+      const noSpeechProb = softmaxAt(atSot, special.noSpeech);
+      const position = prefix.length + taskTokens.length;
       const filters = new LogitFilters(tokenizer, {
         withoutTimestamps: task.withoutTimestamps,
         maxInitialTimestamp: task.maxInitialTimestamp,
@@ -205,8 +218,29 @@ export class WindowDecoder {
         words: timeWords ? this.alignWords(best, task.contentFrames ?? WINDOW_FRAMES, task.prefixEndS ?? 0) : null,
       };
     } finally {
+      this.spareRows.push(rootRow, sotRow);
       await Promise.all([...sessions].map((s) => model.native.releaseSession(s)));
     }
+  }
+
+  /** The tokens after <|startoftranscript|>: language and task (multilingual), then the forced prefix. */
+  private taskTokens(task: WindowTask, language: string | null): number[] {
+    const { model } = this;
+    const special = model.tokenizer.special;
+    const tokens: number[] = [];
+    if (model.multilingual) {
+      const langToken = special.languages.get(language ?? 'en');
+      if (langToken === undefined) throw new Error(`model does not know language "${language}"`);
+      tokens.push(langToken, (task.task === 'translate' ? special.translate : special.transcribe)!);
+    }
+    if (task.withoutTimestamps) tokens.push(special.noTimestamps);
+    if (task.forcedPrefix) tokens.push(...task.forcedPrefix);
+    return tokens;
+  }
+
+  /** A logits row from the spares (rows outlive no decode), or a new one. */
+  private takeRow(): Float32Array {
+    return this.spareRows.pop() ?? new Float32Array(this.model.info.nVocab);
   }
 
   /**
@@ -221,13 +255,16 @@ export class WindowDecoder {
     urgency: Urgency,
     withAttention: boolean,
     rows: readonly Float32Array[],
+    extra: ExtraRow | null = null,
   ): Promise<{ logits: Float32Array[]; attention: PendingAttention }> {
     const { scheduler } = this.model;
+    // `extra` (one session's feed only) is that session's prediction after an earlier token.
+    const extraFor = (i: number) => (i === 0 ? extra : null);
     const outputs = await Promise.all(
       sessions.map(async (session, i) =>
         withAttention
-          ? scheduler.decodeWithAttention(session, positions[i], tokens[i], urgency, rows[i])
-          : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency, rows[i]), attention: null },
+          ? scheduler.decodeWithAttention(session, positions[i], tokens[i], urgency, rows[i], extraFor(i))
+          : { logits: await scheduler.decode(session, positions[i], tokens[i], urgency, rows[i], extraFor(i)), attention: null },
       ),
     );
     return { logits: outputs.map((o) => o.logits), attention: outputs.map((o) => o.attention) };

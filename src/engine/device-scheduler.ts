@@ -48,6 +48,15 @@ export interface DecodeOutput {
   attention: Float32Array | null;
 }
 
+/**
+ * One more logits row of a decode request: the prediction after tokens[index] (before the
+ * last token), written into `into`.
+ */
+export interface ExtraRow {
+  index: number;
+  into: Float32Array;
+}
+
 /** Sizes of the per-hypothesis outputs of a decoder call. */
 export interface DecodeShape {
   nVocab: number;
@@ -61,6 +70,7 @@ interface DecodeRequest extends PendingDecode {
   tokenIds: readonly number[];
   wantsAttention: boolean;
   into: Float32Array | null;
+  extra: ExtraRow | null;
   resolve: (output: DecodeOutput) => void;
   reject: (error: Error) => void;
 }
@@ -72,6 +82,7 @@ export class DeviceScheduler {
   private running = false;
   private logits = new Float32Array(0);
   private attention = new Float32Array(0);
+  private extraLogits = new Float32Array(0);
 
   constructor(
     private readonly native: NativeEngine,
@@ -132,7 +143,8 @@ export class DeviceScheduler {
   /**
    * Feeds tokens to a session at a cache position; resolves with the last token's logits,
    * written into `into` when given (a hypothesis reuses its row step after step, so that a
-   * step allocates nothing per hypothesis), else into a new row.
+   * step allocates nothing per hypothesis), else into a new row. `extra` asks for one more
+   * row, the prediction after an earlier token of the same feed.
    */
   async decode(
     session: number,
@@ -140,8 +152,9 @@ export class DeviceScheduler {
     tokens: readonly number[],
     urgency: Urgency,
     into: Float32Array | null = null,
+    extra: ExtraRow | null = null,
   ): Promise<Float32Array> {
-    return (await this.enqueueDecode(session, position, tokens, urgency, false, into)).logits;
+    return (await this.enqueueDecode(session, position, tokens, urgency, false, into, extra)).logits;
   }
 
   /** As decode, plus the alignment heads' attention of the last token (for timing words). */
@@ -151,8 +164,9 @@ export class DeviceScheduler {
     tokens: readonly number[],
     urgency: Urgency,
     into: Float32Array | null = null,
+    extra: ExtraRow | null = null,
   ): Promise<DecodeOutput> {
-    return this.enqueueDecode(session, position, tokens, urgency, true, into);
+    return this.enqueueDecode(session, position, tokens, urgency, true, into, extra);
   }
 
   private enqueueDecode(
@@ -162,9 +176,15 @@ export class DeviceScheduler {
     urgency: Urgency,
     wantsAttention: boolean,
     into: Float32Array | null,
+    extra: ExtraRow | null,
   ): Promise<DecodeOutput> {
-    if (into && into.length !== this.shape.nVocab) {
-      return Promise.reject(new RangeError(`decode: a logits row holds ${this.shape.nVocab} values, got ${into.length}`));
+    const V = this.shape.nVocab;
+    if (into && into.length !== V) return Promise.reject(new RangeError(`decode: a logits row holds ${V} values, got ${into.length}`));
+    if (extra && extra.into.length !== V) {
+      return Promise.reject(new RangeError(`decode: a logits row holds ${V} values, got ${extra.into.length}`));
+    }
+    if (extra && !(Number.isInteger(extra.index) && extra.index >= 0 && extra.index < tokens.length - 1)) {
+      return Promise.reject(new RangeError(`decode: an extra row must be one of the first ${tokens.length - 1} tokens, got ${extra.index}`));
     }
     return new Promise((resolve, reject) => {
       this.decodes.push({
@@ -177,6 +197,7 @@ export class DeviceScheduler {
         tokenIds: tokens,
         wantsAttention,
         into,
+        extra,
         resolve,
         reject,
       });
@@ -235,6 +256,9 @@ export class DeviceScheduler {
     const wantsAttention = batch.some((d) => d.wantsAttention);
     if (wantsAttention && this.attention.length < batch.length * A) this.attention = new Float32Array(batch.length * A);
     const attention = this.attention;
+    const wantsExtra = batch.some((d) => d.extra);
+    if (wantsExtra && this.extraLogits.length < batch.length * V) this.extraLogits = new Float32Array(batch.length * V);
+    const extraLogits = this.extraLogits;
     try {
       await this.native.decode(
         Int32Array.from(batch, (d) => d.session),
@@ -243,6 +267,8 @@ export class DeviceScheduler {
         Int32Array.from(batch.flatMap((d) => d.tokenIds)),
         logits,
         wantsAttention ? attention : null,
+        wantsExtra ? Int32Array.from(batch, (d) => d.extra?.index ?? -1) : null,
+        wantsExtra ? extraLogits : null,
       );
     } catch (error) {
       // One bad request must not fail the others batched with it: retry them one by one.
@@ -256,6 +282,7 @@ export class DeviceScheduler {
     batch.forEach((d, i) => {
       const row = d.into ?? new Float32Array(V);
       row.set(logits.subarray(i * V, (i + 1) * V));
+      d.extra?.into.set(extraLogits.subarray(i * V, (i + 1) * V));
       d.resolve({ logits: row, attention: d.wantsAttention ? attention.slice(i * A, (i + 1) * A) : null });
     });
   }

@@ -98,6 +98,9 @@ export interface NativeEngine {
    * writes the logits of each session's last token into logits[i * nVocab ...]. When given,
    * attention receives that token's cross-attention weights for each alignment head,
    * [sessions][nAlignmentHeads][nAudioCtx], zero past the frames of the session's window.
+   * extraRows[i] >= 0 (before the last of session i's tokens) also writes the logits of that
+   * token into extraLogits[i * nVocab ...] (a prompt and what follows it in one call, yet the
+   * prompt's end still predicts); -1 leaves that row of extraLogits as it was.
    * The arrays must not be touched until the promise settles.
    */
   decode(
@@ -107,6 +110,8 @@ export interface NativeEngine {
     tokens: Int32Array,
     logits: Float32Array,
     attention?: Float32Array | null,
+    extraRows?: Int32Array | null,
+    extraLogits?: Float32Array | null,
   ): Promise<void>;
   close(): void;
 }

@@ -120,4 +120,39 @@ describe('device scheduler on the real engine', () => {
     await Promise.all([model.native.releaseSession(a), model.native.releaseSession(b)]);
     await model.native.releaseWindow(window);
   });
+
+  it('gives the prediction after an earlier token of a feed as its extra row, as feeding up to it would', async () => {
+    const window = model.native.createWindow();
+    await model.scheduler.encode(window, new Float32Array(80 * 200), 200, 'live');
+    const [a, b, c] = [model.native.createSession(window), model.native.createSession(window), model.native.createSession(window)];
+    const { sot, noTimestamps } = model.tokenizer.special;
+    const feed = [sot, noTimestamps, 440, 8667];
+    const V = model.info.nVocab;
+    const extra = { index: 0, into: new Float32Array(V) };
+    // In one batch: a feed with an extra row, one without, and the feed cut after the extra row's token.
+    const [last, plain, upToExtra] = await Promise.all([
+      model.scheduler.decode(a, 0, feed, 'live', null, extra),
+      model.scheduler.decode(b, 0, feed, 'live'),
+      model.scheduler.decode(c, 0, [sot], 'live'),
+    ]);
+    expect(Array.from(last)).toEqual(Array.from(plain));
+    expect(Array.from(extra.into)).toEqual(Array.from(upToExtra));
+    // The extra row must be one of the feed's tokens before the last, in a row of the right size.
+    await expect(model.scheduler.decode(a, 0, feed, 'live', null, { index: 3, into: new Float32Array(V) })).rejects.toThrow(
+      /one of the first 3 tokens/,
+    );
+    await expect(model.scheduler.decode(a, 0, feed, 'live', null, { index: 0, into: new Float32Array(3) })).rejects.toThrow(
+      /logits row holds 51864/,
+    );
+    // The native call checks the same, for callers that go around the scheduler.
+    const logits = new Float32Array(V);
+    await expect(
+      model.native.decode(Int32Array.of(a), Int32Array.of(0), Int32Array.of(2), Int32Array.of(sot, noTimestamps), logits, null, Int32Array.of(1), new Float32Array(V)),
+    ).rejects.toThrow(/extra row 1 is not one of the item's first 1 tokens/);
+    expect(() =>
+      model.native.decode(Int32Array.of(a), Int32Array.of(0), Int32Array.of(2), Int32Array.of(sot, noTimestamps), logits, null, Int32Array.of(0), new Float32Array(10)),
+    ).toThrow(/extraLogits buffer is smaller/);
+    await Promise.all([a, b, c].map((s) => model.native.releaseSession(s)));
+    await model.native.releaseWindow(window);
+  });
 });

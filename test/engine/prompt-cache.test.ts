@@ -25,13 +25,13 @@ function recordFeeds() {
   const decode = scheduler.decode.bind(scheduler);
   const decodeWithAttention = scheduler.decodeWithAttention.bind(scheduler);
   const spies = [
-    vi.spyOn(scheduler, 'decode').mockImplementation((session, position, tokens, urgency, into) => {
+    vi.spyOn(scheduler, 'decode').mockImplementation((session, position, tokens, ...rest) => {
       feeds.push({ position, count: tokens.length, first: tokens[0] });
-      return decode(session, position, tokens, urgency, into);
+      return decode(session, position, tokens, ...rest);
     }),
-    vi.spyOn(scheduler, 'decodeWithAttention').mockImplementation((session, position, tokens, urgency, into) => {
+    vi.spyOn(scheduler, 'decodeWithAttention').mockImplementation((session, position, tokens, ...rest) => {
       feeds.push({ position, count: tokens.length, first: tokens[0] });
-      return decodeWithAttention(session, position, tokens, urgency, into);
+      return decodeWithAttention(session, position, tokens, ...rest);
     }),
   ];
   return { feeds, restore: () => spies.forEach((s) => s.mockRestore()) };
@@ -57,7 +57,7 @@ async function hops(decoder: LiveDecoder, window: StreamingWindow, pcm: Float32A
 const text = (h: Hypothesis | null) => normalizeEnglish(h?.words.map((w) => w.word).join(' ') ?? '');
 
 describe("a live stream's prompt cache", () => {
-  it('feeds the earlier text once per utterance; later hops start at <|startoftranscript|> after it', async () => {
+  it('feeds the earlier text once per utterance; later hops start at <|startoftranscript|> after it, with their task tokens', async () => {
     const { feeds, restore } = recordFeeds();
     const window = new StreamingWindow();
     try {
@@ -70,10 +70,14 @@ describe("a live stream's prompt cache", () => {
     const prompts = feeds.filter((f) => f.first === sotPrev);
     expect(prompts).toHaveLength(1);
     expect(prompts[0].position).toBe(0);
-    const promptLength = prompts[0].count - 1;
+    // The first hop's feed: the prompt, then <|startoftranscript|> and <|notimestamps|>.
+    const promptLength = prompts[0].count - 2;
+    // Each later hop feeds <|startoftranscript|> and <|notimestamps|> in one call, then
+    // samples one token per call.
     const hopStarts = feeds.filter((f) => f.first === sot);
     expect(hopStarts).toHaveLength(5);
-    for (const start of hopStarts) expect(start).toMatchObject({ position: promptLength, count: 1 });
+    for (const start of hopStarts) expect(start).toMatchObject({ position: promptLength, count: 2 });
+    expect(feeds.filter((f) => f.first === model.tokenizer.special.noTimestamps)).toHaveLength(0);
   });
 
   it('decodes the words that feeding the prompt at every hop decodes', async () => {
