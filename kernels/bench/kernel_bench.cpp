@@ -331,6 +331,99 @@ void bench_attention(ck::ThreadPool& pool2) {
   ck::force_isa(ck::detect_isa());
 }
 
+// Encoder self-attention of one layer (6 heads of 64 dims), n queries over t keys, three ways,
+// each storing K and V as the engine does: fp32 products over K and V packed whole (a whole
+// window's path before the bf16 tile products), fp16 panels through attention_f16 (a
+// streaming window's cache before: the n new frames written, the rest cached), and bf16
+// panels through the bf16 weight kernels (a bf16 encoder's path now: likewise the n new
+// frames written into the cache). Shapes: a live hop (75 new frames over a 10 s window), a
+// window restart, a padded 30 s window.
+void bench_encoder_attention(ck::ThreadPool& pool2) {
+  const int hd = 64, heads = 6;
+  std::printf("\nencoder self-attention, one layer (%d heads x %d dims), 2 threads, ms\n", heads, hd);
+  std::printf("%-10s %11s %12s %12s %12s %9s %9s\n", "isa", "n x t", "fp32 gemms", "fp16 fused", "bf16 tiles", "vs fp32", "vs fp16");
+  const Shape shapes[] = {{75, 500, 0}, {500, 500, 0}, {1500, 1500, 0}};
+  for (const Shape& shape : shapes) {
+    const int n = shape.m, t = shape.n;
+    // Keys and values as the rows of a qkv product ([t][3 * 384]); the queries are the last n.
+    const int ld = 3 * heads * hd;
+    const std::vector<float> qkv = random_vec(static_cast<size_t>(t) * ld);
+    const float* q = qkv.data() + static_cast<size_t>(t - n) * ld;
+    std::vector<float> out(static_cast<size_t>(n) * heads * hd);
+    std::vector<float> scores(static_cast<size_t>(heads) * n * t);
+    std::vector<float> packed(static_cast<size_t>(heads) * (ck::packed_size(t, hd) + ck::packed_size(hd, t)));
+    const size_t k16 = ck::key_panels_size(t, hd);
+    std::vector<ck::Half> f16(static_cast<size_t>(heads) * (k16 + static_cast<size_t>(t) * hd));
+    const size_t kb = ck::bf16_panels_size(t, hd), vb = ck::bf16_panels_size(hd, t);
+    ck::AlignedArray<uint16_t> bf16(static_cast<uint16_t*>(ck::aligned_alloc_bytes(heads * (kb + vb) * sizeof(uint16_t))));
+    std::vector<float> scratch(static_cast<size_t>(heads) * ck::attention_scratch_size(n, t, hd));
+    // The caches hold the first t - n frames already.
+    const float* k_rows = qkv.data() + heads * hd;
+    const float* v_rows = qkv.data() + 2 * heads * hd;
+    const size_t k_stride = ck::bf16_panels_size(ck::kPanel, hd), v_stride = ck::bf16_panels_size(ck::kPanel, t);
+    for (int h = 0; h < heads; ++h) {
+      ck::Half* kh = f16.data() + static_cast<size_t>(h) * (k16 + static_cast<size_t>(t) * hd);
+      ck::pack_keys_f16(k_rows + h * hd, ld, t, hd, kh, 0);
+      ck::to_f16(v_rows + h * hd, ld, t, hd, kh + k16, hd);
+      uint16_t* kb_h = bf16.get() + static_cast<size_t>(h) * (kb + vb);
+      ck::pack_bf16_nk(k_rows + h * hd, t, hd, ld, kb_h);
+      ck::pack_bf16_kn(v_rows + h * hd, t, hd, ld, kb_h + kb);
+    }
+    const size_t new_rows = static_cast<size_t>(t - n) * ld;
+    for (ck::Isa isa : available_isas()) {
+      ck::force_isa(isa);
+      const double t32 = time_best([&] {
+        for (int h = 0; h < heads; ++h) {
+          float* k = packed.data() + static_cast<size_t>(h) * (ck::packed_size(t, hd) + ck::packed_size(hd, t));
+          ck::pack_nk_into(qkv.data() + heads * hd + h * hd, t, hd, ld, k);
+          ck::pack_kn_into(qkv.data() + 2 * heads * hd + h * hd, t, hd, ld, k + ck::packed_size(t, hd));
+          ck::gemm(n, q + h * hd, ld, k, t, hd, scores.data(), t, nullptr, false, &pool2);
+          ck::softmax_rows(scores.data(), n, t, t);
+          ck::gemm(n, scores.data(), t, k + ck::packed_size(t, hd), hd, t, out.data() + h * hd, heads * hd, nullptr, false,
+                   &pool2);
+        }
+      });
+      const double t16 = time_best([&] {
+        pool2.parallel_for(heads, [&](int h) {
+          ck::Half* kh = f16.data() + static_cast<size_t>(h) * (k16 + static_cast<size_t>(t) * hd);
+          ck::pack_keys_f16(k_rows + new_rows + h * hd, ld, n, hd, kh, t - n);
+          ck::to_f16(v_rows + new_rows + h * hd, ld, n, hd, kh + k16 + static_cast<size_t>(t - n) * hd, hd);
+          ck::AttentionF16 a;
+          a.n = n;
+          a.q = q + h * hd;
+          a.ldq = ld;
+          a.k = f16.data() + static_cast<size_t>(h) * (k16 + static_cast<size_t>(t) * hd);
+          a.v = a.k + k16;
+          a.ldv = hd;
+          a.t = t;
+          a.head_dim = hd;
+          a.scale = 0.125f;
+          a.out = out.data() + h * hd;
+          a.ldo = heads * hd;
+          a.scratch = scratch.data() + static_cast<size_t>(h) * ck::attention_scratch_size(n, t, hd);
+          ck::attention_f16(a);
+        });
+      });
+      const double tb = time_best([&] {
+        pool2.parallel_for(heads, [&](int h) {
+          uint16_t* k = bf16.get() + static_cast<size_t>(h) * (kb + vb);
+          ck::write_bf16_columns(k_rows + new_rows + h * hd, ld, t - n, n, hd, k_stride, k);
+          ck::write_bf16_rows(v_rows + new_rows + h * hd, ld, t - n, n, hd, v_stride, k + kb);
+          float* sc = scores.data() + static_cast<size_t>(h) * n * t;
+          ck::gemm(n, q + h * hd, ld, ck::Bf16Panels{k, t, hd, k_stride}, sc, t, nullptr, false, nullptr);
+          ck::softmax_rows(sc, n, t, t);
+          ck::gemm(n, sc, t, ck::Bf16Panels{k + kb, hd, t, v_stride}, out.data() + h * hd, heads * hd, nullptr, false, nullptr);
+        });
+      });
+      char dims[32];
+      std::snprintf(dims, sizeof dims, "%d x %d", n, t);
+      std::printf("%-10s %11s %12.3f %12.3f %12.3f %8.2fx %8.2fx\n", ck::isa_name(isa), dims, t32 * 1e3, t16 * 1e3, tb * 1e3,
+                  t32 / tb, t16 / tb);
+    }
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
 // One decoder step's vocabulary row (51864 logits, Whisper's multilingual-less tiny.en size;
 // timestamps from 50363), per call on one thread: the statistics of both ranges, and top-k at
 // a greedy (1), beam-5 (6) and wide (16) k. Speedups are against the portable variant.
@@ -397,7 +490,7 @@ void bench_conv(ck::ThreadPool& pool2) {
 int main(int argc, char** argv) {
   std::printf("detected isa: %s\n", ck::isa_name(ck::detect_isa()));
   ck::ThreadPool pool1(1), pool2(2);
-  // No argument runs every section; --weights, --logits or --conv runs only that one.
+  // No argument runs every section; --weights, --logits, --conv or --attention runs only that one.
   const std::string only = argc > 1 ? argv[1] : "";
   const bool all = only.empty();
   if (all) bench_gemm(pool1, pool2);
@@ -412,5 +505,6 @@ int main(int argc, char** argv) {
   }
   if (all || only == "--logits") bench_logits();
   if (all || only == "--conv") bench_conv(pool2);
+  if (all || only == "--attention") bench_encoder_attention(pool2);
   return 0;
 }

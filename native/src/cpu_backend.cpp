@@ -126,6 +126,11 @@ class CpuBackend final : public Backend {
   std::vector<int> alignment_slot_;
   int alignment_head_count_ = 0;
   bool padding_ready_ = false;  // the pool's reserved streaming window holds a silent window
+  // A bf16 encoder on AMX attends through the tile products (window_attention_bf16, and its
+  // streaming windows cache K/V in bf16 panels): with vdpbf16ps or without bf16 instructions
+  // that is slower than the fp32 and fp16 paths (kernel_bench --attention). Fixed at load, so
+  // that a streaming window's cache keeps one layout.
+  const bool bf16_attention_ = model_.precision.encoder == kernels::Precision::Bf16 && kernels::active_isa() >= kernels::Isa::Amx;
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_, dlogits_;
@@ -270,7 +275,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   // A bf16 encoder attends through the bf16 tile products, with its streaming windows' K/V
   // cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16 key
   // panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
-  const bool bf16_attention = model_.precision.encoder == kernels::Precision::Bf16;
+  const bool bf16_attention = bf16_attention_;
   const size_t key_panel_stride = kernels::bf16_panels_size(kernels::kPanel, hd);
   const size_t value_panel_stride = kernels::bf16_panels_size(kernels::kPanel, d.n_audio_ctx);
   bool any_streaming = false;
