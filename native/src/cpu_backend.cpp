@@ -321,20 +321,29 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
              nullptr, false, &threads_);
       }
     }
-    if (any_streaming && bf16_attention) {
-      // The computed frames' keys and values join the window's cache in the bf16 panels of
-      // the tile products, then their queries attend over every frame of the window.
+    if (any_streaming) {
+      // The computed frames' keys and values join the window's cache (bf16 panels for the
+      // tile products, or fp16 key panels and value rows), then their queries attend over
+      // every frame of the window.
       threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
         const int j = task / d.n_head, head = task % d.n_head;
         auto& window = pool_.window(jobs[j].window);
         if (!window.streaming) return;
         const float* src = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
         const int n = last[j] - first[j];
-        kernels::write_bf16_columns(src + s + head * hd, 3 * s, first[j], n, hd, key_panel_stride,
-                                    pool_.encoder_keys(window, l, head));
-        kernels::write_bf16_rows(src + 2 * s + head * hd, 3 * s, first[j], n, hd, value_panel_stride,
-                                 pool_.encoder_values(window, l, head));
+        if (bf16_attention) {
+          kernels::write_bf16_columns(src + s + head * hd, 3 * s, first[j], n, hd, key_panel_stride,
+                                      pool_.encoder_keys(window, l, head));
+          kernels::write_bf16_rows(src + 2 * s + head * hd, 3 * s, first[j], n, hd, value_panel_stride,
+                                   pool_.encoder_values(window, l, head));
+        } else {
+          kernels::pack_keys_f16(src + s + head * hd, 3 * s, n, hd, pool_.encoder_keys(window, l, head), first[j]);
+          kernels::to_f16(src + 2 * s + head * hd, 3 * s, n, hd,
+                          pool_.encoder_values(window, l, head) + static_cast<size_t>(first[j]) * hd, hd);
+        }
       });
+    }
+    if (any_streaming && bf16_attention) {
       threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
         const int j = task / d.n_head, head = task % d.n_head;
         auto& window = pool_.window(jobs[j].window);
@@ -351,18 +360,6 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
              attn_.data() + static_cast<size_t>(row[j]) * s + head * hd, s, nullptr, false, nullptr);
       });
     } else if (any_streaming) {
-      // The computed frames' keys and values join the window's cache (fp16), then their
-      // queries attend over every frame of the window up to the last.
-      threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
-        const int j = task / d.n_head, head = task % d.n_head;
-        auto& window = pool_.window(jobs[j].window);
-        if (!window.streaming) return;
-        const float* src = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
-        const int n = last[j] - first[j];
-        kernels::pack_keys_f16(src + s + head * hd, 3 * s, n, hd, pool_.encoder_keys(window, l, head), first[j]);
-        kernels::to_f16(src + 2 * s + head * hd, 3 * s, n, hd,
-                        pool_.encoder_values(window, l, head) + static_cast<size_t>(first[j]) * hd, hd);
-      });
       threads_.parallel_for(static_cast<int>(streaming_tasks.size()) * d.n_head, [&](int task) {
         const auto [j, r0] = streaming_tasks[task / d.n_head];
         const int head = task % d.n_head;
