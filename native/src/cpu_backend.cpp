@@ -142,6 +142,7 @@ class CpuBackend final : public Backend {
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_, dlogits_;
+  std::vector<int> extra_items_;  // decode: the items that asked for an extra logits row
   kernels::AlignedArray<uint16_t> bf16_kv_;  // 64-byte aligned: the bf16 kernels load B panels aligned
   size_t bf16_kv_values_ = 0;
 };
@@ -318,10 +319,9 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   ensure(scores_, static_cast<size_t>(longest) * longest);
   ensure(packed_, kernels::packed_size(longest, hd) + kernels::packed_size(hd, longest));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  // A bf16 encoder attends through the bf16 tile products, with its streaming windows' K/V
-  // cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16 key
-  // panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
-  const bool bf16_attention = bf16_attention_;
+  // A bf16 encoder on AMX attends through the bf16 tile products, with its streaming windows'
+  // K/V cached in their panels (keys as columns of K^T, values as rows of V); otherwise fp16
+  // key panels and value rows (attention_f16). Either fills the pool's encoder K/V slots exactly.
   const size_t key_panel_stride = kernels::bf16_panels_size(kernels::kPanel, hd);
   const size_t value_panel_stride = kernels::bf16_panels_size(kernels::kPanel, d.n_audio_ctx);
   bool any_streaming = false;
@@ -332,7 +332,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   for (int j = 0; j < n_jobs; ++j) {
     if (!pool_.window(jobs[j].window).streaming) continue;
     any_streaming = true;
-    if (bf16_attention) continue;
+    if (bf16_attention_) continue;
     for (int r = 0; r < last[j] - first[j]; r += kQueryBlock) streaming_tasks.emplace_back(j, r);
   }
   if (!streaming_tasks.empty()) ensure(dscores_, streaming_scratch * streaming_tasks.size() * d.n_head);
@@ -349,7 +349,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
       if (pool_.window(jobs[j].window).streaming) continue;
       const int t = row[j + 1] - row[j];
       const float* qkv = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
-      if (bf16_attention) {
+      if (bf16_attention_) {
         window_attention_bf16(t, qkv, attn_.data() + static_cast<size_t>(row[j]) * s);
         continue;
       }
@@ -381,7 +381,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
         if (!window.streaming) return;
         const float* src = qkv_.data() + static_cast<size_t>(row[j]) * 3 * s;
         const int n = last[j] - first[j];
-        if (bf16_attention) {
+        if (bf16_attention_) {
           kernels::write_bf16_columns(src + s + head * hd, 3 * s, first[j], n, hd, key_panel_stride,
                                       pool_.encoder_keys(window, l, head));
           kernels::write_bf16_rows(src + 2 * s + head * hd, 3 * s, first[j], n, hd, value_panel_stride,
@@ -393,7 +393,7 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
         }
       });
     }
-    if (any_streaming && bf16_attention) {
+    if (any_streaming && bf16_attention_) {
       threads_.parallel_for(n_jobs * d.n_head, [&](int task) {
         const int j = task / d.n_head, head = task % d.n_head;
         auto& window = pool_.window(jobs[j].window);
@@ -595,7 +595,8 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
 
   // Only each item's last token (and its extra row) needs logits: the vocabulary product
   // dominates a step. Extra rows join the same product, after the last rows.
-  std::vector<int> extra_items;
+  auto& extra_items = extra_items_;
+  extra_items.clear();
   for (int i = 0; i < n_items; ++i) {
     if (items[i].extra_row >= 0) extra_items.push_back(i);
   }

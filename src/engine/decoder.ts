@@ -159,14 +159,13 @@ export class WindowDecoder {
       const promptRest = prefix.slice(cached);
       let language = task.language;
       let prompted: { logits: Float32Array[]; attention: PendingAttention };
-      let atSot: Float32Array;
+      let noSpeechProb: number;
       let taskTokens: number[];
       if (model.multilingual && language === null) {
         // The task tokens name the language that the prompt's prediction detects: two calls.
         prompted = await this.feed([root], [cached], [promptRest], task.urgency, timeWords, [rootRow]);
-        atSot = sotRow;
-        atSot.set(prompted.logits[0]);
-        language = detectLanguage(atSot, special.languages);
+        noSpeechProb = softmaxAt(rootRow, special.noSpeech);
+        language = detectLanguage(rootRow, special.languages);
         taskTokens = this.taskTokens(task, language);
         if (taskTokens.length > 0) {
           prompted = await this.feed([root], [prefix.length], [taskTokens], task.urgency, timeWords, [rootRow]);
@@ -177,10 +176,9 @@ export class WindowDecoder {
         taskTokens = this.taskTokens(task, language);
         const extra = taskTokens.length > 0 ? { index: promptRest.length - 1, into: sotRow } : null;
         prompted = await this.feed([root], [cached], [[...promptRest, ...taskTokens]], task.urgency, timeWords, [rootRow], extra);
-        atSot = extra ? sotRow : prompted.logits[0];
+        noSpeechProb = softmaxAt(extra ? sotRow : rootRow, special.noSpeech);
       }
       cache?.filled(previousPrompt);
-      const noSpeechProb = softmaxAt(atSot, special.noSpeech);
       const position = prefix.length + taskTokens.length;
       const filters = new LogitFilters(tokenizer, {
         withoutTimestamps: task.withoutTimestamps,

@@ -179,9 +179,8 @@ export class DeviceScheduler {
     extra: ExtraRow | null,
   ): Promise<DecodeOutput> {
     const V = this.shape.nVocab;
-    if (into && into.length !== V) return Promise.reject(new RangeError(`decode: a logits row holds ${V} values, got ${into.length}`));
-    if (extra && extra.into.length !== V) {
-      return Promise.reject(new RangeError(`decode: a logits row holds ${V} values, got ${extra.into.length}`));
+    for (const row of [into, extra?.into]) {
+      if (row && row.length !== V) return Promise.reject(new RangeError(`decode: a logits row holds ${V} values, got ${row.length}`));
     }
     if (extra && !(Number.isInteger(extra.index) && extra.index >= 0 && extra.index < tokens.length - 1)) {
       return Promise.reject(new RangeError(`decode: an extra row must be one of the first ${tokens.length - 1} tokens, got ${extra.index}`));
