@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds the native addon (build/chorus.node), the kernel tests and micro-benchmarks.
+# Builds the native addon (build/chorus.node), the kernel tests and micro-benchmarks, and
+# the kernel tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (build/sanitize/kernel_tests), which npm test runs beside the optimised build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"
+cmake -S kernels -B build/sanitize "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
+cmake --build build/sanitize -j "$(nproc)" --target kernel_tests

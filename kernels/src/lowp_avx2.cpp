@@ -55,7 +55,7 @@ void q8_tile(const LowpArgs& g, int row, int panel, int cols) {
     const uint8_t* bq = b + static_cast<size_t>(q) * 64;
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
-      const __m256i bv = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bq + 16 * t)));
+      const __m256i bv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bq + 16 * t)));
       for (int i = 0; i < MR; ++i) acc[i][t] = _mm256_add_epi32(acc[i][t], _mm256_madd_epi16(av[i], bv));
     }
   }
@@ -86,8 +86,8 @@ void bf16_tile(const LowpArgs& g, int row, int panel, int cols) {
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   const int full = g.k / 2;
   for (int q = 0; q < full; ++q) {
-    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64));
-    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64 + 32));
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64 + 32));
     const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(w0, high));
     const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(w1, high));
     for (int i = 0; i < MR; ++i) {
@@ -98,8 +98,8 @@ void bf16_tile(const LowpArgs& g, int row, int panel, int cols) {
     }
   }
   if (g.k % 2) {
-    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(full) * 64));
-    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(full) * 64 + 32));
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(full) * 64));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(full) * 64 + 32));
     const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
     const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
     for (int i = 0; i < MR; ++i) {

@@ -44,7 +44,7 @@ void tile(const LowpArgs& g, int row, int panel, int cols) {
     __m512 e[NP], o[NP];
 #pragma GCC unroll 2
     for (int j = 0; j < NP; ++j) {
-      const __m512i w = _mm512_load_si512(b + j * g.panel_bytes + static_cast<size_t>(q) * 64);
+      const __m512i w = _mm512_loadu_si512(b + j * g.panel_bytes + static_cast<size_t>(q) * 64);
       e[j] = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
       o[j] = _mm512_castsi512_ps(_mm512_and_si512(w, high));
     }
@@ -60,7 +60,7 @@ void tile(const LowpArgs& g, int row, int panel, int cols) {
     __m512 e[NP];
 #pragma GCC unroll 2
     for (int j = 0; j < NP; ++j) {
-      const __m512i w = _mm512_load_si512(b + j * g.panel_bytes + static_cast<size_t>(full) * 64);
+      const __m512i w = _mm512_loadu_si512(b + j * g.panel_bytes + static_cast<size_t>(full) * 64);
       e[j] = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
     }
 #pragma GCC unroll 12

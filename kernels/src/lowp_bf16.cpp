@@ -51,7 +51,7 @@ void tile(const LowpArgs& g, int row, int panel, int cols) {
   for (int q = 0; q < pairs; ++q) {
     __m512i bv[NP];
 #pragma GCC unroll 2
-    for (int j = 0; j < NP; ++j) bv[j] = _mm512_load_si512(b + j * g.panel_bytes + static_cast<size_t>(q) * 64);
+    for (int j = 0; j < NP; ++j) bv[j] = _mm512_loadu_si512(b + j * g.panel_bytes + static_cast<size_t>(q) * 64);
     const int32_t* aq = reinterpret_cast<const int32_t*>(a) + static_cast<size_t>(q) * kMr;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {

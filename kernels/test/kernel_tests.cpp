@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -350,11 +351,6 @@ void test_weights(ck::ThreadPool& pool2) {
     ck::pack_bf16_nk(b.data(), n, k, k, nk.data());
     ck::pack_bf16_kn(bt.data(), k, n, n + 2, kn.data());
     CHECK(std::equal(nk.begin(), nk.end(), bf.data.get()) && kn == nk, "pack_bf16_nk/kn equal to_bf16_nk, padding zeroed");
-    std::vector<float> got(static_cast<size_t>(m) * n), want(got.size());
-    ck::gemm(m, a.data(), k, bf, want.data(), n, bias.data(), false, &pool2);
-    ck::gemm(m, a.data(), k, ck::Bf16Panels{kn.data(), n, k}, got.data(), n, bias.data(), false, &pool2);
-    CHECK(got == want, "gemm over Bf16Panels matches Bf16Matrix");
-
     // A cache with room for more k than the product uses (its own panel stride), its rows
     // written in two pieces, as a streaming window stores values hop by hop.
     const int k_room = k + 20;
@@ -362,9 +358,26 @@ void test_weights(ck::ThreadPool& pool2) {
     std::vector<uint16_t> cache(ck::bf16_panels_size(n, k_room), 0);
     ck::write_bf16_rows(bt.data(), n + 2, 0, 10, n, stride, cache.data());
     ck::write_bf16_rows(bt.data() + 10 * (n + 2), n + 2, 10, k - 10, n, stride, cache.data());
-    std::fill(got.begin(), got.end(), 0.0f);
-    ck::gemm(m, a.data(), k, ck::Bf16Panels{cache.data(), n, k, stride}, got.data(), n, bias.data(), false, &pool2);
-    CHECK(got == want, "gemm over Bf16Panels with a panel stride, rows written piecewise");
+    // The caller's storage promises only uint16_t alignment: the same panels two bytes past a
+    // 64-byte boundary must give the same products (aligned vector loads would fault).
+    std::vector<uint16_t> room(size + 64);
+    uint16_t* misaligned = room.data();
+    while (reinterpret_cast<uintptr_t>(misaligned) % 64 != 2) ++misaligned;
+    std::copy(kn.begin(), kn.end(), misaligned);
+    std::vector<float> got(static_cast<size_t>(m) * n), want(got.size());
+    for (ck::Isa isa : available_isas()) {
+      ck::force_isa(isa);
+      ck::gemm(m, a.data(), k, bf, want.data(), n, bias.data(), false, &pool2);
+      ck::gemm(m, a.data(), k, ck::Bf16Panels{kn.data(), n, k}, got.data(), n, bias.data(), false, &pool2);
+      CHECK(got == want, "gemm isa=%s over Bf16Panels matches Bf16Matrix", ck::isa_name(isa));
+      std::fill(got.begin(), got.end(), 0.0f);
+      ck::gemm(m, a.data(), k, ck::Bf16Panels{cache.data(), n, k, stride}, got.data(), n, bias.data(), false, &pool2);
+      CHECK(got == want, "gemm isa=%s over Bf16Panels with a panel stride, rows written piecewise", ck::isa_name(isa));
+      std::fill(got.begin(), got.end(), 0.0f);
+      ck::gemm(m, a.data(), k, ck::Bf16Panels{misaligned, n, k}, got.data(), n, bias.data(), false, &pool2);
+      CHECK(got == want, "gemm isa=%s over Bf16Panels at a 2-byte offset", ck::isa_name(isa));
+    }
+    ck::force_isa(ck::detect_isa());
     // Keys cached column by column: the same panels as packing them at once.
     std::vector<uint16_t> columns(size, 0);
     ck::write_bf16_columns(b.data(), k, 0, 20, k, ck::bf16_panels_size(ck::kPanel, k), columns.data());
