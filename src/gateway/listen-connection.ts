@@ -165,7 +165,7 @@ export class ListenConnection {
       message = parseClientMessage(text);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      return this.reportError(error.code, error.message);
+      return this.reportError(error.code, error.message, text);
     }
     if (this.closing) return;
     switch (message.type) {
@@ -309,12 +309,15 @@ export class ListenConnection {
     this.setup.services.log('final_undelivered', undeliveredFinalFields(message, this.requestId));
   }
 
-  /** An error the client caused or suffers: an Error message, then the disposition's close. */
-  private reportError(code: ErrorCode, description: string): void {
+  /**
+   * An error the client caused or suffers: an Error message, then the disposition's close.
+   * `clientText`: the text message it is about, which Deepgram echoes.
+   */
+  private reportError(code: ErrorCode, description: string, clientText?: string): void {
     const closeCode = ERROR_DISPOSITIONS[code].closeCode;
-    if (closeCode !== null) return this.fail(code, description);
+    if (closeCode !== null) return this.fail(code, description, clientText);
     this.countError(code);
-    this.send(errorMessage({ code, message: description }, this.requestId), 'control');
+    this.send(errorMessage({ code, message: description }, this.requestId, clientText), 'control');
   }
 
   /**
@@ -322,7 +325,7 @@ export class ListenConnection {
    * client may never read, so they are given up (their finals logged) and the Error goes
    * straight to the socket, ahead of the close frame.
    */
-  private fail(code: ErrorCode, description: string): void {
+  private fail(code: ErrorCode, description: string, clientText?: string): void {
     const socket = this.socket;
     // Only a graceful end in progress may turn into a failure; the first failure is the one reported.
     if (socket === null || (this.outcome !== null && this.outcome !== 'completed' && this.outcome !== 'shutting_down')) return;
@@ -333,7 +336,8 @@ export class ListenConnection {
     this.setup.services.log('session_error', { request_id: this.requestId, code, description });
     this.giveUpQueue();
     if (socket.readyState === socket.OPEN) {
-      socket.send(encodeServerMessage(errorMessage({ code, message: description }, this.requestId), this.setup.params.resultEncoding));
+      const error = errorMessage({ code, message: description }, this.requestId, clientText);
+      socket.send(encodeServerMessage(error, this.setup.params.resultEncoding));
       socket.close(ERROR_DISPOSITIONS[code].closeCode ?? 1011, code);
     }
     void this.releaseSession('abort');

@@ -166,7 +166,9 @@ function parseParams(url: URL): ListenParams {
     const params = parseListenParams(url);
     // The session contract carries one mono stream; mixing channels a client asked to keep
     // apart would hand it one transcript where it expects several.
-    if (params.multichannel) throw new ProtocolError('bad_parameter', 'multichannel: true is not supported yet');
+    if (params.multichannel) {
+      throw new ProtocolError('bad_parameter', 'multichannel: true is not supported yet; channels can only be mixed into one transcript (multichannel=false)');
+    }
     return params;
   } catch (error) {
     if (error instanceof ProtocolError) throw new Refusal(error.code, error.message);

@@ -1,7 +1,7 @@
 /**
  * Server-to-client messages of the Deepgram-compatible live protocol, built in Deepgram's
  * exact JSON shapes so its SDKs parse them unchanged, plus their encoding on the wire.
- * Chorus additions (`lag`, word `stability`, `code` on errors) are extra fields, which
+ * Chorus additions (`lag`, word `stability`, `request_id` on errors) are extra fields, which
  * Deepgram clients ignore.
  */
 
@@ -93,10 +93,18 @@ export interface UtteranceEndMessage {
   last_word_end: number;
 }
 
+/**
+ * Deepgram's live error message as its SDKs parse it: `variant` and `description` are required
+ * (the Python SDK's schema rejects a message without them), `message` is Deepgram's echo of a
+ * client message it could not parse. `code` (Deepgram's field for a reason within a variant)
+ * carries Chorus's stable error code.
+ */
 export interface ErrorMessage {
   type: 'Error';
-  code: ErrorCode;
+  variant: string;
   description: string;
+  message?: string;
+  code: ErrorCode;
   request_id?: string;
 }
 
@@ -207,8 +215,24 @@ export function utteranceEndMessage(input: { channelIndex: number; channelCount:
   return { type: 'UtteranceEnd', channel: [input.channelIndex, input.channelCount], last_word_end: seconds(input.lastWordEnd) };
 }
 
-export function errorMessage(error: { code: ErrorCode; message: string }, requestId?: string): ErrorMessage {
-  const message: ErrorMessage = { type: 'Error', code: error.code, description: error.message };
+/** Where Deepgram's `SchemaError` applies: client text that is not a message it knows. */
+const SCHEMA_ERRORS: ReadonlySet<ErrorCode> = new Set(['malformed_message', 'unknown_message_type']);
+/**
+ * A client message is echoed only this far: it may be as large as the frame limit, and an
+ * Error must not be what fills a slow reader's outbound queue.
+ */
+export const MAX_ECHOED_CLIENT_CHARS = 1024;
+
+/** Deepgram's `variant`: `SchemaError` where Deepgram uses it, else the code in its PascalCase. */
+function errorVariant(code: ErrorCode): string {
+  if (SCHEMA_ERRORS.has(code)) return 'SchemaError';
+  return code.replace(/(?:^|_)([a-z])/g, (_match, letter: string) => letter.toUpperCase());
+}
+
+/** `clientText`: the text message that could not be parsed, for a SchemaError. */
+export function errorMessage(error: { code: ErrorCode; message: string }, requestId?: string, clientText?: string): ErrorMessage {
+  const message: ErrorMessage = { type: 'Error', variant: errorVariant(error.code), description: error.message, code: error.code };
+  if (clientText !== undefined && SCHEMA_ERRORS.has(error.code)) message.message = clientText.slice(0, MAX_ECHOED_CLIENT_CHARS);
   if (requestId !== undefined) message.request_id = requestId;
   return message;
 }

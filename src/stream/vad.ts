@@ -34,14 +34,17 @@ export const VAD_SAMPLE_RATE = 16000;
 
 /** Durations are rounded to whole 20 ms frames. */
 export interface VadOptions {
-  /** Silence after the last voiced frame that ends an utterance. */
+  /**
+   * Silence after the last voiced frame that ends an utterance. Any positive value is taken;
+   * below MIN_ENDPOINT_SILENCE_MS (or the hangover) it means that minimum, see there.
+   */
   endpointingMs?: number;
   /** Voiced audio needed before an utterance starts, so clicks and bumps do not start one. */
   minSpeechMs?: number;
   /**
    * How long speech is taken to continue after the last voiced frame: word endings (released
-   * stops, breathy vowels) fade below the threshold before they end. Must not exceed
-   * `endpointingMs`.
+   * stops, breathy vowels) fade below the threshold before they end. An endpoint is never
+   * decided within it, whatever `endpointingMs` says.
    */
   hangoverMs?: number;
   /** How far above the noise floor a frame must be to count as voiced. */
@@ -51,7 +54,7 @@ export interface VadOptions {
 export type VadEvent =
   /** `atS`: where the speech began; `detectedAtS`: how much audio had been seen when it was known. */
   | { type: 'speech_start'; atS: number; detectedAtS: number }
-  /** `atS`: where the speech ended, hangover included; `detectedAtS` is `endpointingMs` later. */
+  /** `atS`: where the speech ended, hangover included; `detectedAtS`: the endpoint silence after the last voiced frame. */
   | { type: 'speech_end'; atS: number; detectedAtS: number };
 
 interface SpeechSpan {
@@ -67,6 +70,19 @@ const DEFAULTS = { endpointingMs: 300, minSpeechMs: 100, hangoverMs: 100, margin
  * started JFK's first utterance 0.26 s early), and 30 ms only coarsens timing.
  */
 const FRAME_MS = 20;
+/**
+ * The shortest silence that ends an utterance, whatever `endpointingMs` asks for. Inside one
+ * word this detector hears silences of 100 ms and more (stop closures; /s/, /f/ and /θ/, whose
+ * energy lies mostly above the band), and the session decodes the audio on each side of an
+ * endpoint on its own, so an endpoint inside a word hands Whisper two halves of it. Measured
+ * on the four speech fixtures, each utterance decoded by tiny.en: ending at the first silent
+ * frame (what 10 ms means at 20 ms frames, with no hangover) cut each clip into 13 to 25
+ * pieces, WER 0.35 to 1.36; 100 ms still split words ("fat m- | pieces"), WER 0.15 to 0.27,
+ * and 140 ms phrases ("ask what you | you can do"); from 200 ms every cut fell on a pause
+ * between phrases, WER 0 to 0.09, as with 500 ms. So a shorter `endpointingMs` (Deepgram's
+ * default 10, LiveKit's 25) means: end at the first pause that cannot be inside a word.
+ */
+export const MIN_ENDPOINT_SILENCE_MS = 200;
 /** Below this a frame is (near) digital silence and tells nothing about the background. */
 const DIGITAL_SILENCE_DB = -90;
 /** Quieter than this is not speech anyone wants transcribed, whatever the floor. */
@@ -160,13 +176,11 @@ export class VoiceActivityDetector {
     const { endpointingMs, minSpeechMs, hangoverMs, marginDb } = { ...DEFAULTS, ...options };
     if (!(endpointingMs > 0)) throw new RangeError(`endpointingMs must be positive, got ${endpointingMs}`);
     if (!(minSpeechMs >= 0)) throw new RangeError(`minSpeechMs must not be negative, got ${minSpeechMs}`);
-    if (!(hangoverMs >= 0 && hangoverMs <= endpointingMs)) {
-      throw new RangeError(`hangoverMs must be from 0 to endpointingMs (${endpointingMs}), got ${hangoverMs}`);
-    }
+    if (!(hangoverMs >= 0)) throw new RangeError(`hangoverMs must not be negative, got ${hangoverMs}`);
     if (!(marginDb > 0)) throw new RangeError(`marginDb must be positive, got ${marginDb}`);
     this.frameSamples = (VAD_SAMPLE_RATE * FRAME_MS) / 1000;
     const frames = (ms: number) => Math.max(1, Math.round(ms / FRAME_MS));
-    this.endpointingFrames = frames(endpointingMs);
+    this.endpointingFrames = frames(Math.max(endpointingMs, hangoverMs, MIN_ENDPOINT_SILENCE_MS));
     this.minSpeechFrames = frames(minSpeechMs);
     this.hangoverFrames = Math.round(hangoverMs / FRAME_MS);
     this.stationaryFrames = frames(STATIONARY_RUN_S * 1000);

@@ -48,6 +48,17 @@ describe('admission', () => {
     expect((await refusedListen(harness, 'encoding=opus&sample_rate=44100')).status).toBe(400);
   });
 
+  it('refuses multichannel=true with 400 until it is supported, and takes multichannel=false', async () => {
+    harness = await startGateway();
+    const stereo = `${PCM_QUERY}&channels=2`;
+    const refusal = await refusedListen(harness, `${stereo}&multichannel=true`);
+    expect(refusal.status).toBe(400);
+    expect(refusal.body).toMatchObject({ type: 'Error', code: 'bad_parameter' });
+    expect(refusal.body.description).toMatch(/^multichannel: true is not supported yet/);
+    const mixed = await openListen(harness, `${stereo}&multichannel=false`);
+    mixed.ws.close();
+  });
+
   it('refuses with 429 and Retry-After when the factory is full', async () => {
     harness = await startGateway({}, { factory: new FakeSessionFactory('fake.en', 1) });
     const first = await openListen(harness, PCM_QUERY);
@@ -138,7 +149,10 @@ describe('client errors', () => {
     const client = await openListen(harness, PCM_QUERY);
     await client.send('{not json');
     expect(await client.closed).toEqual({ code: 1008, reason: 'malformed_message' });
-    expect(client.messages).toEqual([expect.objectContaining({ type: 'Error', code: 'malformed_message' })]);
+    // Deepgram's SchemaError, which echoes the text it could not parse.
+    expect(client.messages).toEqual([
+      expect.objectContaining({ type: 'Error', variant: 'SchemaError', message: '{not json', code: 'malformed_message' }),
+    ]);
     await until(() => harness!.factory.sessions[0].aborted);
   });
 
@@ -146,7 +160,8 @@ describe('client errors', () => {
     harness = await startGateway();
     const client = await openListen(harness, PCM_QUERY);
     await client.send(JSON.stringify({ type: 'Configure', thresholds: [] }));
-    await client.waitFor((m) => m.type === 'Error' && m.code === 'unknown_message_type');
+    const error = await client.waitFor((m) => m.type === 'Error' && m.code === 'unknown_message_type');
+    expect(error).toMatchObject({ variant: 'SchemaError', message: '{"type":"Configure","thresholds":[]}' });
     await client.send(pcmSeconds(0.1));
     await client.send(JSON.stringify({ type: 'CloseStream' }));
     expect((await client.closed).code).toBe(1000);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   encodeServerMessage,
   errorMessage,
+  MAX_ECHOED_CLIENT_CHARS,
   metadataMessage,
   plainTranscript,
   plainWord,
@@ -12,7 +13,7 @@ import {
   type ModelInfo,
   type ResultsInput,
 } from '../../src/gateway/protocol-messages.js';
-import { ProtocolError } from '../../src/gateway/protocol.js';
+import { ERROR_DISPOSITIONS, ProtocolError, type ErrorCode } from '../../src/gateway/protocol.js';
 
 const model: ModelInfo = { name: 'tiny.en', version: '2022-09-21', arch: 'whisper', uuid: '1a5afae0-6a4d-4b91-8c97-5c9a9d78be5c' };
 
@@ -182,19 +183,47 @@ describe('event messages', () => {
     });
   });
 
-  it('builds Error from a ProtocolError, with the request id when known', () => {
+  it('builds Error from a ProtocolError in Deepgram\'s shape, with the request id when known', () => {
     const error = new ProtocolError('bad_parameter', 'channels: must be between 1 and 8, got 9');
     expect(errorMessage(error)).toEqual({
       type: 'Error',
-      code: 'bad_parameter',
+      variant: 'BadParameter',
       description: 'channels: must be between 1 and 8, got 9',
+      code: 'bad_parameter',
     });
     expect(errorMessage({ code: 'idle_timeout', message: 'no audio for 10 s' }, 'req-1')).toEqual({
       type: 'Error',
-      code: 'idle_timeout',
+      variant: 'IdleTimeout',
       description: 'no audio for 10 s',
+      code: 'idle_timeout',
       request_id: 'req-1',
     });
+  });
+
+  it('gives every Error the variant and description that Deepgram\'s SDK schemas require', () => {
+    // deepgram-sdk (Python) ListenV1Error: type "Error", variant and description required.
+    for (const code of Object.keys(ERROR_DISPOSITIONS) as ErrorCode[]) {
+      const message = errorMessage({ code, message: 'why' });
+      expect(message.variant).toMatch(/^[A-Z][A-Za-z]+$/);
+      expect(message.description).toBe('why');
+    }
+  });
+
+  it('reports client text it cannot parse as a SchemaError that echoes the text, cut to a bound', () => {
+    expect(errorMessage({ code: 'malformed_message', message: 'not JSON' }, 'req-1', '{oops')).toEqual({
+      type: 'Error',
+      variant: 'SchemaError',
+      description: 'not JSON',
+      message: '{oops',
+      code: 'malformed_message',
+      request_id: 'req-1',
+    });
+    const long = `{"type":"Nope","pad":"${'x'.repeat(2 * MAX_ECHOED_CLIENT_CHARS)}"}`;
+    const unknown = errorMessage({ code: 'unknown_message_type', message: 'unknown' }, undefined, long);
+    expect(unknown.variant).toBe('SchemaError');
+    expect(unknown.message).toBe(long.slice(0, MAX_ECHOED_CLIENT_CHARS));
+    // Only a SchemaError is about client text.
+    expect(errorMessage({ code: 'malformed_audio', message: 'bad' }, undefined, 'text')).not.toHaveProperty('message');
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { loadAudioFile } from '../../src/audio/load.js';
-import { VoiceActivityDetector, type VadEvent, type VadOptions } from '../../src/stream/vad.js';
+import { MIN_ENDPOINT_SILENCE_MS, VoiceActivityDetector, type VadEvent, type VadOptions } from '../../src/stream/vad.js';
 import { AUDIO } from '../helpers.js';
 
 /*
@@ -201,8 +201,38 @@ describe('options and queries', () => {
     expect(vad.flush()).toEqual([]);
   });
 
-  it('rejects inconsistent options', () => {
-    expect(() => new VoiceActivityDetector({ endpointingMs: 200, hangoverMs: 300 })).toThrow(/hangoverMs/);
+  it('never decides an end while the hangover still counts the audio as speech', () => {
+    const events = detect(concat(clip1221, silence(1)), { endpointingMs: 200, hangoverMs: 300 });
+    const end = events.find((event) => event.type === 'speech_end')!;
+    expect(end.detectedAtS).toBeCloseTo(end.atS, 6);
+  });
+
+  it('rejects options that mean nothing', () => {
+    expect(() => new VoiceActivityDetector({ endpointingMs: 0 })).toThrow(/endpointingMs/);
+    expect(() => new VoiceActivityDetector({ hangoverMs: -20 })).toThrow(/hangoverMs/);
     expect(() => new VoiceActivityDetector({ marginDb: 0 })).toThrow(/marginDb/);
+  });
+});
+
+describe('endpointing shorter than a pause inside a word', () => {
+  // Deepgram's default is 10 ms and LiveKit's plugin sends 25: both must work, and mean the
+  // shortest endpoint that cannot fall inside a word.
+  it.each([10, 25, 100])('takes endpointingMs %i as the minimum endpoint silence', (endpointingMs) => {
+    const audio = concat(jfk, silence(1), clip1089, silence(1));
+    expect(detect(audio, { endpointingMs })).toEqual(detect(audio, { endpointingMs: MIN_ENDPOINT_SILENCE_MS }));
+  });
+
+  it('keeps a sentence spoken without a pause in one utterance at endpointingMs 10', () => {
+    // "Yet these thoughts affected Hester Prynne less with hope than apprehension": ending at
+    // every silent frame cut it into 13 pieces, and at 100 ms into 3, one inside "than apprehension".
+    const events = detect(concat(silence(0.5), clip1221, silence(1)), { endpointingMs: 10 });
+    expect(events.map((event) => event.type)).toEqual(['speech_start', 'speech_end']);
+  });
+
+  it('still ends utterances at pauses between phrases that a longer endpointing holds open', () => {
+    const short = detect(jfk, { endpointingMs: 10 });
+    const long = detect(jfk, { endpointingMs: 500 });
+    expect(ends(short)[0]).toBeLessThan(JFK_ASK_NOT_START_S);
+    expect(starts(short).length).toBeGreaterThan(starts(long).length);
   });
 });
