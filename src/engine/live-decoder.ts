@@ -14,7 +14,7 @@
 // algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.
 import { words as normalizedWords } from '../text/normalize.js';
 import { WindowDecoder } from './decoder.js';
-import { FRAMES_PER_SECOND, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
+import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
 import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
 import type { PromptCache } from './prompt-cache.js';
 import type { StreamingWindow } from './streaming-window.js';
@@ -83,6 +83,13 @@ export interface LiveWindowPolicy {
   lookaheadS: number;
   /** incremental: the prompt (earlier text) is fed once per utterance, not every hop (src/engine/prompt-cache.ts) */
   reusePrompt: boolean;
+  /**
+   * incremental: seconds of digital silence after the audio that every hop encodes for real
+   * (its log-mel is the floor, as the reference front end pads audio), attending over the
+   * audio as a window encoded afresh would; past them the window holds a silent window's
+   * states, which never heard this audio.
+   */
+  paddingS: number;
 }
 
 export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
@@ -92,10 +99,22 @@ export const DEFAULT_LIVE_WINDOW: LiveWindowPolicy = {
   encoder: 'incremental',
   lookaheadS: 1,
   reusePrompt: true,
+  paddingS: 2,
 };
 
 /** Every hypothesis encodes its window afresh, the last one padded to 30 s (the old default). */
 export const FULL_ENCODE_LIVE_WINDOW: LiveWindowPolicy = { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded', encoder: 'full' };
+
+/** The selectable window policies, by name (`npm run eval -- --live --window NAME`). */
+export const LIVE_WINDOWS: Record<string, LiveWindowPolicy> = {
+  default: DEFAULT_LIVE_WINDOW,
+  'full-encode': FULL_ENCODE_LIVE_WINDOW,
+  'final-padded': { ...DEFAULT_LIVE_WINDOW, finalWindow: 'padded' },
+  /** the streaming window before paddingS: past the audio, only a silent window's states */
+  'silent-states': { ...DEFAULT_LIVE_WINDOW, paddingS: 0 },
+  'padding-1s': { ...DEFAULT_LIVE_WINDOW, paddingS: 1 },
+  'padding-4s': { ...DEFAULT_LIVE_WINDOW, paddingS: 4 },
+};
 
 const TOKENS_PER_SECOND = 6;
 const PROMPT_WORDS = 60;
@@ -128,11 +147,12 @@ export class LiveDecoder {
     const { pcm, prefixTokens, purpose } = request;
     const prefixEnd = Math.min(pcm.length, Math.round(request.prefixEndS * SAMPLE_RATE));
     if (isSilent(pcm, prefixEnd, pcm.length, DEFAULT_GUARDS)) return null;
-    const mel = await logMelSpectrogram(model, pcm);
-    if (mel.contentFrames > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
-    const content = mel.contentFrames;
+    const silence = this.streamed(request) ? Math.round((this.window.paddingS * SAMPLE_RATE) / HOP_SAMPLES) * HOP_SAMPLES : 0;
+    const mel = await logMelSpectrogram(model, silence > 0 ? followedBySilence(pcm, silence) : pcm);
+    const content = mel.contentFrames - silence / HOP_SAMPLES;
+    if (content > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
     const urgency = purpose === 'final' ? 'flush' : 'live';
-    const { window, promptCache, done } = await this.encode(request, mel, urgency);
+    const { window, promptCache, done } = await this.encode(request, mel, content, urgency);
     try {
       const prompt = boundedPrompt(request.previousText);
       const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
@@ -180,19 +200,20 @@ export class LiveDecoder {
   private async encode(
     request: HypothesisRequest,
     mel: LogMel,
+    content: number,
     urgency: 'live' | 'flush',
   ): Promise<{ window: number; promptCache?: PromptCache; done: () => Promise<void> }> {
     const { model, window: policy } = this;
-    const content = mel.contentFrames;
     const minFrames = Math.round(policy.minWindowS * FRAMES_PER_SECOND);
     const step = Math.round(policy.windowStepS * FRAMES_PER_SECOND);
     const liveFrames = Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
-    const padded = request.purpose === 'final' && policy.finalWindow === 'padded';
-    const stream = !padded && policy.encoder === 'incremental' ? request.stream : undefined;
+    const stream = this.streamed(request) ? request.stream : undefined;
     if (stream) {
       const handOn = await stream.window.acquire();
       try {
-        const frames = content + (content % 2);
+        // The audio and the silence after it that mel holds (paddingS), in whole encoder frames.
+        const computed = Math.min(WINDOW_FRAMES, mel.contentFrames);
+        const frames = computed + (computed % 2);
         const keep = Math.floor((content - policy.lookaheadS * FRAMES_PER_SECOND) / 2);
         const handle = await stream.window.encode(
           model,
@@ -210,7 +231,7 @@ export class LiveDecoder {
         throw error;
       }
     }
-    const frames = padded ? WINDOW_FRAMES : liveFrames;
+    const frames = request.purpose === 'final' && policy.finalWindow === 'padded' ? WINDOW_FRAMES : liveFrames;
     const handle = model.native.createWindow();
     if (handle < 0) throw new Error('KV pool exhausted: no window slot for a live decode');
     try {
@@ -220,6 +241,12 @@ export class LiveDecoder {
       throw error;
     }
     return { window: handle, done: () => model.native.releaseWindow(handle) };
+  }
+
+  /** Whether a hypothesis grows the stream's own window rather than encoding one afresh. */
+  private streamed(request: HypothesisRequest): boolean {
+    const padded = request.purpose === 'final' && this.window.finalWindow === 'padded';
+    return !padded && this.window.encoder === 'incremental' && request.stream !== undefined;
   }
 
   private languageFor(requested: string | null): string | null {
@@ -241,6 +268,12 @@ function withoutPrefixEcho(model: WhisperModel, prefixTokens: readonly number[],
   });
   const echo = prefixEchoStart(normalizedWords(model.tokenizer.decode([...prefixTokens])), said);
   return echo < 0 ? words : words.slice(0, owner[echo]);
+}
+
+function followedBySilence(pcm: Float32Array, samples: number): Float32Array {
+  const out = new Float32Array(pcm.length + samples);
+  out.set(pcm);
+  return out;
 }
 
 function boundedPrompt(text: string): string {

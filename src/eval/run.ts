@@ -11,6 +11,7 @@ import { DEFAULT_MODEL } from '../model/registry.js';
 import { repoRoot } from '../paths.js';
 import { words } from '../text/normalize.js';
 import { loadManifest, evalDir, type EvalClip } from './manifest.js';
+import { mainLive } from './run-live.js';
 import { scoreWer, type WerPair } from './wer.js';
 
 interface ClipResult {
@@ -159,7 +160,8 @@ async function main(): Promise<number> {
   return failures.length === 0 ? 0 : 1;
 }
 
-main().then(
+const run = process.argv.includes('--live') ? () => mainLive(process.argv.slice(2)) : main;
+run().then(
   (code) => {
     process.exitCode = code;
   },

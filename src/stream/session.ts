@@ -14,19 +14,18 @@
 // State (one async worker per session; a hop in flight is dropped when a flush overtakes it):
 //   idle ──speech──▶ in utterance (hops: commits + interims) ──endpoint/Finalize/cap──▶ flushing ──▶ idle
 //     └──────────────────────────────────── close ────────────────────────────────────────────▶ closed
+import { DEFAULT_GUARDS } from '../engine/guards.js';
 import type { HypothesisWord, LiveDecoder } from '../engine/live-decoder.js';
 import { StreamingWindow } from '../engine/streaming-window.js';
 import type { LiveSession, ResultWord, SessionEvent, SessionEventSink, SessionOptions } from './session-contract.js';
-import { DEFAULT_RIGHT_GUARD_S, HypothesisStabilizer } from './stabilizer.js';
+import { DEFAULT_STABILIZER, HypothesisStabilizer, type StabilizerPolicy } from './stabilizer.js';
 import { wordsFromSegment } from './timestamps.js';
 import { VoiceActivityDetector } from './vad.js';
 
 const SAMPLE_RATE = 16000;
-export interface CommitPolicy {
+export interface CommitPolicy extends StabilizerPolicy {
   /** new audio between hypotheses of an open utterance: commits wait about two hops */
   hopS: number;
-  /** agreed words ending closer than this to the audio's end stay open */
-  rightGuardS: number;
   /**
    * Past this much audio, final words leave the decoding window (they still prompt it): it
    * bounds what each hop encodes.
@@ -34,13 +33,39 @@ export interface CommitPolicy {
   maxWindowS: number;
 }
 
-export const DEFAULT_COMMIT_POLICY: CommitPolicy = { hopS: 0.5, rightGuardS: DEFAULT_RIGHT_GUARD_S, maxWindowS: 20 };
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_STABILIZER, hopS: 0.5, maxWindowS: 20 };
+
+/**
+ * The selectable commit policies, by name (`npm run eval -- --live --policy NAME`); the
+ * measurements that chose the default are in bench/RESULTS.md.
+ */
+export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
+  default: DEFAULT_COMMIT_POLICY,
+  /** the policy before exact spellings: punctuation ignored, the last word committable */
+  'la2-words': { ...DEFAULT_COMMIT_POLICY, match: 'words', holdLastWord: false },
+  la3: { ...DEFAULT_COMMIT_POLICY, agreement: 3 },
+  'guard-0.5s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 },
+  'guard-1s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1 },
+  'la3-guard-0.5s': { ...DEFAULT_COMMIT_POLICY, agreement: 3, rightGuardS: 0.5 },
+  /** nothing final before the utterance ends: the accuracy bound of the utterance decode */
+  'endpoint-only': { ...DEFAULT_COMMIT_POLICY, rightGuardS: Infinity },
+};
+
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
 /** Speech before a hypothesis' first word beyond this means the decoder skipped words. */
 const MAX_SKIPPED_SPEECH_S = 0.5;
 /** Alignment may start a word a little after its onset. */
 const WORD_ONSET_SLACK_S = 0.2;
+/** Speech heard after an utterance's last word beyond this is decoded again on its own. */
+const MIN_UNCOVERED_SPEECH_S = 0.4;
+/** Alignment may end a word a little before its audio does. */
+const WORD_END_SLACK_S = 0.2;
+/**
+ * Decodes of audio left after an utterance's last word, per utterance: one, over all of it
+ * (a second round would only restate what the first one timed loosely).
+ */
+const MAX_RECOVERY_DECODES = 1;
 /** An utterance longer than this is finalised at its last complete segment. */
 const MAX_UTTERANCE_S = 25;
 /** Endpointing used only to find utterance boundaries when the client disabled endpointing. */
@@ -88,7 +113,7 @@ export class StreamingSession implements LiveSession {
     private readonly onError: (error: Error) => void = () => {},
     private readonly policy: CommitPolicy = DEFAULT_COMMIT_POLICY,
   ) {
-    this.stabilizer = new HypothesisStabilizer(policy.rightGuardS);
+    this.stabilizer = new HypothesisStabilizer(policy);
     this.vad = new VoiceActivityDetector({ endpointingMs: options.endpointingMs ?? SILENT_SPLIT_MS });
   }
 
@@ -342,6 +367,7 @@ export class StreamingSession implements LiveSession {
       }
       words = segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE));
     }
+    words = [...words, ...(await this.decodeUncovered(pcm, start, cutAt, [...this.committed.map((c) => c.word), ...words]))];
     const fromFinalize = flush.kind === 'finalize';
     if (words.length > 0 || fromFinalize) {
       this.emitResults(words, {
@@ -371,6 +397,38 @@ export class StreamingSession implements LiveSession {
       this.inUtterance = this.vad.inUtterance || this.endpoints.length > 0;
     }
     this.checkUtteranceEnd();
+  }
+
+  /**
+   * No speech is dropped at an utterance's end: when the utterance's words (final ones and
+   * those of its last decode) stop short of speech that the VAD heard before `cutAt` (the
+   * decoder ended early, after a sentence's full stop; a repeated phrase was taken for an
+   * echo of the forced words), the audio after the last word is decoded again on its own, by
+   * the offline algorithm, with the utterance so far as prompt. Whatever that decode judges
+   * to be no speech, or whose no-speech probability alone leans to silence, is the stated
+   * non-speech decision for that audio.
+   */
+  private async decodeUncovered(pcm: Float32Array, start: number, cutAt: number, said: ResultWord[]): Promise<ResultWord[]> {
+    const found: ResultWord[] = [];
+    for (let round = 0; round < MAX_RECOVERY_DECODES; round++) {
+      const last = [...said, ...found].at(-1);
+      const coveredUntil = last ? Math.round(last.end * SAMPLE_RATE) : this.bufferStart;
+      const uncovered = this.vad.speechSecondsIn(coveredUntil / SAMPLE_RATE + WORD_END_SLACK_S, cutAt / SAMPLE_RATE);
+      if (uncovered < MIN_UNCOVERED_SPEECH_S) break;
+      const from = Math.max(start, coveredUntil);
+      const rest = pcm.subarray(from - start, cutAt - start);
+      const previousText = appendText(this.finalText, [...said, ...found].map((w) => w.word));
+      const { segments } = await this.decoder.final({ pcm: rest, previousText, language: this.options.language });
+      // A second look at audio that the utterance's decode passed over is weaker evidence
+      // than a first: a segment stays only where Whisper's no-speech probability, on its
+      // own, says speech (noise after a last word otherwise comes back as "Thank you.").
+      const noSpeechThreshold = DEFAULT_GUARDS.noSpeechThreshold ?? 1;
+      const speech = segments.filter((seg) => seg.noSpeechProb <= noSpeechThreshold);
+      const more = speech.flatMap((seg) => wordsFromSegment(seg, from / SAMPLE_RATE));
+      if (more.length === 0) break;
+      found.push(...more);
+    }
+    return found;
   }
 
   private emitResults(

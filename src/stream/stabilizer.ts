@@ -1,13 +1,17 @@
 /**
- * Which words of an open utterance may become final: LocalAgreement-2 over the hypotheses of
+ * Which words of an open utterance may become final: LocalAgreement-n over the hypotheses of
  * the utterance's open tail. The session re-decodes the tail (after the words already final)
- * every hop; the word prefix on which two consecutive hypotheses agree is committed, except
- * words that end too close to the end of the audio heard so far, which may still be cut off
- * mid-word. Committed words leave the tail: the decoder is forced to start with them, so they
- * never change again.
+ * every hop; the word prefix on which the last n hypotheses agree is committed, except
+ * words that end too close to the end of the audio heard so far (they may still be cut off
+ * mid-word) and the hypothesis' last word (what follows it is unknown, so the punctuation
+ * that Whisper attaches to a word, "fat," or "mutton-fattened", is not settled yet).
+ * Committed words leave the tail: the decoder is forced to start with them, so they never
+ * change again.
  *
- * Agreement is positional over word spellings (case and punctuation ignored), not by times:
- * alignment times move by a frame or two between decodes, spellings of a settled word do not.
+ * Agreement is positional over word spellings, not by times: alignment times move by a frame
+ * or two between decodes, spellings of a settled word do not. By default spellings agree
+ * with their punctuation (case ignored), so a final never carries a mark that a later word
+ * would have moved; 'words' ignores punctuation too.
  */
 import { normalizeBasic } from '../text/normalize.js';
 
@@ -32,26 +36,54 @@ export interface Agreement {
   stability: number[];
 }
 
+export interface StabilizerPolicy {
+  /** consecutive hypotheses that must agree on a word (LocalAgreement-n) */
+  agreement: number;
+  /** words ending closer than this to the audio's end stay open, seconds */
+  rightGuardS: number;
+  /** 'spelling': agree on the word with its punctuation (case ignored); 'words': punctuation ignored */
+  match: 'spelling' | 'words';
+  /** commit a word only when the hypothesis has another word after it */
+  holdLastWord: boolean;
+}
+
 /** Words ending closer than this to the audio's end may be cut off mid-word. */
 export const DEFAULT_RIGHT_GUARD_S = 0.2;
+
+export const DEFAULT_STABILIZER: StabilizerPolicy = {
+  agreement: 2,
+  rightGuardS: DEFAULT_RIGHT_GUARD_S,
+  match: 'spelling',
+  holdLastWord: true,
+};
+
+export function agreementKey(word: string, match: StabilizerPolicy['match']): string {
+  return match === 'words' ? normalizeBasic(word) : word.trim().toLowerCase();
+}
 
 export class HypothesisStabilizer {
   private previous: string[] = [];
   private agreedRuns: number[] = [];
+  private readonly policy: StabilizerPolicy;
 
-  constructor(private readonly rightGuardS = DEFAULT_RIGHT_GUARD_S) {}
+  constructor(policy: Partial<StabilizerPolicy> = {}) {
+    this.policy = { ...DEFAULT_STABILIZER, ...policy };
+  }
 
   /**
    * Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits;
    * none when the caller knows the hypothesis is unsafe to commit from (mayCommit false).
    */
   update(tail: readonly TailWord[], audioEndS: number, mayCommit = true): Agreement {
-    const keys = tail.map((w) => normalizeBasic(w.word));
+    const { agreement, rightGuardS, match, holdLastWord } = this.policy;
+    const keys = tail.map((w) => agreementKey(w.word, match));
     let agreed = 0;
     while (agreed < keys.length && agreed < this.previous.length && keys[agreed] === this.previous[agreed]) agreed++;
-    let commit = mayCommit ? agreed : 0;
-    while (commit > 0 && tail[commit - 1].end > audioEndS - this.rightGuardS) commit--;
     const stability = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
+    let commit = 0;
+    if (mayCommit) while (commit < keys.length && stability[commit] >= agreement) commit++;
+    if (holdLastWord) commit = Math.max(0, Math.min(commit, keys.length - 1));
+    while (commit > 0 && tail[commit - 1].end > audioEndS - rightGuardS) commit--;
     this.previous = keys.slice(commit);
     this.agreedRuns = stability.slice(commit);
     return { commit, stability };

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
+import { transcribe } from '../../src/engine/transcribe.js';
+import { lostWords, playStreams } from '../../src/eval/live.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import type { LiveSession, SessionEvent, SessionOptions } from '../../src/stream/session-contract.js';
 import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
@@ -84,6 +86,37 @@ describe('live session on tiny.en', () => {
     await session.close();
     const results = events.filter((e) => e.type === 'results');
     expect(results.every((e) => e.type === 'results' && e.words.length === 0)).toBe(true);
+  });
+
+  // No speech is dropped: every clip below is played through the session path on a virtual
+  // clock (src/eval/live.ts), and its finals must keep all but at most two of the words that
+  // the same engine writes offline.
+  async function lostOfflineWords(pcm: Float32Array): Promise<{ lost: number; live: string; offline: string }> {
+    const offline = (await transcribe(factory.model, pcm, { language: 'en' })).text;
+    const [result] = await playStreams(
+      factory.model,
+      [{ ids: ['clip'], set: 'fixtures', pcm, ref: '', offline }],
+      { clock: 'virtual', concurrency: 1, endpointingMs: 500 },
+    );
+    const live = result.finals.join(' ');
+    return { lost: lostWords(offline, live), live, offline };
+  }
+
+  it('keeps a long sentence whose decode ends early after a full stop', async () => {
+    // Finals used to stop at "...of one mind with me." while offline goes on to "...as I do".
+    const audio = await loadAudioFile(fixture('tel8k-2830-3980-0029').path);
+    const { lost, live, offline } = await lostOfflineWords(audio.samples);
+    expect(lost, `offline: ${offline}\nlive:    ${live}`).toBeLessThan(3);
+  });
+
+  it('keeps a phrase said twice in a row, which is not an echo of the final words', async () => {
+    const audio = await loadAudioFile(fixture('jfk').path);
+    // "...for your country" and the whole address again, a fifth of a second later.
+    const pcm = new Float32Array(audio.samples.length * 2 + 3200);
+    pcm.set(audio.samples, 0);
+    pcm.set(audio.samples, audio.samples.length + 3200);
+    const { lost, live, offline } = await lostOfflineWords(pcm);
+    expect(lost, `offline: ${offline}\nlive:    ${live}`).toBeLessThan(3);
   });
 
   it('refuses sessions beyond its capacity', () => {

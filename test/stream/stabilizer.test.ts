@@ -4,7 +4,7 @@ import { HypothesisStabilizer } from '../../src/stream/stabilizer.js';
 /** Words one second apart ending at 1, 2, 3, ... seconds. */
 const tail = (s: string, firstEnd = 1) => s.split(' ').map((word, i) => ({ word, end: firstEnd + i }));
 
-describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
+describe('HypothesisStabilizer (LocalAgreement-n over the open tail)', () => {
   it('commits nothing on the first hypothesis', () => {
     const s = new HypothesisStabilizer();
     const out = s.update(tail('and so my'), 10);
@@ -12,28 +12,59 @@ describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
     expect(out.stability).toEqual([1, 1, 1]);
   });
 
-  it('commits the prefix two consecutive hypotheses agree on, ignoring case and punctuation', () => {
+  it('commits the prefix two consecutive hypotheses spell alike, ignoring case, keeping the last word open', () => {
     const s = new HypothesisStabilizer();
-    s.update(tail('And so my fellow'), 10);
+    s.update(tail('And so, my fellow'), 10);
     const out = s.update(tail('and so, my fellow Americans'), 10);
     expect(out.commit).toBe(4);
     expect(out.stability).toEqual([2, 2, 2, 2, 1]);
   });
 
+  it('does not commit a word whose punctuation changed: the mark stays with the word it follows', () => {
+    const s = new HypothesisStabilizer();
+    s.update(tail('the fat'), 10);
+    // "fat" was the audio's last word; now a comma follows it, so the final must read "fat,".
+    expect(s.update(tail('the fat, mutton'), 10).commit).toBe(1);
+    expect(s.update(tail('fat, mutton-fattened sheep', 2), 10).commit).toBe(1);
+  });
+
+  it('never commits the hypothesis\' last word: what follows it may still attach to it', () => {
+    const s = new HypothesisStabilizer();
+    s.update(tail('ask not'), 10);
+    expect(s.update(tail('ask not'), 10).commit).toBe(1);
+  });
+
+  it('with match "words", agrees on words whatever their punctuation (the earlier policy)', () => {
+    const s = new HypothesisStabilizer({ match: 'words', holdLastWord: false });
+    s.update(tail('And so my fellow'), 10);
+    expect(s.update(tail('and so, my fellow Americans'), 10).commit).toBe(4);
+  });
+
+  it('LocalAgreement-3 waits for a third hypothesis', () => {
+    const s = new HypothesisStabilizer({ agreement: 3 });
+    s.update(tail('one two three'), 10);
+    expect(s.update(tail('one two three'), 10).commit).toBe(0);
+    expect(s.update(tail('one two three four'), 10).commit).toBe(3);
+  });
+
   it('does not commit agreed words that end too close to the end of the audio', () => {
-    const s = new HypothesisStabilizer(0.5);
+    const s = new HypothesisStabilizer({ rightGuardS: 0.5 });
+    s.update(tail('ask not what you'), 4.3);
+    // "you" stays open as the last word; "what" ends 1.3 s before the audio does.
+    expect(s.update(tail('ask not what you'), 4.3).commit).toBe(3);
+    s.reset();
     s.update(tail('ask not what'), 3.3);
-    // "what" ends at 3.0 s, 0.3 s before the audio ends: it may be cut off mid-word.
-    expect(s.update(tail('ask not what'), 3.3).commit).toBe(2);
+    // Now "what" ends 0.3 s before the audio does: it may be cut off mid-word.
+    expect(s.update(tail('ask not what you'), 3.3).commit).toBe(2);
   });
 
   it('compares the next hypothesis with what was left open, not with committed words', () => {
     const s = new HypothesisStabilizer();
-    s.update(tail('ask not what'), 10);
+    s.update(tail('ask not what your'), 10);
     expect(s.update(tail('ask not what your'), 10).commit).toBe(3);
     // The decoder now continues after "ask not what": its hypotheses cover only the open tail.
-    expect(s.update(tail('your country', 4), 10).commit).toBe(1);
-    expect(s.update(tail('country can do', 5), 10).commit).toBe(1);
+    expect(s.update(tail('your country can', 4), 10).commit).toBe(1);
+    expect(s.update(tail('country can do', 5), 10).commit).toBe(2);
   });
 
   it('lets the open tail change freely and commits only after it settles', () => {
@@ -45,7 +76,7 @@ describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
   });
 
   it('counts consecutive agreement as stability', () => {
-    const s = new HypothesisStabilizer(100);
+    const s = new HypothesisStabilizer({ rightGuardS: 100 });
     s.update(tail('one two'), 10);
     s.update(tail('one two three'), 10);
     expect(s.update(tail('one two three four'), 10).stability).toEqual([3, 3, 2, 1]);
@@ -58,10 +89,15 @@ describe('HypothesisStabilizer (LocalAgreement-2 over the open tail)', () => {
     expect(s.update(tail('what your country can do'), 10).commit).toBe(4);
   });
 
+  it('commits nothing from an empty hypothesis', () => {
+    const s = new HypothesisStabilizer();
+    expect(s.update([], 10)).toEqual({ commit: 0, stability: [] });
+  });
+
   it('starts over after reset', () => {
     const s = new HypothesisStabilizer();
-    s.update(tail('first utterance'), 10);
+    s.update(tail('first utterance here'), 10);
     s.reset();
-    expect(s.update(tail('first utterance'), 10).commit).toBe(0);
+    expect(s.update(tail('first utterance here'), 10).commit).toBe(0);
   });
 });
