@@ -8,7 +8,6 @@ const stateText = document.querySelector('#state');
 const errorBox = document.querySelector('#error');
 const errorText = document.querySelector('#error-text');
 const finals = document.querySelector('#finals');
-const interim = document.querySelector('#interim');
 
 const STATE_WORDS = { connecting: 'connecting…', live: 'live', stopping: 'finishing…', closed: 'not connected' };
 const ERROR_WORDS = {
@@ -35,19 +34,52 @@ function showError(error) {
   errorBox.hidden = false;
 }
 
-function addFinal(text, { latencyMs }) {
-  interim.textContent = '';
-  if (text.trim() === '') return;
-  const line = document.createElement('p');
-  line.className = 'final';
-  line.textContent = text;
-  if (latencyMs !== null) {
-    const latency = document.createElement('span');
-    latency.className = 'latency';
-    latency.textContent = `${Math.round(latencyMs)} ms`;
-    line.append(latency);
+// Captions flow as lines: the current line grows with each final, the interim text continues
+// it in grey, and an utterance's end (speech_final) starts a new line.
+let line = null;
+const interim = document.createElement('span');
+interim.className = 'interim';
+
+function currentLine() {
+  if (line === null) {
+    line = document.createElement('p');
+    line.className = 'line';
+    line.append(interim);
+    finals.append(line);
   }
-  finals.append(line);
+  return line;
+}
+
+/** Text placed after what the line already shows, one space between. */
+function continuing(text) {
+  return currentLine().querySelector('.final') ? ` ${text}` : text;
+}
+
+function showInterim(text) {
+  interim.textContent = text.trim() === '' ? '' : continuing(text);
+}
+
+function addFinal(text, { latencyMs, speechFinal }) {
+  interim.textContent = '';
+  if (text.trim() !== '') {
+    const words = document.createElement('span');
+    words.className = 'final';
+    words.textContent = continuing(text);
+    currentLine().insertBefore(words, interim);
+    if (latencyMs !== null) {
+      let badge = line.querySelector('.latency');
+      if (!badge) {
+        badge = document.createElement('span');
+        badge.className = 'latency';
+        line.append(badge);
+      }
+      badge.textContent = `${Math.round(latencyMs)} ms`;
+    }
+  }
+  if (speechFinal && line !== null) {
+    interim.remove();
+    line = null;
+  }
 }
 
 async function start() {
@@ -57,7 +89,7 @@ async function start() {
     captions = await startCaptions({
       server: location.origin,
       transport,
-      onInterim: (text) => (interim.textContent = text),
+      onInterim: showInterim,
       onFinal: addFinal,
       onState: showState,
       onError: showError,

@@ -87,9 +87,9 @@ async function captionsFor(page: Page, transport: string): Promise<string> {
   if (errorShown) throw new Error(`the page shows an error: ${await page.textContent('#error-text')}`);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `browser-${transport}.png`), fullPage: true });
-  // Each final line ends with its latency badge, which is not caption text.
-  return page.$$eval('#finals .final', (lines) =>
-    lines.map((line) => (line.firstChild?.textContent ?? '').trim()).join(' '),
+  // Caption lines hold the finals' text, then the interim and a latency badge, which are not.
+  return page.$$eval('#finals .line', (lines) =>
+    lines.map((line) => [...line.querySelectorAll('.final')].map((f) => f.textContent ?? '').join('').trim()).join(' '),
   );
 }
 
