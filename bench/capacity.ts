@@ -7,13 +7,14 @@
 // within the criteria and the rest must be refused with 429.
 // Writes bench/out/capacity.json (and a load-test report per mode beside it) and prints a
 // markdown table. Every phase is bounded by --max-wall.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findMax, judgeLevel, type CapacityCriteria, type SearchLimits } from '../loadtest/find-max.js';
 import { htmlReport, latencyVersusStreams } from '../loadtest/html-report.js';
 import { runLevel, type LevelOptions } from '../loadtest/load-run.js';
+import { offlineWerOf } from '../loadtest/offline-wer.js';
 import { svgToPng } from '../loadtest/png-plot.js';
 import type { JudgedLevel, LoadTestReport } from '../loadtest/report.js';
 import { clipsFromFiles, clipsFromSets, longestProgramS } from '../loadtest/speech-source.js';
@@ -60,6 +61,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       'p95-final-ms': { type: 'string', default: process.env.CHORUS_BENCH_P95_FINAL_MS ?? '1500' },
       'max-lag-growth': { type: 'string', default: '1' },
       'max-error-rate': { type: 'string', default: '0.01' },
+      'max-wer-gap': { type: 'string', default: '1' },
+      offline: { type: 'string', default: join(repoRoot(), 'bench', 'out', 'eval-tiny.en.json') },
       'drain-timeout': { type: 'string', default: '30' },
       'max-wall': { type: 'string', default: '3600' },
       sets: { type: 'string' },
@@ -72,7 +75,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     p95FinalMs: numberOption('p95-final-ms', values['p95-final-ms']!, 1, 600_000),
     maxErrorRate: numberOption('max-error-rate', values['max-error-rate']!, 0, 1),
     maxLagGrowthS: numberOption('max-lag-growth', values['max-lag-growth']!, 0, 3600),
+    maxWerGapPoints: numberOption('max-wer-gap', values['max-wer-gap']!, 0, 100),
   };
+  // DESIGN.md's capacity: a level is sustainable only if its finals stay within
+  // --max-wer-gap points of the offline WER of the same clips, from an `npm run eval` report.
+  const offlineReport = resolve(values.offline!);
+  if (!existsSync(offlineReport)) throw new Error(`${offlineReport} is missing: run npm run eval first (or give --offline EVAL.json)`);
   const threads = numberOption('threads', values.threads!, 0, 1024, true);
   const maxStreams = numberOption('max-streams', values['max-streams']!, 1, 256, true);
   const maxWallS = numberOption('max-wall', values['max-wall']!, 1, 24 * 3600);
@@ -125,9 +133,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
           const measured = await runLevel({ ...level, url: gateway.listenUrl, streams });
           const device = deviceUsage(countersBefore, await scrapeDeviceCounters(gateway.httpBase), (performance.now() - levelStarted) / 1000);
           const peakRssBytes = rss.stop();
-          const verdict = judgeLevel(measured.summary, criteria);
+          const offlineWer = offlineWerOf(offlineReport, measured.sessions);
+          const verdict = judgeLevel(measured.summary, criteria, offlineWer);
           const s = measured.summary;
-          judged.push({ ...measured, verdict, offlineWer: null });
+          judged.push({ ...measured, verdict, offlineWer });
           levels.push({
             streams,
             sustainable: verdict.sustainable,
@@ -191,7 +200,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       const s = measured.summary;
       const refusedCleanly = measured.sessions.filter((x) => x.refusedStatus === 429).length;
       const failed = measured.sessions.filter((x) => x.outcome !== 'ok' && x.refusedStatus !== 429).length;
-      const reasons = judgeLevel({ ...s, errorRate: s.admitted === 0 ? 0 : (s.admitted - s.ok) / s.admitted }, criteria).reasons;
+      const reasons = judgeLevel(
+        { ...s, errorRate: s.admitted === 0 ? 0 : (s.admitted - s.ok) / s.admitted },
+        criteria,
+        offlineWerOf(offlineReport, measured.sessions),
+      ).reasons;
       if (failed > 0) reasons.push(`${failed} sessions neither completed nor were refused with 429`);
       if (s.admitted === 0) reasons.push('no session was admitted');
       return {

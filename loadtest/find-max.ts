@@ -1,7 +1,8 @@
 // The capacity search behind `--find-max`: which stream counts to try, judged by the
 // criteria of ../shared/DESIGN.md's "Capacity" (p95 final latency within a bound, no growing
-// lag) plus an error-rate bound. The choice of the next level is a pure function of the
-// levels measured so far, so it is tested without a server.
+// lag, WER of finals within a bound of offline on the same clips) plus an error-rate bound.
+// The choice of the next level is a pure function of the levels measured so far, so it is
+// tested without a server.
 import type { LevelSummary } from './level-summary.js';
 
 export interface CapacityCriteria {
@@ -11,6 +12,11 @@ export interface CapacityCriteria {
   maxErrorRate: number;
   /** the level's lag growth (median over sessions of lagGrowthS), seconds */
   maxLagGrowthS: number;
+  /**
+   * WER of the level's finals minus the offline WER of the same clips, in points; null: not
+   * judged (no offline baseline was given)
+   */
+  maxWerGapPoints: number | null;
 }
 
 export interface Verdict {
@@ -19,7 +25,8 @@ export interface Verdict {
   reasons: string[];
 }
 
-export function judgeLevel(summary: LevelSummary, criteria: CapacityCriteria): Verdict {
+/** offlineWer: the same build's offline WER of the clips the level played, when known. */
+export function judgeLevel(summary: LevelSummary, criteria: CapacityCriteria, offlineWer: number | null = null): Verdict {
   const reasons: string[] = [];
   const p95 = summary.finalLatencyMs.p95;
   if (summary.admitted > 0 && p95 === null) reasons.push('no final words arrived');
@@ -29,6 +36,14 @@ export function judgeLevel(summary: LevelSummary, criteria: CapacityCriteria): V
   }
   if (summary.lagGrowthS !== null && summary.lagGrowthS > criteria.maxLagGrowthS) {
     reasons.push(`lag grew by ${summary.lagGrowthS.toFixed(2)} s > ${criteria.maxLagGrowthS} s`);
+  }
+  if (criteria.maxWerGapPoints !== null) {
+    if (offlineWer === null || summary.wer === null) reasons.push('no WER of finals against offline to judge');
+    else if ((summary.wer - offlineWer) * 100 > criteria.maxWerGapPoints) {
+      reasons.push(
+        `WER of finals ${(summary.wer * 100).toFixed(2)} % > offline ${(offlineWer * 100).toFixed(2)} % + ${criteria.maxWerGapPoints}`,
+      );
+    }
   }
   return { sustainable: reasons.length === 0, reasons };
 }

@@ -66,7 +66,7 @@ describe('find-max policy', () => {
 });
 
 describe('judging a level', () => {
-  const criteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1 };
+  const criteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1, maxWerGapPoints: null };
 
   it('passes a level within every bound', () => {
     const summary = summarizeLevel([session({ finalLatencyMs: [400, 900, 1200] }), session({ finalLatencyMs: [500] })]);
@@ -85,6 +85,16 @@ describe('judging a level', () => {
       'error rate 50.0 % > 1.0 %',
       'lag grew by 3.00 s > 1 s',
     ]);
+  });
+
+  it('holds the finals to the offline WER of the same clips plus the allowed gap', () => {
+    const withGap = { ...criteria, maxWerGapPoints: 1 };
+    // 10 errors in 100 words: 10 % of finals.
+    const summary = summarizeLevel([session({ finalLatencyMs: [500], refWords: 100, wordErrors: 10 })]);
+    expect(judgeLevel(summary, withGap, 0.095)).toEqual({ sustainable: true, reasons: [] });
+    expect(judgeLevel(summary, withGap, 0.08).reasons).toEqual(['WER of finals 10.00 % > offline 8.00 % + 1']);
+    expect(judgeLevel(summary, withGap, null).reasons).toEqual(['no WER of finals against offline to judge']);
+    expect(judgeLevel(summary, criteria, 0.08).sustainable).toBe(true);
   });
 
   it('fails a level where sessions were admitted but no word was finalised', () => {

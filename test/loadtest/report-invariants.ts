@@ -44,7 +44,7 @@ export function reportInconsistencies(report: LoadTestReport): string[] {
       if (x.outcome === 'refused' && (x.refusedStatus === null || x.finalLatencyMs.length > 0)) problems.push(`${at} stream ${x.stream}: refused yet measured`);
     }
     if (JSON.stringify(summarizeLevel(level.sessions)) !== JSON.stringify(s)) problems.push(`${at}: summary not derivable from sessions`);
-    if (JSON.stringify(judgeLevel(s, report.criteria)) !== JSON.stringify(level.verdict)) problems.push(`${at}: verdict does not follow the criteria`);
+    if (JSON.stringify(judgeLevel(s, report.criteria, level.offlineWer)) !== JSON.stringify(level.verdict)) problems.push(`${at}: verdict does not follow the criteria`);
   }
   if (report.findMax) {
     const best = largestSustainable(report.levels.map((l) => ({ streams: l.streams, sustainable: l.verdict.sustainable })));

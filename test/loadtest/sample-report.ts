@@ -31,7 +31,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
   };
 }
 
-const CRITERIA: CapacityCriteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1 };
+const CRITERIA: CapacityCriteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1, maxWerGapPoints: null };
 
 function level(streams: number, latencyScale: number): JudgedLevel {
   const sessions = Array.from({ length: streams }, (_, i) =>
