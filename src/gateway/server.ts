@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP server: health and readiness probes, Prometheus metrics, the
- * OpenAI-compatible file endpoint, the `/v1/listen` WebSocket upgrade, WebRTC ingest
- * (`/v1/whip`) and the browser demo at `/`.
+ * OpenAI-compatible file endpoints, the `/v1/listen` WebSocket upgrade, WebRTC ingest
+ * (`/v1/whip`) and the browser demo at `/`. Its own errors (unknown paths, wrong methods,
+ * handler failures) are in OpenAI's shape, see openai-errors.ts.
  *
  * WebSockets come from the `ws` package rather than uWebSockets.js: ws is pure JavaScript on
  * node:http, so it has no native binary tied to one Node ABI (the anti-pattern STYLE.md names)
@@ -22,6 +23,7 @@ import type { GatewayConfig } from './config.js';
 import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
 import { GatewayMetrics, type DeviceStatus } from './metrics.js';
+import { OpenAiError, openAiErrorBody, sendOpenAiError } from './openai-errors.js';
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
@@ -109,14 +111,14 @@ export class GatewayServer {
     const method = request.method ?? 'GET';
     const only = (allowed: string, handle: () => void | Promise<void>) => {
       if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
-        sendJson(response, 405, { error: `use ${allowed} for ${path}` }, { Allow: allowed });
+        sendOpenAiError(response, new OpenAiError(405, `use ${allowed} for ${path}`, null, 'method_not_allowed'), { Allow: allowed });
         return;
       }
       Promise.resolve()
         .then(handle)
         .catch((error: unknown) => {
           this.options.log('http_handler_failed', { path, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-          if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
+          if (!response.headersSent) sendOpenAiError(response, new OpenAiError(500, 'internal error', null, 'internal_error'));
           else response.destroy();
         });
     };
@@ -147,7 +149,9 @@ export class GatewayServer {
           response.writeHead(200, { 'Content-Type': this.metrics.registry.contentType }).end(body);
         });
       case '/v1/audio/transcriptions':
-        return only('POST', () => this.transcriptions.handle(request, response));
+        return only('POST', () => this.transcriptions.handle(request, response, 'transcribe'));
+      case '/v1/audio/translations':
+        return only('POST', () => this.transcriptions.handle(request, response, 'translate'));
       case '/v1/listen':
         // Deepgram's pre-recorded POST /v1/listen is not served; live streams arrive as upgrades.
         return sendJson(response, 426, { error: 'open a WebSocket to /v1/listen for live transcription' }, { Upgrade: 'websocket' });
@@ -156,11 +160,9 @@ export class GatewayServer {
           return only(method, () => this.whip.handle(request, response, path));
         }
         // Anything else is a file of the browser demo, or nothing.
-        if (method !== 'GET' && method !== 'HEAD') return sendJson(response, 404, { error: `no such endpoint: ${path}` });
+        if (method !== 'GET' && method !== 'HEAD') return sendOpenAiError(response, notFound(method, path));
         return only('GET', async () => {
-          if (!(await this.demo.serve(path, response, method === 'HEAD'))) {
-            sendJson(response, 404, { error: `no such endpoint: ${path}` });
-          }
+          if (!(await this.demo.serve(path, response, method === 'HEAD'))) sendOpenAiError(response, notFound(method, path));
         });
     }
   }
@@ -170,11 +172,17 @@ export class GatewayServer {
     socket.on('error', () => socket.destroy());
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
     if (path !== '/v1/listen') {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      const body = openAiErrorBody(notFound(request.method ?? 'GET', path));
+      const headers = `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close`;
+      socket.end(`${headers}\r\n\r\n${body}`);
       return;
     }
     this.listen.handleUpgrade(request, socket, head);
   }
+}
+
+function notFound(method: string, path: string): OpenAiError {
+  return new OpenAiError(404, `no such endpoint: ${method} ${path}`, null, 'unknown_url');
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

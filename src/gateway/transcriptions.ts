@@ -1,9 +1,11 @@
 /**
- * `POST /v1/audio/transcriptions`, compatible with OpenAI's endpoint of that name, so OpenAI's
- * SDKs and tools that speak it can send files to Chorus: multipart/form-data with `file`,
- * `model`, `language`, `prompt`, `response_format` and `temperature`; errors in OpenAI's
- * `{error: {message, type, param, code}}` shape. Fields OpenAI defines for other models
- * (`timestamp_granularities[]`, `include[]`, `stream`, `chunking_strategy`) are ignored.
+ * `POST /v1/audio/transcriptions` and `POST /v1/audio/translations`, compatible with OpenAI's
+ * endpoints of those names, so OpenAI's SDKs and tools that speak them can send files to
+ * Chorus: multipart/form-data with `file`, `model`, `language` (transcriptions only), `prompt`,
+ * `response_format` and `temperature`; errors in OpenAI's `{error: {message, type, param,
+ * code}}` shape. Fields OpenAI defines for other models (`timestamp_granularities[]`,
+ * `include[]`, `stream`, `chunking_strategy`) are ignored. Translation into English is
+ * Whisper's own second task, so only a multilingual model offers it.
  *
  * Files run one at a time on the shared model (see SerialQueue), so uploads never take more
  * than one job's share of the engine from live sessions.
@@ -16,6 +18,7 @@ import { transcribe, type Transcript, type TranscribeOptions } from '../engine/t
 import type { WhisperModel } from '../engine/whisper.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
+import { OpenAiError, sendOpenAiError } from './openai-errors.js';
 import { checkAuth } from './protocol.js';
 import { QueueFullError, SerialQueue } from './serial-queue.js';
 import { toSrt, toVtt } from './subtitles.js';
@@ -23,6 +26,8 @@ import { toSrt, toVtt } from './subtitles.js';
 /** What the endpoint needs of the engine; the product builds it from the loaded model. */
 export interface FileTranscriber {
   readonly modelName: string;
+  /** whether the model knows languages other than English, and so can translate into it */
+  readonly multilingual: boolean;
   acceptsLanguage(code: string): boolean;
   /** null when the model detects the language itself. */
   readonly defaultLanguage: string | null;
@@ -32,6 +37,7 @@ export interface FileTranscriber {
 export function whisperFileTranscriber(model: WhisperModel, modelName: string): FileTranscriber {
   return {
     modelName,
+    multilingual: model.multilingual,
     acceptsLanguage: (code) => (model.multilingual ? model.tokenizer.special.languages.has(code) : code === 'en'),
     defaultLanguage: model.multilingual ? null : 'en',
     transcribe: (pcm, options) => transcribe(model, pcm, options),
@@ -53,19 +59,7 @@ const TEMPERATURE_STEP = 0.2;
 /** Prompts longer than Whisper's context are cut by the decoder anyway. */
 const MAX_FIELD_BYTES = 64 * 1024;
 
-type OpenAiErrorType = 'invalid_request_error' | 'server_error';
-
-class OpenAiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-    readonly type: OpenAiErrorType = status >= 500 ? 'server_error' : 'invalid_request_error',
-  ) {
-    super(message);
-  }
-}
+export type FileTask = 'transcribe' | 'translate';
 
 interface Upload {
   fields: Map<string, string>;
@@ -86,27 +80,36 @@ export class TranscriptionsEndpoint {
     this.transcriber = transcriber;
   }
 
-  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async handle(request: IncomingMessage, response: ServerResponse, task: FileTask): Promise<void> {
     try {
-      const transcriber = this.admit(request);
+      const transcriber = this.admit(request, task);
       const upload = await this.receive(request);
-      const options = this.transcribeOptions(upload.fields, transcriber);
+      const options = this.transcribeOptions(upload.fields, transcriber, task);
       const format = responseFormat(upload.fields);
       if (upload.file === null) throw new OpenAiError(400, 'a file is required in the "file" field', 'file', 'missing_file');
       const audio = await decodeUpload(upload.file);
       const transcript = await this.queue.run(() => transcriber.transcribe(audio, options));
-      respond(response, format, transcript, options.task ?? 'transcribe');
+      respond(response, format, transcript, task);
     } catch (error) {
       this.fail(request, response, error);
     }
   }
 
-  private admit(request: IncomingMessage): FileTranscriber {
+  private admit(request: IncomingMessage, task: FileTask): FileTranscriber {
     if (this.settings.apiKeys !== null) {
       const auth = checkAuth({ token: null }, request.headers, this.settings.apiKeys);
       if (!auth.ok) throw new OpenAiError(401, auth.error.message, null, 'invalid_api_key');
     }
     if (this.transcriber === null) throw new OpenAiError(503, 'the model is still loading; try again shortly', null, 'model_loading');
+    // Refused before the upload is read: no file can change the answer.
+    if (task === 'translate' && !this.transcriber.multilingual) {
+      throw new OpenAiError(
+        400,
+        `model ${this.transcriber.modelName} is English-only and cannot translate; the server must load a multilingual model`,
+        'model',
+        'translation_unavailable',
+      );
+    }
     const type = request.headers['content-type'] ?? '';
     if (!/^multipart\/form-data\s*;/i.test(type)) {
       throw new OpenAiError(400, 'the request must be multipart/form-data', null, 'invalid_content_type');
@@ -168,21 +171,22 @@ export class TranscriptionsEndpoint {
     });
   }
 
-  private transcribeOptions(fields: Map<string, string>, transcriber: FileTranscriber): Partial<TranscribeOptions> {
+  private transcribeOptions(fields: Map<string, string>, transcriber: FileTranscriber, task: FileTask): Partial<TranscribeOptions> {
     const model = fields.get('model');
     // OpenAI requires the field; any name is served by the loaded model, as with `whisper-1`.
     if (model === undefined || model.trim() === '') {
       throw new OpenAiError(400, 'you must provide a model parameter', 'model', 'missing_model');
     }
-    const language = fields.get('language')?.trim().toLowerCase();
+    // OpenAI's translations take no language: the spoken one is detected.
+    const language = task === 'transcribe' ? fields.get('language')?.trim().toLowerCase() : undefined;
     if (language !== undefined && language !== '' && !transcriber.acceptsLanguage(language)) {
       throw new OpenAiError(400, `language "${language}" is not available with model ${transcriber.modelName}`, 'language', 'unsupported_language');
     }
     const temperature = parseTemperature(fields.get('temperature'));
     const prompt = fields.get('prompt');
     return {
-      task: 'transcribe',
-      language: language || transcriber.defaultLanguage,
+      task,
+      language: language || (task === 'transcribe' ? transcriber.defaultLanguage : null),
       initialPrompt: prompt && prompt.trim() !== '' ? prompt : null,
       // 0 lets Whisper raise the temperature when a window fails its checks, as OpenAI documents.
       temperatures: temperatureLadder(temperature),
@@ -202,8 +206,7 @@ export class TranscriptionsEndpoint {
       response.destroy();
       return;
     }
-    const body = JSON.stringify({ error: { message: failure.message, type: failure.type, param: failure.param, code: failure.code } });
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    const headers: Record<string, string | number> = {};
     if (failure.status === 503) headers['Retry-After'] = 1;
     if (!request.complete) {
       // Reading the rest of a refused upload keeps the connection usable and lets the client
@@ -211,7 +214,7 @@ export class TranscriptionsEndpoint {
       if (Number(request.headers['content-length']) > 4 * this.settings.maxUploadBytes) headers.Connection = 'close';
       else request.resume();
     }
-    response.writeHead(failure.status, headers).end(body);
+    sendOpenAiError(response, failure, headers);
   }
 }
 
@@ -252,7 +255,7 @@ async function decodeUpload(file: { name: string; bytes: Buffer }): Promise<Floa
 /** OpenAI names the language in full ("english"), not by its code. */
 const languageNames = new Intl.DisplayNames(['en'], { type: 'language' });
 
-function respond(response: ServerResponse, format: ResponseFormat, transcript: Transcript, task: string): void {
+function respond(response: ServerResponse, format: ResponseFormat, transcript: Transcript, task: FileTask): void {
   const text = transcript.text.trim();
   const cues = transcript.segments.map((s) => ({ start: s.start, end: s.end, text: s.text }));
   switch (format) {
@@ -270,7 +273,8 @@ function respond(response: ServerResponse, format: ResponseFormat, transcript: T
         'application/json',
         JSON.stringify({
           task,
-          language: transcript.language ? (languageNames.of(transcript.language) ?? transcript.language).toLowerCase() : 'unknown',
+          // OpenAI names the language of the text: a translation's is always English.
+          language: task === 'translate' ? 'english' : spokenLanguage(transcript),
           duration: transcript.durationS,
           text,
           segments: transcript.segments.map((s, id) => ({
@@ -289,6 +293,10 @@ function respond(response: ServerResponse, format: ResponseFormat, transcript: T
         }),
       );
   }
+}
+
+function spokenLanguage(transcript: Transcript): string {
+  return transcript.language ? (languageNames.of(transcript.language) ?? transcript.language).toLowerCase() : 'unknown';
 }
 
 function sendBody(response: ServerResponse, contentType: string, body: string): void {

@@ -19,6 +19,7 @@ export interface Harness {
 /** The transport tests never reach the file endpoint; it has its own tests with a real model. */
 const NO_FILES: FileTranscriber = {
   modelName: 'fake.en',
+  multilingual: false,
   acceptsLanguage: () => true,
   defaultLanguage: 'en',
   transcribe: () => Promise.reject(new Error('file transcription is not part of the transport tests')),

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { FakeSessionFactory } from './fake-sessions.js';
 import { metricValue, openListen, PCM_QUERY, pcmSeconds, startGateway, until, type Harness } from './gateway-harness.js';
 
@@ -18,7 +19,7 @@ describe('probes and metrics', () => {
 
     harness.server.attach({
       sessions: new FakeSessionFactory('tiny.en'),
-      files: { modelName: 'tiny.en', acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
+      files: { modelName: 'tiny.en', multilingual: false, acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
     });
     const ready = await fetch(`${harness.url}/readyz`);
     expect(ready.status).toBe(200);
@@ -46,7 +47,7 @@ describe('probes and metrics', () => {
     harness = await startGateway({}, { attach: false });
     harness.server.attach({
       sessions: harness.factory,
-      files: { modelName: 'fake.en', acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
+      files: { modelName: 'fake.en', multilingual: false, acceptsLanguage: () => true, defaultLanguage: 'en', transcribe: () => Promise.reject(new Error('unused')) },
       device: {
         kvPool: () => ({ windowsInUse: 2, windowsTotal: 9, streamingWindowsInUse: 1, streamingWindowsTotal: 8, sessionsInUse: 3, sessionsTotal: 45, bytes: 1234 }),
         queueDepth: 7,
@@ -106,6 +107,34 @@ describe('probes and metrics', () => {
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
     expect((await fetch(`${harness.url}/v1/listen`)).status).toBe(426);
+  });
+
+  it("answers unknown paths and wrong methods in OpenAI's error shape, which OpenAI's SDKs parse", async () => {
+    harness = await startGateway();
+    const expectOpenAiError = async (response: Response, status: number, code: string) => {
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      expect(await response.json()).toEqual({
+        error: { message: expect.any(String), type: 'invalid_request_error', param: null, code },
+      });
+    };
+    await expectOpenAiError(await fetch(`${harness.url}/v1/audio/speech`, { method: 'POST', body: '{}' }), 404, 'unknown_url');
+    await expectOpenAiError(await fetch(`${harness.url}/v1/models`), 404, 'unknown_url');
+    const get = await fetch(`${harness.url}/v1/audio/transcriptions`);
+    expect(get.headers.get('allow')).toBe('POST');
+    await expectOpenAiError(get, 405, 'method_not_allowed');
+    await expectOpenAiError(await fetch(`${harness.url}/v1/audio/translations`), 405, 'method_not_allowed');
+    const upgrade = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const ws = new WebSocket(`${harness!.wsUrl}/v1/realtime`);
+      ws.once('open', () => reject(new Error('the upgrade was accepted')));
+      ws.once('error', () => {});
+      ws.once('unexpected-response', (_request, response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+    });
+    expect(upgrade).toEqual({ status: 404, body: { error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'unknown_url' } } });
   });
 });
 

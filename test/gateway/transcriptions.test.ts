@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhisperModel } from '../../src/engine/whisper.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import type { TranscribeOptions } from '../../src/engine/transcribe.js';
+import { whisperFileTranscriber, type FileTranscriber } from '../../src/gateway/transcriptions.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import { fixture } from '../helpers.js';
 import { metricValue, startGateway, type Harness } from './gateway-harness.js';
@@ -92,5 +93,47 @@ describe('POST /v1/audio/transcriptions refusals', () => {
     await expectError(await post(form({ model: 'whisper-1' }, justOver)), 413, 'file', 'file_too_large');
     expect(await metricValue(harness, 'chorus_errors_total{code="file_too_large"}')).toBe(2);
     expect((await fetch(`${harness.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('POST /v1/audio/translations', () => {
+  it('refuses with 400 on an English-only model', async () => {
+    const response = await fetch(`${harness.url}/v1/audio/translations`, { method: 'POST', body: form({ model: 'whisper-1' }) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      type: 'invalid_request_error',
+      param: 'model',
+      code: 'translation_unavailable',
+    });
+  });
+
+  it('translates into English with a multilingual model, detecting the spoken language', async () => {
+    const asked: Array<Partial<TranscribeOptions>> = [];
+    const multilingual: FileTranscriber = {
+      modelName: 'small',
+      multilingual: true,
+      acceptsLanguage: () => true,
+      defaultLanguage: null,
+      transcribe: async (_pcm, options) => {
+        asked.push(options);
+        const segment = { start: 0, end: 2, text: ' Ask not.', tokens: [1], avgLogprob: -0.1, noSpeechProb: 0.01, compressionRatio: 1, temperature: 0 };
+        return { text: ' Ask not.', language: 'de', durationS: 2, segments: [segment] };
+      },
+    };
+    const translator = await startGateway({}, { files: multilingual });
+    try {
+      const translate = (fields: Record<string, string>) =>
+        fetch(`${translator.url}/v1/audio/translations`, { method: 'POST', body: form(fields) });
+      const json = await translate({ model: 'whisper-1', language: 'fr' });
+      expect(json.status).toBe(200);
+      expect(await json.json()).toEqual({ text: 'Ask not.' });
+      // OpenAI's translations take no language: the spoken one is detected, not the field's.
+      expect(asked[0]).toMatchObject({ task: 'translate', language: null });
+      const verbose = await translate({ model: 'whisper-1', response_format: 'verbose_json' });
+      // OpenAI names the language of the output: a translation's is always English.
+      expect(await verbose.json()).toMatchObject({ task: 'translate', language: 'english', text: 'Ask not.' });
+    } finally {
+      await translator.server.shutdown();
+    }
   });
 });
