@@ -32,7 +32,7 @@ export interface DecodedAudio {
 
 type SampleEncoding = 'pcm' | 'float' | 'mulaw' | 'alaw';
 
-interface WavFormat {
+export interface WavFormat {
   encoding: SampleEncoding;
   channels: number;
   sampleRate: number;
@@ -161,6 +161,50 @@ export function parseWav(buf: Uint8Array, name: string = DEFAULT_NAME): DecodedA
   };
 }
 
+export interface WavHeader {
+  format: WavFormat;
+  /** Where the samples begin. */
+  dataOffset: number;
+  /** Bytes of samples the header declares; null for a streaming writer's placeholder. */
+  dataLength: number | null;
+}
+
+/**
+ * The header of a WAV arriving piece by piece (a live stream): null until every chunk before
+ * the samples is complete. Unlike parseWav it cannot look past the data chunk, so 'fmt ' must
+ * come first, as every writer puts it.
+ */
+export function readWavHeader(buf: Uint8Array, name: string): WavHeader | null {
+  const fail = (code: AudioErrorCode, problem: string): never => {
+    throw new AudioFormatError(code, `${name}: ${problem}`);
+  };
+  if (buf.length < 12) return null;
+  if (!looksLikeWav(buf)) fail('not_wav', 'not a WAV stream (expected "RIFF....WAVE")');
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let format: WavFormat | undefined;
+  let rf64DataSize: number | undefined;
+  for (let offset = 12; offset + 8 <= buf.length; ) {
+    const id = fourCC(view, offset);
+    const declaredSize = view.getUint32(offset + 4, true);
+    const bodyOffset = offset + 8;
+    if (id === 'data') {
+      if (!format) return fail('corrupt', "the 'data' chunk comes before the 'fmt ' chunk");
+      const dataLength =
+        declaredSize === 0xffffffff && rf64DataSize !== undefined
+          ? rf64DataSize
+          : STREAMED_SIZE_PLACEHOLDERS.has(declaredSize)
+            ? null
+            : declaredSize;
+      return { format, dataOffset: bodyOffset, dataLength };
+    }
+    if (bodyOffset + declaredSize > buf.length) return null;
+    if (id === 'fmt ') format = parseFmtChunk(view, bodyOffset, declaredSize, fail);
+    else if (id === 'ds64') rf64DataSize = parseDs64Chunk(view, bodyOffset, declaredSize, fail);
+    offset = bodyOffset + declaredSize + (declaredSize & 1);
+  }
+  return null;
+}
+
 function parseFmtChunk(
   view: DataView,
   offset: number,
@@ -248,7 +292,7 @@ function parseDs64Chunk(
   return Number(dataSize);
 }
 
-function decodeToMono(view: DataView, offset: number, frames: number, format: WavFormat): Float32Array {
+export function decodeToMono(view: DataView, offset: number, frames: number, format: WavFormat): Float32Array {
   const { channels, containerBytes } = format;
   const readSample = sampleReader(format);
   const mono = new Float32Array(frames);

@@ -86,8 +86,12 @@ export interface ParameterWarning {
 }
 
 export interface ListenParams {
-  encoding: AudioEncoding;
-  /** Hz of the raw samples; for Opus, informational only (packets decode at any rate). */
+  /** null: none given, so the container is detected from the first bytes (WebM, Ogg, WAV). */
+  encoding: AudioEncoding | null;
+  /**
+   * Hz of the raw samples; for Opus and containers, informational only (packets decode at
+   * any rate, and a container's header carries its own).
+   */
   sampleRate: number;
   channels: number;
   /** Transcribe each channel on its own; otherwise channels are mixed down to one. */
@@ -251,8 +255,8 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   };
 
   const encodingValue = take('encoding');
-  // With no encoding Deepgram expects a container; the one Chorus reads is Ogg.
-  const encoding = encodingValue === undefined ? 'opus' : ENCODING_ALIASES.get(encodingValue.toLowerCase());
+  // With no encoding Deepgram expects a container and detects it; so does Chorus.
+  const encoding = encodingValue === undefined ? null : ENCODING_ALIASES.get(encodingValue.toLowerCase());
   if (encoding === undefined) {
     throw badParameter(
       'encoding',
@@ -264,7 +268,7 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   let sampleRate: number;
   if (sampleRateValue !== undefined) {
     sampleRate = parseInteger('sample_rate', sampleRateValue, PCM_SAMPLE_RATE);
-  } else if (encoding === 'opus') {
+  } else if (encoding === 'opus' || encoding === null) {
     sampleRate = OPUS_DEFAULT_SAMPLE_RATE;
   } else {
     throw badParameter('sample_rate', `required with encoding=${encoding}, since raw samples carry no rate`);

@@ -7,6 +7,9 @@
  * inside a multichannel frame and the remainder is carried into the next one; channels are
  * averaged before resampling, so rate conversion runs once rather than per channel.
  *
+ * With no encoding the container (WebM, Ogg, WAV) is detected from the first bytes, as
+ * Deepgram does; see container-input.ts.
+ *
  * The factory is async only because the Opus decoder is WebAssembly and must be instantiated;
  * once created, every decoder works synchronously. Options are validated here, with the typed
  * `AudioInputError`, because they come straight from a client's query string.
@@ -14,6 +17,7 @@
 import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from '../audio/g711.js';
 import { Resampler } from '../audio/resample.js';
 import { AudioInputError } from './audio-input-error.js';
+import { createContainerDecoder } from './container-input.js';
 import { createOpusStreamDecoder } from './opus-input.js';
 
 export { AudioInputError, type AudioInputErrorCode } from './audio-input-error.js';
@@ -30,13 +34,19 @@ const MAX_CHANNELS = 8;
 const OPUS_SAMPLE_RATES = [8000, 12000, 16000, 24000, 48000];
 
 export interface AudioDecoderOptions {
-  /** Taken as a string because it arrives unchecked from the client; see AUDIO_ENCODINGS. */
-  encoding: string;
-  /** Required for linear16, mulaw and alaw; optional for Opus, which carries its own timing. */
+  /**
+   * Taken as a string because it arrives unchecked from the client; see AUDIO_ENCODINGS.
+   * null: none was given, so the audio must be in a container that says what it holds.
+   */
+  encoding: string | null;
+  /**
+   * Required for linear16, mulaw and alaw; optional for Opus, which carries its own timing;
+   * ignored for containers, whose header is authoritative.
+   */
   sampleRate?: number;
   /**
    * Interleaved channels for linear16, mulaw and alaw (default 1). For Opus only raw packets
-   * use it (1 or 2); an Ogg stream's own header is authoritative.
+   * use it (1 or 2); an Ogg or WebM stream's own header is authoritative, as is a container's.
    */
   channels?: number;
 }
@@ -53,6 +63,7 @@ export interface AudioDecoder {
 }
 
 export async function createAudioDecoder(options: AudioDecoderOptions): Promise<AudioDecoder> {
+  if (options.encoding === null) return createContainerDecoder();
   const encoding = checkEncoding(options.encoding);
   const channels = checkChannels(options.channels ?? 1);
   if (encoding === 'opus') {

@@ -26,7 +26,7 @@ export interface OggPacket {
   endOfStream: boolean;
 }
 
-const CAPTURE_PATTERN = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
+export const OGG_CAPTURE_PATTERN: readonly number[] = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
 const HEADER_BYTES = 27;
 const FLAG_CONTINUED = 0x01;
 const FLAG_BEGIN = 0x02;
@@ -58,11 +58,6 @@ function pageCrc(page: Uint8Array): number {
     crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]) >>> 0;
   }
   return crc;
-}
-
-/** True when `bytes` begins with the Ogg capture pattern. */
-export function startsWithOggCapturePattern(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && CAPTURE_PATTERN.every((byte, i) => bytes[i] === byte);
 }
 
 export class OggPacketReader {
@@ -97,9 +92,9 @@ export class OggPacketReader {
   private completePageLength(offset: number): number {
     const available = this.pending.length - offset;
     // Check the pattern as soon as its bytes exist, so garbage fails now, not a page later.
-    const patternBytes = Math.min(available, CAPTURE_PATTERN.length);
+    const patternBytes = Math.min(available, OGG_CAPTURE_PATTERN.length);
     for (let i = 0; i < patternBytes; i++) {
-      if (this.pending[offset + i] !== CAPTURE_PATTERN[i]) {
+      if (this.pending[offset + i] !== OGG_CAPTURE_PATTERN[i]) {
         throw new AudioInputError(
           'malformed_audio',
           `Ogg stream out of sync: expected a page starting with "OggS" ` +

@@ -3,11 +3,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadAudioFile } from '../../src/audio/load.js';
 import { AudioFormatError, parseWav } from '../../src/audio/wav.js';
 import { evalDir, loadManifest } from '../../src/eval/manifest.js';
+import { AUDIO } from '../helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'chorus-load-test-'));
 const originalPath = process.env.PATH;
@@ -53,6 +54,9 @@ const fakeFfmpegDecoding = (samples: number[], argsFile: string) => `
   process.stdout.write(Buffer.from(new Float32Array(${JSON.stringify(samples)}).buffer));
 `;
 const fakeFfprobe = `process.stdout.write(JSON.stringify({ streams: [{ sample_rate: '44100', channels: 2 }] }));`;
+
+/** The start of an MP4 file (an 'ftyp' box of brand M4A): AAC, which only ffmpeg decodes here. */
+const M4A_LIKE = '\u0000\u0000\u0000\u0018ftypM4A \u0000\u0000\u0000\u0000 fake aac';
 
 function writeScratchFile(name: string, content: string | Uint8Array): string {
   const file = join(scratch, name);
@@ -120,13 +124,13 @@ describe('loadAudioFile errors and ffmpeg fallback', () => {
     expect(error.message).toContain(missing);
   });
 
-  it('says to install ffmpeg when a non-WAV file arrives and ffmpeg is absent', async () => {
-    const mp3 = writeScratchFile('clip.mp3', 'ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000 fake mp3 bytes');
+  it('says to install ffmpeg when a format decoded only by ffmpeg (M4A) arrives and ffmpeg is absent', async () => {
+    const m4a = writeScratchFile('clip.m4a', M4A_LIKE);
     process.env.PATH = fakeToolFolder('no-tools', {});
-    const error = await loadError(mp3);
+    const error = await loadError(m4a);
     expect(error.code).toBe('unsupported_format');
-    expect(error.message).toContain(mp3);
-    expect(error.message).toMatch(/ffmpeg is not installed.*install ffmpeg/);
+    expect(error.message).toContain(m4a);
+    expect(error.message).toMatch(/not a format decoded in-process \(WAV .*MP3.*\), and ffmpeg is not installed.*install ffmpeg/);
   });
 
   it('does not hide a damaged WAV behind the ffmpeg fallback', async () => {
@@ -146,21 +150,22 @@ describe('loadAudioFile errors and ffmpeg fallback', () => {
       ffmpeg: fakeFfmpegDecoding([0.25, -0.5, 1, 0], argsFile),
       ffprobe: fakeFfprobe,
     })}:${originalPath}`;
-    const ogg = writeScratchFile('clip.ogg', 'OggS fake');
-    const audio = await loadAudioFile(ogg);
+    const m4a = writeScratchFile('clip.m4a', M4A_LIKE);
+    const audio = await loadAudioFile(m4a);
     expect(audio.decoder).toBe('ffmpeg');
     expect(Array.from(audio.samples)).toEqual([0.25, -0.5, 1, 0]);
     expect(audio.durationS).toBe(4 / 16000);
     expect(audio.sourceRate).toBe(44100);
     expect(audio.channels).toBe(2);
     expect(JSON.parse(readFileSync(argsFile, 'utf8'))).toEqual([
-      '-nostdin', '-v', 'error', '-i', ogg, '-f', 'f32le', '-ac', '1', '-ar', '16000', '-',
+      '-nostdin', '-v', 'error', '-i', m4a, '-f', 'f32le', '-ac', '1', '-ar', '16000', '-',
     ]);
   });
 
   it('sends WAVs with codecs it cannot decode to ffmpeg', async () => {
     const argsFile = join(scratch, 'ffmpeg-args-adpcm.json');
-    process.env.PATH = `${fakeToolFolder('fake-adpcm', { ffmpeg: fakeFfmpegDecoding([0.125], argsFile) })}:${originalPath}`;
+    // Only the fake ffmpeg: the set-up installs a real ffprobe, which must not be found here.
+    process.env.PATH = fakeToolFolder('fake-adpcm', { ffmpeg: fakeFfmpegDecoding([0.125], argsFile) });
     const audio = await loadAudioFile(writeScratchFile('adpcm.wav', adpcmWav()));
     expect(audio.decoder).toBe('ffmpeg');
     expect(Array.from(audio.samples)).toEqual([0.125]);
@@ -180,19 +185,103 @@ describe('loadAudioFile errors and ffmpeg fallback', () => {
     expect(error.message).toContain('Invalid data found when processing input');
   });
 
-  it.runIf(realFfmpegAvailable && evalSetAvailable)('decodes a FLAC made by the real ffmpeg like the original WAV', async () => {
-    const flac = join(scratch, 'jfk.flac');
-    const conversion = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', clipPath('jfk'), flac]);
-    expect(conversion.status).toBe(0);
-    const viaFfmpeg = await loadAudioFile(flac);
-    const native = await loadAudioFile(clipPath('jfk'));
-    expect(viaFfmpeg.decoder).toBe('ffmpeg');
-    expect(viaFfmpeg.sourceRate).toBe(16000);
-    expect(viaFfmpeg.samples.length).toBe(native.samples.length);
-    let maxDifference = 0;
-    for (let i = 0; i < native.samples.length; i++) {
-      maxDifference = Math.max(maxDifference, Math.abs(viaFfmpeg.samples[i] - native.samples[i]));
+});
+
+/** Normalised cross-correlation at zero lag: 1 for identical waveforms. */
+function similarity(a: Float32Array, b: Float32Array): number {
+  let dot = 0, energyA = 0, energyB = 0;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    dot += a[i] * b[i];
+    energyA += a[i] * a[i];
+    energyB += b[i] * b[i];
+  }
+  return dot / Math.sqrt(energyA * energyB);
+}
+
+const opusencAvailable = !spawnSync('opusenc', ['--version']).error;
+if (!realFfmpegAvailable) console.warn('in-process decoding tests of MP3, FLAC and Vorbis skipped: they need ffmpeg (the set-up installs it) to make their inputs');
+
+describe('loadAudioFile decodes common containers in-process, by their bytes, without ffmpeg', () => {
+  const jfk = join(AUDIO, 'jfk.wav');
+  let original: Float32Array;
+
+  beforeAll(async () => {
+    original = (await loadAudioFile(jfk)).samples;
+  });
+
+  /** Made by the real ffmpeg, then decoded with no ffmpeg on the PATH. */
+  function convertedByFfmpeg(name: string, args: string[]): string {
+    const file = join(scratch, name);
+    process.env.PATH = originalPath;
+    const conversion = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', jfk, ...args, file]);
+    expect(conversion.status, conversion.stderr?.toString()).toBe(0);
+    process.env.PATH = fakeToolFolder('no-tools', {});
+    return file;
+  }
+
+  it("decodes Chrome's MediaRecorder WebM/Opus, whatever the file is called", async () => {
+    const upload = writeScratchFile('upload.bin', readFileSync(join(AUDIO, 'jfk-mediarecorder.webm')));
+    process.env.PATH = fakeToolFolder('no-tools', {});
+    const audio = await loadAudioFile(upload);
+    expect(audio.decoder).toBe('opus');
+    expect(audio.sourceRate).toBe(48000);
+    expect(audio.channels).toBe(1);
+    expect(audio.durationS).toBeCloseTo(11.46, 2);
+  });
+
+  it.runIf(opusencAvailable)('decodes Ogg Opus to the original length and waveform', async () => {
+    const opus = join(scratch, 'jfk.opus');
+    expect(spawnSync('opusenc', ['--quiet', jfk, opus]).status).toBe(0);
+    process.env.PATH = fakeToolFolder('no-tools', {});
+    const audio = await loadAudioFile(opus);
+    expect(audio.decoder).toBe('opus');
+    expect(audio.samples.length).toBe(original.length);
+    expect(similarity(audio.samples, original)).toBeGreaterThan(0.9);
+  });
+
+  it.runIf(realFfmpegAvailable)('decodes FLAC, native and in Ogg, like the original WAV to within one 16-bit step', async () => {
+    for (const [name, args] of [['jfk.flac', []], ['jfk.oga', ['-c:a', 'flac']]] as const) {
+      const audio = await loadAudioFile(convertedByFfmpeg(name, [...args]));
+      expect(audio.decoder).toBe('flac');
+      expect(audio.sourceRate).toBe(16000);
+      expect(audio.samples.length).toBe(original.length);
+      let maxDifference = 0;
+      for (let i = 0; i < original.length; i++) maxDifference = Math.max(maxDifference, Math.abs(audio.samples[i] - original[i]));
+      // libFLAC's build scales by 1/32767 where our WAV reader uses 1/32768.
+      expect(maxDifference).toBeLessThan(1 / 32768);
     }
-    expect(maxDifference).toBeLessThan(1e-6);
+  });
+
+  it.runIf(realFfmpegAvailable)('decodes 44.1 kHz stereo MP3, downmixed and resampled, even when named .wav', async () => {
+    const audio = await loadAudioFile(convertedByFfmpeg('mislabelled.wav', ['-ar', '44100', '-ac', '2', '-f', 'mp3']));
+    expect(audio.decoder).toBe('mp3');
+    expect(audio.sourceRate).toBe(44100);
+    expect(audio.channels).toBe(2);
+    expect(Math.abs(audio.samples.length - original.length)).toBeLessThan(16000 * 0.06);
+    expect(similarity(audio.samples, original)).toBeGreaterThan(0.8);
+  });
+
+  it.runIf(realFfmpegAvailable)('decodes Ogg Vorbis', async () => {
+    const audio = await loadAudioFile(convertedByFfmpeg('jfk.ogg', ['-c:a', 'libvorbis']));
+    expect(audio.decoder).toBe('vorbis');
+    expect(audio.samples.length).toBe(original.length);
+    expect(similarity(audio.samples, original)).toBeGreaterThan(0.9);
+  });
+
+  it('reports a damaged MP3 as corrupt rather than handing it to ffmpeg', async () => {
+    const damaged = writeScratchFile('damaged.mp3', 'ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000 no frames at all');
+    process.env.PATH = fakeToolFolder('no-tools', {});
+    const error = await loadError(damaged);
+    expect(error.code).toBe('corrupt');
+    expect(error.message).toMatch(/damaged.mp3: not a decodable MP3 file/);
+  });
+
+  it.runIf(realFfmpegAvailable)('decodes M4A (AAC) through the ffmpeg the set-up installs', async () => {
+    const m4a = join(scratch, 'jfk.m4a');
+    expect(spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', jfk, '-c:a', 'aac', m4a]).status).toBe(0);
+    const audio = await loadAudioFile(m4a);
+    expect(audio.decoder).toBe('ffmpeg');
+    expect(audio.sourceRate).toBe(16000);
+    expect(similarity(audio.samples, original)).toBeGreaterThan(0.9);
   });
 });

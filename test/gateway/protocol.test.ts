@@ -50,10 +50,11 @@ describe('parseListenParams defaults', () => {
     });
   });
 
-  it('treats a request without encoding as Ogg/Opus at 48 kHz', () => {
+  it('leaves the encoding to container detection when none is given, with channels from the container', () => {
     const parsed = params('');
-    expect(parsed.encoding).toBe('opus');
+    expect(parsed.encoding).toBeNull();
     expect(parsed.sampleRate).toBe(48000);
+    expect(params('channels=6').channels).toBe(6);
   });
 
   it('accepts URLSearchParams as well as a URL', () => {

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { resample } from '../../src/audio/resample.js';
 import { AudioInputError, createAudioDecoder, type AudioDecoder } from '../../src/stream/audio-decoder.js';
+import { parseWav } from '../../src/audio/wav.js';
 import { OggPacketReader } from '../../src/stream/ogg-packets.js';
-import { AUDIO } from '../helpers.js';
+import { AUDIO, fixture } from '../helpers.js';
 import { OPUS_TAGS, concatBytes, oggPage, opusHead } from './ogg-fixtures.js';
 
 function int16Bytes(values: number[]): Uint8Array {
@@ -274,5 +276,130 @@ describe('Opus framing detection', () => {
     // framing, whose count byte 0x67 claims 39 frames of 20 ms, over Opus's 120 ms limit.
     const error = await captureError(() => decoder.decode(new TextEncoder().encode('x')));
     expect(error.code).toBe('malformed_audio');
+  });
+});
+
+const ffmpegMissing = spawnSync('ffmpeg', ['-version']).error !== undefined;
+if (ffmpegMissing) console.warn('WebM remuxing tests skipped: install ffmpeg (the set-up does) to run them');
+
+/** Chrome's MediaRecorder output for jfk.wav, recorded by test/fixtures/record-mediarecorder.ts. */
+const CHROME_WEBM = join(AUDIO, 'jfk-mediarecorder.webm');
+
+function ffmpeg(args: string[], input?: Uint8Array): Uint8Array {
+  return new Uint8Array(execFileSync('ffmpeg', ['-nostdin', '-v', 'error', ...args], { input, maxBuffer: 64 << 20 }));
+}
+
+describe('containers detected when no encoding is given', () => {
+  const chromeWebm = new Uint8Array(readFileSync(CHROME_WEBM));
+
+  it("decodes Chrome's MediaRecorder WebM/Opus whatever the message sizes, to its 11.46 s of audio", async () => {
+    const outputs: Float32Array[] = [];
+    for (const sizes of [[chromeWebm.length], [1], [7, 250, 4093]]) {
+      outputs.push(decodeInMessages(await createAudioDecoder({ encoding: null }), chromeWebm, sizes));
+    }
+    // 191 blocks of 60 ms, and Chrome's OpusHead declares no pre-skip.
+    expect(outputs[0]).toHaveLength(191 * 960);
+    expect(outputs[1]).toEqual(outputs[0]);
+    expect(outputs[2]).toEqual(outputs[0]);
+    const rms = Math.sqrt(outputs[0].reduce((sum, x) => sum + x * x, 0) / outputs[0].length);
+    expect(rms).toBeGreaterThan(0.05);
+  });
+
+  it('decodes the same WebM with encoding=opus, for clients that name the codec anyway', async () => {
+    const detected = decodeInMessages(await createAudioDecoder({ encoding: null }), chromeWebm, [4096]);
+    expect(decodeInMessages(await createAudioDecoder({ encoding: 'opus' }), chromeWebm, [4096])).toEqual(detected);
+  });
+
+  it('decodes a WAV stream like the file, stopping at the declared data size', async () => {
+    const wav = new Uint8Array(readFileSync(fixture('jfk').path));
+    const expected = parseWav(wav).samples;
+    // A LIST chunk after the samples, as some editors write, must not be heard as audio.
+    const trailer = new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4]);
+    const output = decodeInMessages(await createAudioDecoder({ encoding: null }), concatBytes(wav, trailer), [3, 1000]);
+    expect(output).toHaveLength(expected.length);
+    expectSamples(output.subarray(0, 50), Array.from(expected.subarray(0, 50)));
+  });
+
+  it("decodes a streaming writer's WAV, whose header cannot know the data size", async () => {
+    const wav = new Uint8Array(readFileSync(fixture('1221-135766-0002').path));
+    const streamed = new Uint8Array(wav);
+    const dataSize = new DataView(streamed.buffer).getUint32(40, true);
+    expect(new TextDecoder().decode(streamed.subarray(36, 40))).toBe('data');
+    new DataView(streamed.buffer).setUint32(40, 0xffffffff, true);
+    const output = decodeInMessages(await createAudioDecoder({ encoding: null }), streamed, [512]);
+    expect(output).toHaveLength(dataSize / 2);
+  });
+
+  it('refuses raw audio without encoding, saying which parameter to send', async () => {
+    const decoder = await createAudioDecoder({ encoding: null });
+    const error = await captureError(() => decoder.decode(int16Bytes([100, -100, 200, -200, 300, -300, 0, 0])));
+    expect(error.code).toBe('unsupported_encoding');
+    expect(error.message).toMatch(/no encoding parameter.*encoding=linear16/);
+  });
+
+  it('holds fewer bytes than a signature, even across a Finalize, and decides when more arrive', async () => {
+    const decoder = await createAudioDecoder({ encoding: null });
+    expect(decoder.decode(chromeWebm.subarray(0, 3))).toHaveLength(0);
+    expect(decoder.flush()).toHaveLength(0);
+    const rest = decodeInMessages(decoder, chromeWebm.subarray(3), [chromeWebm.length]);
+    expect(rest).toHaveLength(191 * 960);
+  });
+
+  it('refuses containers it detects but does not read live, naming them', async () => {
+    const mp3Frame = new Uint8Array([0xff, 0xfb, 0x90, 0x64, ...new Array(60).fill(0)]);
+    const decoder = await createAudioDecoder({ encoding: null });
+    const error = await captureError(() => decoder.decode(mp3Frame));
+    expect(error.code).toBe('unsupported_encoding');
+    expect(error.message).toMatch(/^MP3 is not read live/);
+  });
+
+  it('refuses a WebM element that keeps growing instead of buffering without end', async () => {
+    const decoder = await createAudioDecoder({ encoding: null });
+    const firstCluster = Buffer.from(chromeWebm).indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]));
+    decoder.decode(chromeWebm.subarray(0, firstCluster));
+    // A Cluster of unknown size holding a SimpleBlock (0xA3) that declares 4 GiB.
+    decoder.decode(new Uint8Array([0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    decoder.decode(new Uint8Array([0xa3, 0x01, 0, 0, 0, 1, 0, 0, 0]));
+    const filler = new Uint8Array(64 * 1024);
+    const error = await captureError(() => {
+      for (let i = 0; i < 32; i++) decoder.decode(filler);
+    });
+    expect(error.code).toBe('malformed_audio');
+    expect(error.message).toMatch(/still incomplete/);
+  });
+
+  it("reports damaged WebM as malformed audio, in a message short enough to read (the parser's can quote megabytes)", async () => {
+    const decoder = await createAudioDecoder({ encoding: null });
+    const error = await captureError(() => {
+      decoder.decode(chromeWebm.subarray(0, 200));
+      decoder.decode(new Uint8Array([0xa3, 0x08, 0x01, 0, 0, 0, 0, 0, 0]));
+      decoder.decode(new Uint8Array(64 * 1024));
+    });
+    expect(error.code).toBe('malformed_audio');
+    expect(error.message).toMatch(/^WebM stream could not be parsed: .{1,123}$/);
+  });
+
+  describe.skipIf(ffmpegMissing || opusencMissing)('WebM remuxed by ffmpeg', () => {
+    let oggOpus: Uint8Array;
+
+    beforeAll(() => {
+      oggOpus = new Uint8Array(execFileSync('opusenc', ['--quiet', join(AUDIO, 'jfk.wav'), '-']));
+    });
+
+    it('decodes the same Opus packets in WebM exactly as in Ogg, trimming the padding with DiscardPadding', async () => {
+      const webm = ffmpeg(['-f', 'ogg', '-i', 'pipe:0', '-c:a', 'copy', '-f', 'webm', 'pipe:1'], oggOpus);
+      const fromOgg = decodeInMessages(await createAudioDecoder({ encoding: null }), oggOpus, [999]);
+      const fromWebm = decodeInMessages(await createAudioDecoder({ encoding: null }), webm, [999]);
+      expect(fromOgg).toHaveLength(11 * 16000);
+      expect(fromWebm).toEqual(fromOgg);
+    });
+
+    it('refuses WebM whose audio is not Opus, naming the codec', async () => {
+      const vorbis = ffmpeg(['-i', join(AUDIO, 'jfk.wav'), '-t', '1', '-c:a', 'libvorbis', '-f', 'webm', 'pipe:1']);
+      const decoder = await createAudioDecoder({ encoding: null });
+      const error = await captureError(() => decoder.decode(vorbis));
+      expect(error.code).toBe('unsupported_encoding');
+      expect(error.message).toMatch(/A_VORBIS/);
+    });
   });
 });
