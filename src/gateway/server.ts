@@ -1,6 +1,7 @@
 /**
  * The gateway's HTTP server: health and readiness probes, Prometheus metrics, the
- * OpenAI-compatible file endpoints, the `/v1/listen` WebSocket upgrade, WebRTC ingest
+ * OpenAI-compatible file endpoints, Deepgram's pre-recorded `POST /v1/listen`, the
+ * `/v1/listen` WebSocket upgrade, WebRTC ingest
  * (`/v1/whip`) and the browser demo at `/`. Its own errors (unknown paths, wrong methods,
  * handler failures) are in OpenAI's shape, see openai-errors.ts.
  *
@@ -24,9 +25,10 @@ import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
 import { GatewayMetrics, type DeviceStatus } from './metrics.js';
 import { OpenAiError, openAiErrorBody, sendOpenAiError } from './openai-errors.js';
+import { PrerecordedEndpoint } from './prerecorded.js';
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
-import { TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
+import { FileJobs, TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
 import { WHIP_PATH, WhipEndpoint } from './whip.js';
 
 export interface GatewayOptions {
@@ -48,7 +50,9 @@ export class GatewayServer {
   readonly metrics = new GatewayMetrics();
   private readonly http: Server;
   private readonly listen: ListenEndpoint;
+  private readonly files: FileJobs;
   private readonly transcriptions: TranscriptionsEndpoint;
+  private readonly prerecorded: PrerecordedEndpoint;
   private readonly whip: WhipEndpoint;
   private readonly demo = new StaticFiles(join(repoRoot(), 'web-demo'));
   private engine: GatewayEngine | null = null;
@@ -58,11 +62,9 @@ export class GatewayServer {
     const { config, log, sink } = options;
     this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink });
     this.whip = new WhipEndpoint(config, { metrics: this.metrics, log, sink });
-    this.transcriptions = new TranscriptionsEndpoint(
-      { maxUploadBytes: config.maxUploadBytes, apiKeys: config.apiKeys },
-      this.metrics,
-      log,
-    );
+    this.files = new FileJobs(config.maxUploadBytes);
+    this.transcriptions = new TranscriptionsEndpoint(config.apiKeys, this.files, this.metrics, log);
+    this.prerecorded = new PrerecordedEndpoint(config.apiKeys, this.files, this.metrics, log);
     this.http = createServer((request, response) => this.route(request, response));
     this.http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
     // A client that resets mid-request must cost nothing but its own request.
@@ -75,7 +77,7 @@ export class GatewayServer {
     if (engine.device) this.metrics.watchDevice(engine.device);
     this.listen.attach(engine.sessions);
     this.whip.attach(engine.sessions);
-    this.transcriptions.attach(engine.files);
+    this.files.attach(engine.files);
   }
 
   /** Resolves with the URL clients use, e.g. `http://127.0.0.1:8080`. */
@@ -153,7 +155,8 @@ export class GatewayServer {
       case '/v1/audio/translations':
         return only('POST', () => this.transcriptions.handle(request, response, 'translate'));
       case '/v1/listen':
-        // Deepgram's pre-recorded POST /v1/listen is not served; live streams arrive as upgrades.
+        if (method === 'POST') return only('POST', () => this.prerecorded.handle(request, response));
+        // Live streams arrive as upgrades; a plain GET is a client that did not ask for one.
         return sendJson(response, 426, { error: 'open a WebSocket to /v1/listen for live transcription' }, { Upgrade: 'websocket' });
       default:
         if (path === WHIP_PATH || path.startsWith(`${WHIP_PATH}/`)) {

@@ -2,13 +2,14 @@
  * `POST /v1/audio/transcriptions` and `POST /v1/audio/translations`, compatible with OpenAI's
  * endpoints of those names, so OpenAI's SDKs and tools that speak them can send files to
  * Chorus: multipart/form-data with `file`, `model`, `language` (transcriptions only), `prompt`,
- * `response_format` and `temperature`; errors in OpenAI's `{error: {message, type, param,
- * code}}` shape. Fields OpenAI defines for other models (`timestamp_granularities[]`,
- * `include[]`, `stream`, `chunking_strategy`) are ignored. Translation into English is
- * Whisper's own second task, so only a multilingual model offers it.
+ * `response_format`, `temperature`, `timestamp_granularities[]` and `stream`; errors in
+ * OpenAI's `{error: {message, type, param, code}}` shape. Fields OpenAI defines for other
+ * models (`include[]`, `chunking_strategy`) are ignored. Translation into English is Whisper's
+ * own second task, so only a multilingual model offers it.
  *
- * Files run one at a time on the shared model (see SerialQueue), so uploads never take more
- * than one job's share of the engine from live sessions.
+ * Every file endpoint (these and Deepgram's pre-recorded `POST /v1/listen`) runs its files
+ * through one FileJobs: one at a time on the shared model (see SerialQueue), so uploads never
+ * take more than one job's share of the engine from live sessions, whichever API they use.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
@@ -16,10 +17,12 @@ import { decodeAudioBytes } from '../audio/load.js';
 import { AudioFormatError } from '../audio/wav.js';
 import { transcribe, type Transcript, type TranscribeOptions } from '../engine/transcribe.js';
 import type { WhisperModel } from '../engine/whisper.js';
+import { wordsFromAlignment } from '../stream/timestamps.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { OpenAiError, sendOpenAiError } from './openai-errors.js';
 import { checkAuth } from './protocol.js';
+import { sendTranscriptEvents } from './openai-stream.js';
 import { QueueFullError, SerialQueue } from './serial-queue.js';
 import { toSrt, toVtt } from './subtitles.js';
 
@@ -44,13 +47,52 @@ export function whisperFileTranscriber(model: WhisperModel, modelName: string): 
   };
 }
 
-export interface TranscriptionsSettings {
-  maxUploadBytes: number;
-  apiKeys: ReadonlySet<string> | null;
+/**
+ * The model, the wait line and the upload limit that every file endpoint shares: one line for
+ * all of them, so a burst on one API cannot get around the limit by arriving on the other.
+ */
+export class FileJobs {
+  private readonly queue = new SerialQueue(MAX_WAITING_FILES);
+  private transcriber: FileTranscriber | null = null;
+
+  constructor(readonly maxUploadBytes: number) {}
+
+  attach(transcriber: FileTranscriber): void {
+    this.transcriber = transcriber;
+  }
+
+  /** null while the model is loading */
+  get model(): FileTranscriber | null {
+    return this.transcriber;
+  }
+
+  /** Rejects with QueueFullError at once when the line is full. */
+  run(transcriber: FileTranscriber, pcm: Float32Array, options: Partial<TranscribeOptions>): Promise<Transcript> {
+    return this.queue.run(() => transcriber.transcribe(pcm, options));
+  }
+}
+
+/**
+ * Headers for an error answer to an upload that may not have been read to its end. Reading
+ * the rest of a refused upload keeps the connection usable and lets the client finish sending
+ * and read the answer; an upload far past the limit is not worth reading.
+ */
+export function refusedUploadHeaders(request: IncomingMessage, status: number, maxUploadBytes: number): Record<string, string | number> {
+  const headers: Record<string, string | number> = {};
+  if (status === 503) headers['Retry-After'] = 1;
+  if (!request.complete) {
+    if (Number(request.headers['content-length']) > 4 * maxUploadBytes) headers.Connection = 'close';
+    else request.resume();
+  }
+  return headers;
 }
 
 const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+/** OpenAI streams only formats that are text as a whole; timed formats have nothing to add to a delta. */
+const STREAMABLE_FORMATS: readonly ResponseFormat[] = ['json', 'text'];
+const GRANULARITIES = ['word', 'segment'] as const;
+type Granularity = (typeof GRANULARITIES)[number];
 
 /** Uploads waiting behind the one being transcribed before more are refused with 503. */
 const MAX_WAITING_FILES = 8;
@@ -62,50 +104,54 @@ const MAX_FIELD_BYTES = 64 * 1024;
 export type FileTask = 'transcribe' | 'translate';
 
 interface Upload {
-  fields: Map<string, string>;
+  /** A field may repeat (`timestamp_granularities[]`); get() reads the first. */
+  fields: URLSearchParams;
   file: { name: string; bytes: Buffer } | null;
 }
 
-export class TranscriptionsEndpoint {
-  private readonly queue = new SerialQueue(MAX_WAITING_FILES);
-  private transcriber: FileTranscriber | null = null;
+/** How the answer is to be shaped, read from the form before any audio is decoded. */
+interface Reply {
+  format: ResponseFormat;
+  granularities: ReadonlySet<Granularity>;
+  stream: boolean;
+}
 
+export class TranscriptionsEndpoint {
   constructor(
-    private readonly settings: TranscriptionsSettings,
+    private readonly apiKeys: ReadonlySet<string> | null,
+    private readonly jobs: FileJobs,
     private readonly metrics: GatewayMetrics,
     private readonly log: GatewayLog,
   ) {}
-
-  attach(transcriber: FileTranscriber): void {
-    this.transcriber = transcriber;
-  }
 
   async handle(request: IncomingMessage, response: ServerResponse, task: FileTask): Promise<void> {
     try {
       const transcriber = this.admit(request, task);
       const upload = await this.receive(request);
+      const reply = replyShape(upload.fields);
       const options = this.transcribeOptions(upload.fields, transcriber, task);
-      const format = responseFormat(upload.fields);
       if (upload.file === null) throw new OpenAiError(400, 'a file is required in the "file" field', 'file', 'missing_file');
       const audio = await decodeUpload(upload.file);
-      const transcript = await this.queue.run(() => transcriber.transcribe(audio, options));
-      respond(response, format, transcript, task);
+      const transcript = await this.jobs.run(transcriber, audio, { ...options, wordTimestamps: reply.granularities.has('word') });
+      if (reply.stream) sendTranscriptEvents(response, transcript);
+      else respond(response, reply, transcript, task);
     } catch (error) {
       this.fail(request, response, error);
     }
   }
 
   private admit(request: IncomingMessage, task: FileTask): FileTranscriber {
-    if (this.settings.apiKeys !== null) {
-      const auth = checkAuth({ token: null }, request.headers, this.settings.apiKeys);
+    if (this.apiKeys !== null) {
+      const auth = checkAuth({ token: null }, request.headers, this.apiKeys);
       if (!auth.ok) throw new OpenAiError(401, auth.error.message, null, 'invalid_api_key');
     }
-    if (this.transcriber === null) throw new OpenAiError(503, 'the model is still loading; try again shortly', null, 'model_loading');
+    const transcriber = this.jobs.model;
+    if (transcriber === null) throw new OpenAiError(503, 'the model is still loading; try again shortly', null, 'model_loading');
     // Refused before the upload is read: no file can change the answer.
-    if (task === 'translate' && !this.transcriber.multilingual) {
+    if (task === 'translate' && !transcriber.multilingual) {
       throw new OpenAiError(
         400,
-        `model ${this.transcriber.modelName} is English-only and cannot translate; the server must load a multilingual model`,
+        `model ${transcriber.modelName} is English-only and cannot translate; the server must load a multilingual model`,
         'model',
         'translation_unavailable',
       );
@@ -116,12 +162,12 @@ export class TranscriptionsEndpoint {
     }
     const declared = Number(request.headers['content-length']);
     // Multipart framing adds a few hundred bytes; anything beyond that can only be the file.
-    if (Number.isFinite(declared) && declared > this.settings.maxUploadBytes + MAX_FIELD_BYTES) throw this.tooLarge();
-    return this.transcriber;
+    if (Number.isFinite(declared) && declared > this.jobs.maxUploadBytes + MAX_FIELD_BYTES) throw this.tooLarge();
+    return transcriber;
   }
 
   private tooLarge(): OpenAiError {
-    return new OpenAiError(413, `the file is larger than the limit of ${this.settings.maxUploadBytes} bytes`, 'file', 'file_too_large');
+    return new OpenAiError(413, `the file is larger than the limit of ${this.jobs.maxUploadBytes} bytes`, 'file', 'file_too_large');
   }
 
   private receive(request: IncomingMessage): Promise<Upload> {
@@ -130,13 +176,13 @@ export class TranscriptionsEndpoint {
       try {
         parser = busboy({
           headers: request.headers,
-          limits: { fileSize: this.settings.maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: 32, files: 1, parts: 40 },
+          limits: { fileSize: this.jobs.maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: 32, files: 1, parts: 40 },
         });
       } catch (error) {
         reject(new OpenAiError(400, `malformed multipart request: ${(error as Error).message}`, null, 'invalid_multipart'));
         return;
       }
-      const upload: Upload = { fields: new Map(), file: null };
+      const upload: Upload = { fields: new URLSearchParams(), file: null };
       let failed = false;
       const stop = (error: OpenAiError) => {
         if (failed) return;
@@ -148,7 +194,7 @@ export class TranscriptionsEndpoint {
       };
       parser.on('field', (name, value, info) => {
         if (info.valueTruncated) stop(new OpenAiError(400, `the "${name}" field is too long`, name, 'field_too_long'));
-        else upload.fields.set(name, value);
+        else upload.fields.append(name, value);
       });
       parser.on('file', (name, stream, info) => {
         if (name !== 'file') {
@@ -171,10 +217,10 @@ export class TranscriptionsEndpoint {
     });
   }
 
-  private transcribeOptions(fields: Map<string, string>, transcriber: FileTranscriber, task: FileTask): Partial<TranscribeOptions> {
+  private transcribeOptions(fields: URLSearchParams, transcriber: FileTranscriber, task: FileTask): Partial<TranscribeOptions> {
     const model = fields.get('model');
     // OpenAI requires the field; any name is served by the loaded model, as with `whisper-1`.
-    if (model === undefined || model.trim() === '') {
+    if (model === null || model.trim() === '') {
       throw new OpenAiError(400, 'you must provide a model parameter', 'model', 'missing_model');
     }
     // OpenAI's translations take no language: the spoken one is detected.
@@ -206,29 +252,47 @@ export class TranscriptionsEndpoint {
       response.destroy();
       return;
     }
-    const headers: Record<string, string | number> = {};
-    if (failure.status === 503) headers['Retry-After'] = 1;
-    if (!request.complete) {
-      // Reading the rest of a refused upload keeps the connection usable and lets the client
-      // finish sending and read the answer; an upload far past the limit is not worth reading.
-      if (Number(request.headers['content-length']) > 4 * this.settings.maxUploadBytes) headers.Connection = 'close';
-      else request.resume();
-    }
-    sendOpenAiError(response, failure, headers);
+    sendOpenAiError(response, failure, refusedUploadHeaders(request, failure.status, this.jobs.maxUploadBytes));
   }
 }
 
-function responseFormat(fields: Map<string, string>): ResponseFormat {
+function replyShape(fields: URLSearchParams): Reply {
   const value = fields.get('response_format') ?? 'json';
   const format = RESPONSE_FORMATS.find((f) => f === value);
   if (!format) {
     throw new OpenAiError(400, `response_format must be one of ${RESPONSE_FORMATS.join(', ')}, got "${value}"`, 'response_format', 'invalid_value');
   }
-  return format;
+  // OpenAI's SDKs send a list as repeated `name[]` fields; plain `name` is what curl users write.
+  const asked = [...fields.getAll('timestamp_granularities[]'), ...fields.getAll('timestamp_granularities')];
+  const granularities = new Set<Granularity>();
+  for (const entry of asked) {
+    const granularity = GRANULARITIES.find((g) => g === entry);
+    if (!granularity) {
+      throw new OpenAiError(400, `timestamp_granularities must hold word or segment, got "${entry}"`, 'timestamp_granularities', 'invalid_value');
+    }
+    granularities.add(granularity);
+  }
+  // Only verbose_json has a place for timestamps; ignoring the request would lose them silently.
+  if (granularities.size > 0 && format !== 'verbose_json') {
+    throw new OpenAiError(400, 'timestamp_granularities requires response_format verbose_json', 'timestamp_granularities', 'invalid_value');
+  }
+  const stream = parseStream(fields.get('stream'));
+  // An OpenAI SDK asked to stream reads the answer as events whatever it is, so a JSON answer
+  // would reach its caller as an empty stream: a format that cannot stream is refused instead.
+  if (stream && !STREAMABLE_FORMATS.includes(format)) {
+    throw new OpenAiError(400, `stream is available with response_format ${STREAMABLE_FORMATS.join(' or ')}, not ${format}`, 'stream', 'invalid_value');
+  }
+  return { format, granularities: granularities.size > 0 ? granularities : new Set(['segment']), stream };
 }
 
-function parseTemperature(value: string | undefined): number {
-  if (value === undefined || value.trim() === '') return 0;
+function parseStream(value: string | null): boolean {
+  if (value === null || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new OpenAiError(400, `stream must be true or false, got "${value}"`, 'stream', 'invalid_value');
+}
+
+function parseTemperature(value: string | null): number {
+  if (value === null || value.trim() === '') return 0;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
     throw new OpenAiError(400, `temperature must be a number from 0 to 1, got "${value}"`, 'temperature', 'invalid_value');
@@ -255,10 +319,10 @@ async function decodeUpload(file: { name: string; bytes: Buffer }): Promise<Floa
 /** OpenAI names the language in full ("english"), not by its code. */
 const languageNames = new Intl.DisplayNames(['en'], { type: 'language' });
 
-function respond(response: ServerResponse, format: ResponseFormat, transcript: Transcript, task: FileTask): void {
+function respond(response: ServerResponse, reply: Reply, transcript: Transcript, task: FileTask): void {
   const text = transcript.text.trim();
   const cues = transcript.segments.map((s) => ({ start: s.start, end: s.end, text: s.text }));
-  switch (format) {
+  switch (reply.format) {
     case 'json':
       return sendBody(response, 'application/json', JSON.stringify({ text }));
     case 'text':
@@ -277,22 +341,38 @@ function respond(response: ServerResponse, format: ResponseFormat, transcript: T
           language: task === 'translate' ? 'english' : spokenLanguage(transcript),
           duration: transcript.durationS,
           text,
-          segments: transcript.segments.map((s, id) => ({
-            id,
-            // Whisper's seek is the window offset in 10 ms frames; the segment start is the closest we keep.
-            seek: Math.round(s.start * 100),
-            start: s.start,
-            end: s.end,
-            text: s.text,
-            tokens: s.tokens,
-            temperature: s.temperature,
-            avg_logprob: s.avgLogprob,
-            compression_ratio: s.compressionRatio,
-            no_speech_prob: s.noSpeechProb,
-          })),
+          ...(reply.granularities.has('word') ? { words: openAiWords(transcript) } : {}),
+          // As OpenAI does, asking for words alone leaves segments out.
+          ...(reply.granularities.has('segment') ? { segments: openAiSegments(transcript) } : {}),
         }),
       );
   }
+}
+
+function openAiSegments(transcript: Transcript): Array<Record<string, unknown>> {
+  return transcript.segments.map((s, id) => ({
+    id,
+    // Whisper's seek is the window offset in 10 ms frames; the segment start is the closest we keep.
+    seek: Math.round(s.start * 100),
+    start: s.start,
+    end: s.end,
+    text: s.text,
+    tokens: s.tokens,
+    temperature: s.temperature,
+    avg_logprob: s.avgLogprob,
+    compression_ratio: s.compressionRatio,
+    no_speech_prob: s.noSpeechProb,
+  }));
+}
+
+// OpenAI's words are spoken words: punctuation at either end is not part of them, case is.
+const EDGE_PUNCTUATION = /^\p{P}+|\p{P}+$/gu;
+
+function openAiWords(transcript: Transcript): Array<{ word: string; start: number; end: number }> {
+  return transcript.segments
+    .flatMap((s) => wordsFromAlignment(s.words ?? [], 0))
+    .map((w) => ({ word: w.word.replace(EDGE_PUNCTUATION, ''), start: w.start, end: w.end }))
+    .filter((w) => w.word !== '');
 }
 
 function spokenLanguage(transcript: Transcript): string {

@@ -1,0 +1,256 @@
+// The official client libraries, unmodified, against an in-process gateway with tiny.en on
+// loopback: what a user who only changes the base URL of the client they already use gets.
+// @deepgram/sdk (pre-recorded transcribeFile, live) and openai (transcriptions with word
+// timestamps, and streamed).
+import { readFileSync } from 'node:fs';
+import { DeepgramClient } from '@deepgram/sdk';
+import OpenAI, { toFile } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudioFile } from '../../src/audio/load.js';
+import { floatToMulaw } from '../../src/audio/g711.js';
+import { parseWav } from '../../src/audio/wav.js';
+import { scoreWer } from '../../src/eval/wer.js';
+import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { fixture } from '../helpers.js';
+
+const API_KEY = 'sdk-test-key';
+const jfk = fixture('jfk');
+const jfkBytes = readFileSync(jfk.path);
+
+let factory: WhisperSessionFactory;
+let server: GatewayServer;
+let url: string;
+
+beforeAll(async () => {
+  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 1 });
+  // Keys on, so the SDKs' own ways of sending them are part of what is tested.
+  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: new Set([API_KEY]), host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
+  url = await server.start();
+});
+
+afterAll(async () => {
+  await server?.shutdown();
+  factory?.close();
+});
+
+function deepgram(): DeepgramClient {
+  return new DeepgramClient({
+    apiKey: API_KEY,
+    environment: { base: url, production: url.replace(/^http/, 'ws'), agent: url, agentRest: url },
+    maxRetries: 0,
+  });
+}
+
+function openai(): OpenAI {
+  return new OpenAI({ apiKey: API_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+}
+
+function wer(reference: string, hypothesis: string): number {
+  return scoreWer([{ ref: reference, hyp: hypothesis }]).wer;
+}
+
+// The SDK's message union, read by field name as a client does.
+type LiveMessage = Record<string, any>;
+
+/**
+ * One live session through the SDK: the audio in 100 ms messages, then either CloseStream, or
+ * Finalize and CloseStream once Finalize's results are in; it ends when the server closes.
+ */
+async function live(args: Record<string, unknown>, audio: Buffer, bytesPerSecond: number, end: 'finalize' | 'close'): Promise<LiveMessage[]> {
+  const connection = await deepgram().listen.v1.connect({ model: 'nova-3', reconnectAttempts: 0, ...args } as Parameters<DeepgramClient['listen']['v1']['connect']>[0]);
+  const messages: LiveMessage[] = [];
+  connection.connect();
+  await connection.waitForOpen();
+  const received = (async () => {
+    for await (const message of connection as AsyncIterable<LiveMessage>) {
+      messages.push(message);
+      if (end === 'finalize' && message.type === 'Results' && message.from_finalize === true) connection.sendCloseStream({ type: 'CloseStream' });
+    }
+  })();
+  const step = Math.round(bytesPerSecond / 10);
+  for (let at = 0; at < audio.length; at += step) connection.sendMedia(audio.subarray(at, at + step));
+  // Finalize must flush at once: with CloseStream held back, nothing else would end the session.
+  if (end === 'finalize') connection.sendFinalize({ type: 'Finalize' });
+  else connection.sendCloseStream({ type: 'CloseStream' });
+  await received;
+  return messages;
+}
+
+function finalText(messages: LiveMessage[]): string {
+  return messages
+    .filter((m) => m.type === 'Results' && m.is_final)
+    .map((m) => m.channel.alternatives[0].transcript as string)
+    .join(' ');
+}
+
+async function linear16(path: string): Promise<Buffer> {
+  const { samples } = await loadAudioFile(path);
+  const pcm = Buffer.alloc(samples.length * 2);
+  samples.forEach((x, i) => pcm.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x * 32767))), i * 2));
+  return pcm;
+}
+
+describe('@deepgram/sdk pre-recorded', () => {
+  it('transcribeFile answers with words, utterances and paragraphs', async () => {
+    const response = await deepgram().listen.v1.media.transcribeFile(jfkBytes, {
+      model: 'nova-3',
+      smart_format: true,
+      utterances: true,
+      paragraphs: true,
+    });
+    expect(response.metadata).toMatchObject({ channels: 1, models: [expect.any(String)] });
+    expect(response.metadata.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.metadata.duration).toBeCloseTo(jfk.duration_s, 1);
+    expect(response.metadata.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(Object.values(response.metadata.model_info)[0]).toMatchObject({ name: 'tiny.en', arch: 'whisper' });
+    // nova-3 is not served here: the SDK's usual model still works, with a warning.
+    expect(JSON.stringify(response.metadata)).toContain('model_substituted');
+
+    const alternative = response.results.channels[0].alternatives![0];
+    expect(wer(jfk.text, alternative.transcript!)).toBe(0);
+    expect(alternative.confidence).toBeGreaterThan(0.5);
+    const words = alternative.words as Array<{ word: string; start: number; end: number; confidence: number; punctuated_word: string }>;
+    expect(words.map((w) => w.word).join(' ')).toBe(alternative.transcript!.toLowerCase().replace(/[^a-z ]/g, ''));
+    for (const [i, w] of words.entries()) {
+      expect(w.punctuated_word.toLowerCase()).toContain(w.word);
+      expect(w.end).toBeGreaterThan(w.start);
+      if (i > 0) expect(w.start).toBeGreaterThanOrEqual(words[i - 1].end);
+    }
+    expect(words[words.length - 1].end).toBeLessThanOrEqual(jfk.duration_s);
+
+    const utterances = response.results.utterances!;
+    expect(utterances.length).toBeGreaterThan(0);
+    expect(utterances.flatMap((u) => u.words!.map((w) => w.word))).toEqual(words.map((w) => w.word));
+    expect(utterances[0]).toMatchObject({ channel: 0, start: words[0].start, id: expect.any(String) });
+
+    const paragraphs = alternative.paragraphs!;
+    expect(paragraphs.transcript!.startsWith('\n')).toBe(true);
+    expect(paragraphs.paragraphs!.reduce((n, p) => n + p.num_words!, 0)).toBe(words.length);
+    expect(wer(jfk.text, paragraphs.paragraphs!.flatMap((p) => p.sentences!.map((s) => s.text)).join(' '))).toBe(0);
+  });
+
+  it('transcribeFile takes raw 8 kHz mu-law with encoding and sample_rate', async () => {
+    // The SDK's pre-recorded options lack sample_rate, so it goes as an extra query parameter, as Deepgram documents.
+    const clip = fixture('tel8k-2830-3980-0029');
+    const wav = parseWav(readFileSync(clip.path));
+    expect(wav.sampleRate).toBe(8000);
+    const mulaw = Buffer.from(wav.samples.map(floatToMulaw));
+    const response = await deepgram().listen.v1.media.transcribeFile(
+      mulaw,
+      { encoding: 'mulaw', punctuate: false },
+      { queryParams: { sample_rate: 8000 } },
+    );
+    const alternative = response.results.channels[0].alternatives![0];
+    expect(wer(clip.text, alternative.transcript!)).toBeLessThanOrEqual(0.15);
+    expect(alternative.transcript).toBe(alternative.transcript!.toLowerCase());
+    expect(alternative.words![0]).not.toHaveProperty('punctuated_word');
+    expect(response.metadata.duration).toBeCloseTo(clip.duration_s, 1);
+  });
+
+  it('transcribeUrl is refused with 400: the gateway fetches nothing', async () => {
+    const failure = await deepgram()
+      .listen.v1.media.transcribeUrl({ url: 'https://dpgr.am/spacewalk.wav' })
+      .then(() => null, (error: unknown) => error as { statusCode: number; body: { err_code: string; err_msg: string } });
+    expect(failure?.statusCode).toBe(400);
+    expect(failure?.body.err_code).toBe('REMOTE_URL_UNSUPPORTED');
+    expect(failure?.body.err_msg).toMatch(/does not fetch audio from URLs/);
+  });
+
+  it('a wrong key is refused with 401', async () => {
+    const client = new DeepgramClient({ apiKey: 'wrong', environment: { base: url, production: url, agent: url, agentRest: url }, maxRetries: 0 });
+    const failure = await client.listen.v1.media.transcribeFile(jfkBytes, {}).then(
+      () => null,
+      (error: unknown) => error as { statusCode: number; body: { err_code: string } },
+    );
+    expect(failure?.statusCode).toBe(401);
+    expect(failure?.body.err_code).toBe('INVALID_AUTH');
+  });
+});
+
+describe('@deepgram/sdk live', () => {
+  it('on its defaults, transcribes a stream closed with CloseStream and ends with Metadata', async () => {
+    const messages = await live({ encoding: 'linear16', sample_rate: 16000 }, await linear16(jfk.path), 32000, 'close');
+    expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+    expect(messages[messages.length - 1]).toMatchObject({ type: 'Metadata', channels: 1 });
+  });
+
+  it('with endpointing 10, Finalize flushes what was sent as from_finalize results', async () => {
+    const messages = await live({ encoding: 'linear16', sample_rate: 16000, endpointing: 10, interim_results: true }, await linear16(jfk.path), 32000, 'finalize');
+    const flushed = messages.findIndex((m) => m.type === 'Results' && m.from_finalize === true);
+    expect(flushed).toBeGreaterThanOrEqual(0);
+    // Finalize flushed everything: CloseStream, sent after its first result, found nothing left.
+    const afterFlush = messages.slice(flushed).filter((m) => m.type === 'Results' && m.is_final && !m.from_finalize);
+    expect(afterFlush.map((m) => m.channel.alternatives[0].transcript).join('')).toBe('');
+    expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('transcribes 8 kHz mu-law', async () => {
+    const clip = fixture('tel8k-2830-3980-0029');
+    const wav = parseWav(readFileSync(clip.path));
+    const mulaw = Buffer.from(wav.samples.map(floatToMulaw));
+    const messages = await live({ encoding: 'mulaw', sample_rate: 8000 }, mulaw, 8000, 'close');
+    expect(wer(clip.text, finalText(messages))).toBeLessThanOrEqual(0.2);
+  });
+});
+
+describe('openai audio.transcriptions', () => {
+  it('verbose_json with word granularity has the aligned words', async () => {
+    const result = await openai().audio.transcriptions.create({
+      file: await toFile(jfkBytes, 'jfk.wav', { type: 'audio/wav' }),
+      model: 'whisper-1',
+      response_format: 'verbose_json',
+      timestamp_granularities: ['word', 'segment'],
+    });
+    expect(wer(jfk.text, result.text)).toBe(0);
+    const words = result.words!;
+    expect(words.map((w) => w.word.toLowerCase()).join(' ')).toBe(result.text.toLowerCase().replace(/[^a-z ]/g, '').trim());
+    for (const [i, w] of words.entries()) {
+      expect(w.word).toMatch(/^\S+$/);
+      expect(w.end).toBeGreaterThan(w.start);
+      if (i > 0) expect(w.start).toBeGreaterThanOrEqual(words[i - 1].end);
+    }
+    // "ask" (the second one) begins after 7 s in the recording.
+    expect(words.filter((w) => w.word.toLowerCase() === 'ask')[1].start).toBeGreaterThan(7);
+    expect(result.segments!.length).toBeGreaterThan(0);
+  });
+
+  it('word granularity alone leaves the segments out, as OpenAI does', async () => {
+    const result = await openai().audio.transcriptions.create({
+      file: await toFile(jfkBytes, 'jfk.wav'),
+      model: 'whisper-1',
+      response_format: 'verbose_json',
+      timestamp_granularities: ['word'],
+    });
+    expect(result.words!.length).toBeGreaterThan(10);
+    expect(result.segments).toBeUndefined();
+  });
+
+  it('stream: true yields text deltas, then the done event with the whole text', async () => {
+    const stream = await openai().audio.transcriptions.create({
+      file: await toFile(jfkBytes, 'jfk.wav'),
+      model: 'gpt-4o-mini-transcribe',
+      stream: true,
+    });
+    const events = [];
+    for await (const event of stream) events.push(event);
+    const deltas = events.filter((e) => e.type === 'transcript.text.delta');
+    const done = events.filter((e) => e.type === 'transcript.text.done');
+    expect(deltas.length).toBeGreaterThan(0);
+    expect(done).toHaveLength(1);
+    expect(events[events.length - 1]).toBe(done[0]);
+    expect(deltas.map((d) => d.delta).join('')).toBe(done[0].text);
+    expect(wer(jfk.text, done[0].text)).toBe(0);
+  });
+
+  it('stream: true with a format that cannot stream is refused with 400, not an empty stream', async () => {
+    const failure = await openai()
+      .audio.transcriptions.create({ file: await toFile(jfkBytes, 'jfk.wav'), model: 'whisper-1', response_format: 'srt', stream: true })
+      .then(() => null, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(failure).toMatchObject({ status: 400, param: 'stream', code: 'invalid_value' });
+  });
+});
