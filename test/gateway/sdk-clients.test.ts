@@ -1,6 +1,7 @@
 // The official client libraries, unmodified, against an in-process gateway with tiny.en on
 // loopback: what a user who only changes the base URL of the client they already use gets.
-// @deepgram/sdk (pre-recorded transcribeFile, live) and openai (transcriptions with word
+// @deepgram/sdk (pre-recorded transcribeFile; live on its defaults, with endpointing 10 and
+// Finalize, Chrome's WebM Opus and 8 kHz mu-law) and openai (transcriptions with word
 // timestamps, and streamed).
 import { readFileSync } from 'node:fs';
 import { DeepgramClient } from '@deepgram/sdk';
@@ -151,6 +152,12 @@ describe('@deepgram/sdk pre-recorded', () => {
     expect(response.metadata.duration).toBeCloseTo(clip.duration_s, 1);
   });
 
+  it('transcribeFile reads a WebM recording from its bytes', async () => {
+    const webm = readFileSync(jfk.path.replace(/jfk\.wav$/, 'jfk-mediarecorder.webm'));
+    const response = await deepgram().listen.v1.media.transcribeFile(webm, {});
+    expect(wer(jfk.text, response.results.channels[0].alternatives![0].transcript!)).toBeLessThanOrEqual(0.1);
+  });
+
   it('transcribeUrl is refused with 400: the gateway fetches nothing', async () => {
     const failure = await deepgram()
       .listen.v1.media.transcribeUrl({ url: 'https://dpgr.am/spacewalk.wav' })
@@ -185,6 +192,13 @@ describe('@deepgram/sdk live', () => {
     // Finalize flushed everything: CloseStream, sent after its first result, found nothing left.
     const afterFlush = messages.slice(flushed).filter((m) => m.type === 'Results' && m.is_final && !m.from_finalize);
     expect(afterFlush.map((m) => m.channel.alternatives[0].transcript).join('')).toBe('');
+    expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+  });
+
+  it("transcribes Chrome MediaRecorder's WebM Opus sent with no encoding, as Deepgram's browser tutorial does", async () => {
+    const webm = readFileSync(jfk.path.replace(/jfk\.wav$/, 'jfk-mediarecorder.webm'));
+    // MediaRecorder hands over a chunk every so often; about a tenth of a second each here.
+    const messages = await live({}, webm, Math.ceil(webm.length / jfk.duration_s), 'close');
     expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
   });
 
