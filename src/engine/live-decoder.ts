@@ -15,7 +15,7 @@
 import { words as normalizedWords } from '../text/normalize.js';
 import { WindowDecoder } from './decoder.js';
 import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
-import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
+import { cutRepetitionLoop, cutUnheardRun, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
 import type { PromptCache } from './prompt-cache.js';
 import type { StreamingWindow } from './streaming-window.js';
 import { transcribe, type Segment } from './transcribe.js';
@@ -186,7 +186,7 @@ export class LiveDecoder {
         const word = w.word.trim();
         if (word) words.push({ word, start: w.start, end: w.end, confidence: w.probability, tokens: w.tokens });
       }
-      return { confidence: Math.exp(result.avgLogprob), words: withoutPrefixEcho(model, prefixTokens, words) };
+      return { confidence: Math.exp(result.avgLogprob), words: cutUnheardRun(withoutPrefixEcho(model, prefixTokens, words)) };
     } finally {
       await done();
     }

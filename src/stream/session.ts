@@ -43,6 +43,10 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
   default: DEFAULT_COMMIT_POLICY,
   /** the policy before exact spellings: punctuation ignored, the last word committable */
   'la2-words': { ...DEFAULT_COMMIT_POLICY, match: 'words', holdLastWord: false },
+  /** exact spellings, but the hypothesis' last word may commit */
+  'la2-last-word': { ...DEFAULT_COMMIT_POLICY, holdLastWord: false },
+  'guard-0s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0 },
+  'hop-0.3s': { ...DEFAULT_COMMIT_POLICY, hopS: 0.3 },
   la3: { ...DEFAULT_COMMIT_POLICY, agreement: 3 },
   'guard-0.5s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 },
   'guard-1s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1 },
@@ -53,6 +57,8 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
 
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
+/** A stream's opening audio kept until its first speech is found (see dropSilenceBefore). */
+const STREAM_OPENING_S = 3;
 /** Speech before a hypothesis' first word beyond this means the decoder skipped words. */
 const MAX_SKIPPED_SPEECH_S = 0.5;
 /** Alignment may start a word a little after its onset. */
@@ -81,6 +87,8 @@ export class StreamingSession implements LiveSession {
   private received = 0;
   private readonly vad: VoiceActivityDetector;
   private inUtterance = false;
+  /** the VAD has found speech in this stream */
+  private heardSpeech = false;
   /** stream samples at which endpoints were detected and not yet flushed, oldest first */
   private endpoints: number[] = [];
   private finalizeWaiters: Array<() => void> = [];
@@ -132,6 +140,7 @@ export class StreamingSession implements LiveSession {
     for (const event of this.vad.process(samples)) {
       if (event.type === 'speech_start') {
         this.inUtterance = true;
+        this.heardSpeech = true;
         this.utteranceEndSent = true;
         if (this.options.vadEvents) this.emit({ type: 'speech_started', timestamp: round(event.atS) });
       } else if (this.inUtterance) {
@@ -178,6 +187,10 @@ export class StreamingSession implements LiveSession {
 
   /** Forgets audio before `sample`, keeping a pre-roll so the next utterance's onset survives. */
   private dropSilenceBefore(sample: number): void {
+    // Until the first speech the VAD is still learning the background from the stream's
+    // first frames, and a talker heard from the first frame on is taken for it until a pause:
+    // the opening seconds stay, so that the first utterance's decode hears its first words.
+    if (!this.heardSpeech && sample <= STREAM_OPENING_S * SAMPLE_RATE) return;
     const keepFrom = Math.max(this.bufferStart, sample - PREROLL_S * SAMPLE_RATE);
     this.trimTo(keepFrom);
     this.emittedUntil = Math.max(this.emittedUntil, keepFrom);

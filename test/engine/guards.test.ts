@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutRepetitionLoop, prefixEchoStart } from '../../src/engine/guards.js';
+import { cutRepetitionLoop, cutUnheardRun, prefixEchoStart } from '../../src/engine/guards.js';
 
 const words = (text: string) => text.split(' ');
 
@@ -25,5 +25,34 @@ describe('cutRepetitionLoop', () => {
   it('keeps one copy of a block repeated at least four times at the end', () => {
     expect(cutRepetitionLoop([1, 2, 3, 4, 3, 4, 3, 4, 3, 4])).toEqual([1, 2, 3, 4]);
     expect(cutRepetitionLoop([1, 2, 3, 4, 3, 4, 3, 4])).toEqual([1, 2, 3, 4, 3, 4, 3, 4]);
+  });
+});
+
+describe('cutUnheardRun', () => {
+  const timed = (spec: Array<[string, number, number]>) => spec.map(([word, start, end]) => ({ word, start, end }));
+
+  it('cuts where three words in a row were aligned to no audio (a loop written on one frame)', () => {
+    const hypothesis = timed([
+      ['modern,', 11.88, 12.66],
+      ['in', 12.68, 12.68],
+      ['being', 12.68, 12.68],
+      ['comparatively', 12.68, 12.68],
+      ['modern,', 12.68, 12.68],
+    ]);
+    expect(cutUnheardRun(hypothesis).map((w) => w.word)).toEqual(['modern,']);
+  });
+
+  it('keeps short words that are heard between longer ones, and a phrase said twice', () => {
+    const hypothesis = timed([
+      ['tear', 1.0, 1.2],
+      ['a', 1.2, 1.2],
+      ['fence', 1.2, 1.6],
+      ['tear', 1.7, 1.9],
+      ['down', 1.9, 2.1],
+      ['the', 2.1, 2.12],
+      ['a', 2.12, 2.13],
+      ['fence', 2.13, 2.5],
+    ]);
+    expect(cutUnheardRun(hypothesis)).toEqual(hypothesis);
   });
 });
