@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { Resampler, resample } from '../../src/audio/resample.js';
+import { Resampler, SAMPLE_RATE_RANGE, resample } from '../../src/audio/resample.js';
 
 const AMPLITUDE = 0.5;
 
@@ -160,6 +160,55 @@ describe('resample: other ratios', () => {
   it('rejects rates that are not positive integers', () => {
     expect(() => resample(new Float32Array(4), 0, 16000)).toThrow(RangeError);
     expect(() => new Resampler(44100.5, 16000)).toThrow(/fromRate/);
+  });
+
+  it('rejects rates outside 8-192 kHz, before building anything', () => {
+    expect(SAMPLE_RATE_RANGE).toEqual({ min: 8000, max: 192000 });
+    for (const rate of [10, 7999, 192001, 4294967291]) {
+      expect(() => new Resampler(rate, 16000), `${rate}`).toThrow(/fromRate must be an integer from 8000 to 192000 Hz/);
+    }
+    expect(() => new Resampler(16000, 4294967291)).toThrow(/toRate/);
+  });
+});
+
+describe('resample: odd rates (any integer a client may declare)', () => {
+  const oddRates = [8001, 11111, 44099, 47999, 96001, 191999];
+
+  it.each(oddRates)('%i Hz -> 16 kHz keeps the pass band clean and removes 9 kHz by 60 dB', (fromRate) => {
+    for (const frequency of [1000, Math.min(7000, Math.floor(fromRate * 0.45))]) {
+      const fit = fitSteadyState(resample(sine(frequency, fromRate, 0.3), fromRate, 16000), 16000, frequency);
+      expect(Math.abs(decibels(fit.amplitude / AMPLITUDE)), `${frequency} Hz gain`).toBeLessThan(0.1);
+      expect(decibels(fit.residualRms / (AMPLITUDE / Math.SQRT2)), `${frequency} Hz residual`).toBeLessThan(-60);
+    }
+    if (fromRate > 18000) {
+      const input = sine(9000, fromRate, 0.3);
+      expect(decibels(rms(steadyState(resample(input, fromRate, 16000))) / rms(steadyState(input)))).toBeLessThan(-60);
+    }
+  });
+
+  it('streams an odd rate chunk by chunk exactly as in one piece', () => {
+    const input = noise(Math.round(44099 * 0.2));
+    const expected = resample(input, 44099, 16000);
+    const resampler = new Resampler(44099, 16000);
+    const pieces = [];
+    for (let start = 0; start < input.length; start += 883) pieces.push(...resampler.process(input.subarray(start, start + 883)));
+    pieces.push(...resampler.flush());
+    expect(Float32Array.from(pieces)).toEqual(expected);
+  });
+
+  it("converts a new odd rate's first 20 ms chunk within 100 ms (a table per phase took 0.5 s)", () => {
+    resample(noise(480), 48000, 16000); // compiled once, so only the table is timed
+    for (const fromRate of [44097, 47993, 191993]) {
+      const started = performance.now();
+      new Resampler(fromRate, 16000).process(noise(Math.round(fromRate * 0.02)));
+      expect(performance.now() - started, `${fromRate} Hz`).toBeLessThan(100);
+    }
+  });
+
+  it('builds no table when a Resampler is made, only at its first output', () => {
+    const started = performance.now();
+    for (let rate = 40001; rate < 40041; rate += 2) new Resampler(rate, 16000);
+    expect(performance.now() - started).toBeLessThan(20);
   });
 });
 
