@@ -62,16 +62,21 @@ function greatestCommonDivisor(a: number, b: number): number {
   return a;
 }
 
-/** Zeroth-order modified Bessel function of the first kind, by its power series. */
+/**
+ * Zeroth-order modified Bessel function of the first kind, by Abramowitz and Stegun's
+ * polynomial approximations 9.8.1 and 9.8.2 (relative error under 2e-7, below float32's
+ * resolution): a table has up to 430,000 weights, and the power series made it 3x slower.
+ */
 function besselI0(x: number): number {
-  const quarterSquare = (x * x) / 4;
-  let term = 1;
-  let sum = 1;
-  for (let k = 1; term > sum * 1e-17; k++) {
-    term *= quarterSquare / (k * k);
-    sum += term;
+  if (x < 3.75) {
+    const t = (x / 3.75) ** 2;
+    return 1 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))));
   }
-  return sum;
+  const t = 3.75 / x;
+  const polynomial =
+    0.39894228 +
+    t * (0.01328592 + t * (0.00225319 + t * (-0.00157565 + t * (0.00916281 + t * (-0.02057706 + t * (0.02635537 + t * (-0.01647633 + t * 0.00392377)))))));
+  return (Math.exp(x) / Math.sqrt(x)) * polynomial;
 }
 
 function weightsFor(design: FilterDesign): Float32Array {

@@ -196,19 +196,20 @@ describe('resample: odd rates (any integer a client may declare)', () => {
     expect(Float32Array.from(pieces)).toEqual(expected);
   });
 
-  it("converts a new odd rate's first 20 ms chunk within 100 ms (a table per phase took 0.5 s)", () => {
+  // Bounds with room for a busy machine: a table per phase took 0.5-1.9 s.
+  it("converts a new odd rate's first 20 ms chunk within 250 ms (a table per phase took 0.5 s)", () => {
     resample(noise(480), 48000, 16000); // compiled once, so only the table is timed
     for (const fromRate of [44097, 47993, 191993]) {
       const started = performance.now();
       new Resampler(fromRate, 16000).process(noise(Math.round(fromRate * 0.02)));
-      expect(performance.now() - started, `${fromRate} Hz`).toBeLessThan(100);
+      expect(performance.now() - started, `${fromRate} Hz`).toBeLessThan(250);
     }
   });
 
   it('builds no table when a Resampler is made, only at its first output', () => {
     const started = performance.now();
     for (let rate = 40001; rate < 40041; rate += 2) new Resampler(rate, 16000);
-    expect(performance.now() - started).toBeLessThan(20);
+    expect(performance.now() - started).toBeLessThan(50);
   });
 });
 
