@@ -8,8 +8,18 @@
  */
 
 import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from './g711.js';
+import { SAMPLE_RATE_RANGE } from './resample.js';
 
-export type AudioErrorCode = 'not_wav' | 'unsupported_format' | 'truncated' | 'corrupt' | 'not_found';
+export type AudioErrorCode =
+  | 'not_wav'
+  | 'unsupported_format'
+  | 'truncated'
+  | 'corrupt'
+  | 'not_found'
+  /** outside SAMPLE_RATE_RANGE: refused before any work, and never handed to ffmpeg */
+  | 'bad_sample_rate'
+  /** longer than the caller's limit, declared or decoded */
+  | 'too_long';
 
 export class AudioFormatError extends Error {
   override readonly name = 'AudioFormatError';
@@ -80,7 +90,30 @@ export function looksLikeWav(buf: Uint8Array): boolean {
   return (container === 'RIFF' || container === 'RF64') && fourCC(view, 8) === 'WAVE';
 }
 
+/** Where a WAV file's samples are and how they are stored, read without decoding them. */
+export interface WavLayout {
+  format: WavFormat;
+  dataOffset: number;
+  /** Whole frames (one sample of every channel) in the data chunk. */
+  frames: number;
+}
+
 export function parseWav(buf: Uint8Array, name: string = DEFAULT_NAME): DecodedAudio {
+  const { format, dataOffset, frames } = readWavLayout(buf, name);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return {
+    sampleRate: format.sampleRate,
+    channels: format.channels,
+    samples: decodeToMono(view, dataOffset, frames, format),
+    durationS: frames / format.sampleRate,
+  };
+}
+
+/**
+ * The header of a whole WAV file, checked as parseWav checks it; the samples can then be
+ * decoded piece by piece with decodeToMono, and the declared duration refused before any is.
+ */
+export function readWavLayout(buf: Uint8Array, name: string = DEFAULT_NAME): WavLayout {
   const fail = (code: AudioErrorCode, problem: string): never => {
     throw new AudioFormatError(code, `${name}: ${problem}`);
   };
@@ -149,16 +182,13 @@ export function parseWav(buf: Uint8Array, name: string = DEFAULT_NAME): DecodedA
   }
   if (dataOffset < 0) fail('corrupt', `no 'data' chunk in ${buf.length} bytes`);
 
+  const { min, max } = SAMPLE_RATE_RANGE;
+  if (format.sampleRate < min || format.sampleRate > max) {
+    fail('bad_sample_rate', `fmt declares ${format.sampleRate} Hz; supported sample rates are ${min}–${max} Hz`);
+  }
   const blockAlign = format.containerBytes * format.channels;
   // A partial last frame happens when a recorder is killed mid-write; the whole frames are fine.
-  const frames = Math.floor(dataLength / blockAlign);
-  const samples = decodeToMono(view, dataOffset, frames, format);
-  return {
-    sampleRate: format.sampleRate,
-    channels: format.channels,
-    samples,
-    durationS: frames / format.sampleRate,
-  };
+  return { format, dataOffset, frames: Math.floor(dataLength / blockAlign) };
 }
 
 export interface WavHeader {
@@ -242,6 +272,8 @@ function parseFmtChunk(
     );
   }
 
+  // Only here: compressed codecs (MP3 in WAV) declare 0 and are ffmpeg's to decode.
+  if (bitsPerSample === 0) fail('corrupt', `fmt declares 0 bits per sample for ${encoding} samples`);
   const bytesFromBits = Math.ceil(bitsPerSample / 8);
   if (blockAlign === 0) blockAlign = bytesFromBits * channels;
   if (blockAlign % channels !== 0) {

@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeAudioBytes } from '../audio/load.js';
+import { decodeAudioBytes, decodeStreamBytes } from '../audio/load.js';
 import { AudioFormatError, looksLikeWav } from '../audio/wav.js';
 import { AudioInputError, createAudioDecoder } from '../stream/audio-decoder.js';
 import type { GatewayLog } from './log.js';
@@ -23,7 +23,7 @@ import { modelInfoFor } from './model-info.js';
 import { DEFAULT_UTT_SPLIT_S, prerecordedResponse, type PrerecordedOptions } from './prerecorded-response.js';
 import { checkAuth, parseListenParams, ProtocolError, resolveModel, type ListenParams, type ParameterWarning } from './protocol.js';
 import { QueueFullError } from './serial-queue.js';
-import { refusedUploadHeaders, type FileJobs } from './transcriptions.js';
+import { refusedUploadHeaders, type FileJobs, type FileSlot } from './transcriptions.js';
 
 /** Parameters of the pre-recorded API that the live parser does not know. */
 const PRERECORDED_PARAMETERS = ['utterances', 'paragraphs', 'utt_split', 'detect_language'] as const;
@@ -76,6 +76,7 @@ export class PrerecordedEndpoint {
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = randomUUID();
+    let slot: FileSlot | null = null;
     try {
       const url = new URL(request.url ?? '/', 'http://chorus.invalid');
       this.authenticate(request, url);
@@ -83,21 +84,23 @@ export class PrerecordedEndpoint {
       if (transcriber === null) throw new PrerecordedError(503, 'MODEL_LOADING', 'the model is still loading; try again shortly');
       const query = prerecordedQuery(url.searchParams);
       checkContentType(request);
-      const body = await this.readBody(request);
-      if (body.length === 0) throw new PrerecordedError(400, 'EMPTY_BODY', 'the request body holds no audio; send the audio file as the body');
-      const audio = await decodeBody(body, query);
-
       const requested = query.listen.language;
       if (requested !== null && !transcriber.acceptsLanguage(requested)) {
         throw new PrerecordedError(400, 'INVALID_QUERY_PARAMETER', `language: "${requested}" is not available with model ${transcriber.modelName}`);
       }
+      // Taken before the body is read: a full line refuses at once.
+      slot = this.jobs.reserve();
+      const body = await this.readBody(request);
+      if (body.length === 0) throw new PrerecordedError(400, 'EMPTY_BODY', 'the request body holds no audio; send the audio file as the body');
       const { warning } = resolveModel(query.listen.model, [transcriber.modelName], transcriber.modelName);
       const created = new Date();
-      const transcript = await this.jobs.run(transcriber, audio, {
-        task: 'transcribe',
-        language: requested ?? transcriber.defaultLanguage,
-        wordTimestamps: true,
-      });
+      const transcript = await slot.run(async () =>
+        transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), {
+          task: 'transcribe',
+          language: requested ?? transcriber.defaultLanguage,
+          wordTimestamps: true,
+        }),
+      );
       const answer = prerecordedResponse(transcript, query.options, {
         requestId,
         sha256: createHash('sha256').update(body).digest('hex'),
@@ -112,6 +115,8 @@ export class PrerecordedEndpoint {
         .end(text);
     } catch (error) {
       this.fail(request, response, requestId, error);
+    } finally {
+      slot?.release();
     }
   }
 
@@ -256,19 +261,16 @@ function checkContentType(request: IncomingMessage): void {
   throw new PrerecordedError(415, 'UNSUPPORTED_CONTENT_TYPE', `Content-Type ${type} is not audio: send the audio file as the body with Content-Type audio/* or application/octet-stream`);
 }
 
-async function decodeBody(body: Buffer, query: PrerecordedQuery): Promise<Float32Array> {
+async function decodeBody(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array> {
+  const label = 'the request body';
   try {
     // `encoding` describes headerless audio; a WAV file says what it holds itself.
-    if (!query.rawEncoding || looksLikeWav(body)) return (await decodeAudioBytes(body, 'the request body')).samples;
+    if (!query.rawEncoding || looksLikeWav(body)) return (await decodeAudioBytes(body, label, { maxDurationS })).samples;
     const { encoding, sampleRate, channels } = query.listen;
     const decoder = await createAudioDecoder({ encoding, sampleRate, channels });
-    const head = decoder.decode(body);
-    const tail = decoder.flush();
-    const samples = new Float32Array(head.length + tail.length);
-    samples.set(head);
-    samples.set(tail, head.length);
-    return samples;
+    return await decodeStreamBytes(decoder, body, label, { maxDurationS });
   } catch (error) {
+    if (error instanceof AudioFormatError && error.code === 'too_long') throw new PrerecordedError(413, 'AUDIO_TOO_LONG', error.message);
     if (error instanceof AudioFormatError || error instanceof AudioInputError) throw new PrerecordedError(400, 'INVALID_AUDIO', error.message);
     throw error;
   }

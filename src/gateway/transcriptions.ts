@@ -48,14 +48,22 @@ export function whisperFileTranscriber(model: WhisperModel, modelName: string): 
 }
 
 /**
- * The model, the wait line and the upload limit that every file endpoint shares: one line for
- * all of them, so a burst on one API cannot get around the limit by arriving on the other.
+ * The model, the wait line and the upload and duration limits that every file endpoint shares:
+ * one line for all of them, so a burst on one API cannot get around the limit by arriving on
+ * the other. A request takes its place in the line before its upload is read, and its audio
+ * is decoded only when its turn comes, so a full line refuses at once, before spending memory
+ * or time on the upload, and one file at a time is decoded (decoded audio is 64 KiB a second).
  */
 export class FileJobs {
   private readonly queue = new SerialQueue(MAX_WAITING_FILES);
   private transcriber: FileTranscriber | null = null;
+  /** Places taken by requests whose upload is still being read. */
+  private reserved = 0;
 
-  constructor(readonly maxUploadBytes: number) {}
+  constructor(
+    readonly maxUploadBytes: number,
+    readonly maxDurationS: number = MAX_FILE_DURATION_S,
+  ) {}
 
   attach(transcriber: FileTranscriber): void {
     this.transcriber = transcriber;
@@ -66,10 +74,32 @@ export class FileJobs {
     return this.transcriber;
   }
 
-  /** Rejects with QueueFullError at once when the line is full. */
-  run(transcriber: FileTranscriber, pcm: Float32Array, options: Partial<TranscribeOptions>): Promise<Transcript> {
-    return this.queue.run(() => transcriber.transcribe(pcm, options));
+  /** Throws QueueFullError at once when the line is full; release the place if the job never runs. */
+  reserve(): FileSlot {
+    if (this.queue.size + this.reserved > MAX_WAITING_FILES) {
+      throw new QueueFullError(`${this.queue.size + this.reserved} files are already in line`);
+    }
+    this.reserved++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.reserved--;
+    };
+    return {
+      run: (job) => {
+        release();
+        return this.queue.run(job);
+      },
+      release,
+    };
   }
+}
+
+export interface FileSlot {
+  /** Runs the job when its turn comes: decoding, then transcription. */
+  run<T>(job: () => Promise<T>): Promise<T>;
+  release(): void;
 }
 
 /**
@@ -96,6 +126,8 @@ type Granularity = (typeof GRANULARITIES)[number];
 
 /** Uploads waiting behind the one being transcribed before more are refused with 503. */
 const MAX_WAITING_FILES = 8;
+/** Longest audio a file endpoint transcribes (25 MiB of Opus or MP3 can hold ten hours). */
+export const MAX_FILE_DURATION_S = 2 * 60 * 60;
 /** Whisper's fallback ladder step, used from the requested temperature upwards. */
 const TEMPERATURE_STEP = 0.2;
 /** Prompts longer than Whisper's context are cut by the decoder anyway. */
@@ -125,18 +157,25 @@ export class TranscriptionsEndpoint {
   ) {}
 
   async handle(request: IncomingMessage, response: ServerResponse, task: FileTask): Promise<void> {
+    let slot: FileSlot | null = null;
     try {
       const transcriber = this.admit(request, task);
+      slot = this.jobs.reserve();
       const upload = await this.receive(request);
       const reply = replyShape(upload.fields);
       const options = this.transcribeOptions(upload.fields, transcriber, task);
-      if (upload.file === null) throw new OpenAiError(400, 'a file is required in the "file" field', 'file', 'missing_file');
-      const audio = await decodeUpload(upload.file);
-      const transcript = await this.jobs.run(transcriber, audio, { ...options, wordTimestamps: reply.granularities.has('word') });
+      const file = upload.file;
+      if (file === null) throw new OpenAiError(400, 'a file is required in the "file" field', 'file', 'missing_file');
+      const transcript = await slot.run(async () => {
+        const audio = await decodeUpload(file, this.jobs.maxDurationS);
+        return transcriber.transcribe(audio, { ...options, wordTimestamps: reply.granularities.has('word') });
+      });
       if (reply.stream) sendTranscriptEvents(response, transcript);
       else respond(response, reply, transcript, task);
     } catch (error) {
       this.fail(request, response, error);
+    } finally {
+      slot?.release();
     }
   }
 
@@ -306,13 +345,14 @@ function temperatureLadder(from: number): number[] {
   return ladder;
 }
 
-async function decodeUpload(file: { name: string; bytes: Buffer }): Promise<Float32Array> {
+async function decodeUpload(file: { name: string; bytes: Buffer }, maxDurationS: number): Promise<Float32Array> {
   if (file.bytes.length === 0) throw new OpenAiError(400, 'the uploaded file is empty', 'file', 'invalid_file_format');
   try {
-    return (await decodeAudioBytes(file.bytes, file.name)).samples;
+    return (await decodeAudioBytes(file.bytes, file.name, { maxDurationS })).samples;
   } catch (error) {
-    if (error instanceof AudioFormatError) throw new OpenAiError(400, error.message, 'file', 'invalid_file_format');
-    throw error;
+    if (!(error instanceof AudioFormatError)) throw error;
+    if (error.code === 'too_long') throw new OpenAiError(413, error.message, 'file', 'audio_too_long');
+    throw new OpenAiError(400, error.message, 'file', 'invalid_file_format');
   }
 }
 

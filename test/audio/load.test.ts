@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadAudioFile } from '../../src/audio/load.js';
+import { decodeAudioBytes, decodeStreamBytes, loadAudioFile } from '../../src/audio/load.js';
+import { createAudioDecoder } from '../../src/stream/audio-decoder.js';
 import { AudioFormatError, parseWav } from '../../src/audio/wav.js';
 import { evalDir, loadManifest } from '../../src/eval/manifest.js';
 import { AUDIO } from '../helpers.js';
@@ -283,5 +284,74 @@ describe('loadAudioFile decodes common containers in-process, by their bytes, wi
     expect(audio.decoder).toBe('ffmpeg');
     expect(audio.sourceRate).toBe(16000);
     expect(similarity(audio.samples, original)).toBeGreaterThan(0.9);
+  });
+});
+
+describe('decoding limits for uploads', () => {
+  function pcmWav(rate: number, seconds: number): Buffer {
+    const data = Math.round(rate * seconds) * 2;
+    const header = Buffer.alloc(44);
+    header.write('RIFF', 0);
+    header.writeUInt32LE(36 + data, 4);
+    header.write('WAVEfmt ', 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20);
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(rate, 24);
+    header.writeUInt32LE(rate * 2, 28);
+    header.writeUInt16LE(2, 32);
+    header.writeUInt16LE(16, 34);
+    header.write('data', 36);
+    header.writeUInt32LE(data, 40);
+    return Buffer.concat([header, Buffer.alloc(data)]);
+  }
+
+  async function decodeError(decoding: Promise<unknown>): Promise<AudioFormatError> {
+    const error = await decoding.then(() => undefined, (reason: unknown) => reason);
+    expect(error).toBeInstanceOf(AudioFormatError);
+    return error as AudioFormatError;
+  }
+
+  it("refuses a WAV whose header declares more than the limit, before decoding, with 'too_long'", async () => {
+    const error = await decodeError(decodeAudioBytes(pcmWav(8000, 10), 'long.wav', { maxDurationS: 5 }));
+    expect(error.code).toBe('too_long');
+    expect(error.message).toBe('long.wav: declares 10.0 s of audio; the limit is 5.0 s');
+    expect((await decodeAudioBytes(pcmWav(8000, 5), 'ok.wav', { maxDurationS: 5 })).samples.length).toBe(80000);
+  });
+
+  it('stops decoding compressed audio once it holds more than the limit', async () => {
+    const webm = readFileSync(join(AUDIO, 'jfk-mediarecorder.webm'));
+    const error = await decodeError(decodeAudioBytes(webm, 'jfk.webm', { maxDurationS: 5 }));
+    expect(error.code).toBe('too_long');
+    expect(error.message).toBe('jfk.webm: holds more than 5.0 s; the limit is 5.0 s');
+  });
+
+  it('stops decoding headerless audio once it holds more than the limit', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'mulaw', sampleRate: 8000 });
+    const error = await decodeError(decodeStreamBytes(decoder, new Uint8Array(8000 * 10), 'the body', { maxDurationS: 5 }));
+    expect(error.code).toBe('too_long');
+  });
+
+  it("refuses sample rates outside 8-192 kHz with 'bad_sample_rate', whatever the header says", async () => {
+    for (const rate of [10, 7999, 192001, 4_294_967_291]) {
+      const wav = pcmWav(16000, 0.1);
+      wav.writeUInt32LE(rate, 24);
+      const error = await decodeError(decodeAudioBytes(wav, 'odd.wav'));
+      expect(error.code, `${rate}`).toBe('bad_sample_rate');
+      expect(error.message).toBe(`odd.wav: fmt declares ${rate} Hz; supported sample rates are 8000–192000 Hz`);
+    }
+  });
+
+  it('gives the event loop a turn while a long file decodes', async () => {
+    let last = performance.now();
+    let longestGap = 0;
+    const ticker = setInterval(() => {
+      longestGap = Math.max(longestGap, performance.now() - last);
+      last = performance.now();
+    }, 2);
+    // Two minutes at 44.1 kHz: about a second of work in one piece, more on a busy machine.
+    await decodeAudioBytes(pcmWav(44100, 120), 'long.wav');
+    clearInterval(ticker);
+    expect(longestGap).toBeLessThan(100);
   });
 });
