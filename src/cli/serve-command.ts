@@ -1,8 +1,9 @@
 /**
  * `chorus serve`: the gateway. It listens first and loads the model after, so the process is
  * visibly alive (`/healthz`) while the weights load and becomes ready (`/readyz`) when they
- * are. SIGINT or SIGTERM drains it: new streams are refused, live ones get their finals and
- * a 1001 close, then the process exits; a second signal exits at once.
+ * are. SIGINT or SIGTERM drains it (GatewayServer.shutdown): /readyz turns 503 at once, new
+ * streams and files are refused with 503, live streams get their finals and a 1001 close,
+ * files in flight their answer, then the process exits; a second signal exits at once.
  */
 import { ConfigError, GATEWAY_USAGE, parseGatewayConfig } from '../gateway/config.js';
 import { jsonLinesLog } from '../gateway/log.js';

@@ -8,13 +8,19 @@
 import { parseArgs } from 'node:util';
 import { parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
-import { DEFAULT_MAX_LAG_S } from '../stream/admission.js';
+import { DEFAULT_INGEST_PACING, DEFAULT_MAX_LAG_S, type IngestPacing } from '../stream/admission.js';
 
 export interface GatewayConfig {
   host: string;
   port: number;
   /** null: authentication disabled. */
   apiKeys: ReadonlySet<string> | null;
+  /** Key for GET /metrics; null: the API keys guard it, or nothing when there are none. */
+  metricsKey: string | null;
+  /** Live audio faster than this is refused with ingest_too_fast (close 4002). */
+  ingestPacing: IngestPacing;
+  /** After SIGTERM: how long live sessions and file jobs get to finish before they are cut off. */
+  shutdownGraceMs: number;
   /** Largest WebSocket message accepted; larger ones close the session with 1009. */
   maxFrameBytes: number;
   /** A session that sends neither audio nor KeepAlive for this long is closed. */
@@ -73,6 +79,11 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   maxSessions: 8,
   kvBudgetBytes: null,
   maxLagS: DEFAULT_MAX_LAG_S,
+  metricsKey: null,
+  ingestPacing: DEFAULT_INGEST_PACING,
+  // Long enough for a stream's open utterance to be decoded and sent; orchestrators usually
+  // wait 30 s before they kill.
+  shutdownGraceMs: 10_000,
   batching: true,
   threads: 0,
   precision: null,
@@ -84,6 +95,7 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --host ADDR                   CHORUS_HOST                   listen address (${GATEWAY_DEFAULTS.host})
   --port N                      CHORUS_PORT                   listen port, 0 for any free port (${GATEWAY_DEFAULTS.port})
   --api-key KEY  (repeatable)   CHORUS_API_KEYS (comma list)  accepted keys; none: no authentication
+  --metrics-key KEY             CHORUS_METRICS_KEY            key for GET /metrics (default: the API keys; none: open)
   --max-frame-bytes N[KiB|MiB]  CHORUS_MAX_FRAME_BYTES        largest WebSocket message (1MiB)
   --idle-timeout SECONDS        CHORUS_IDLE_TIMEOUT_S         close sessions silent this long (10)
   --max-outbound-messages N     CHORUS_MAX_OUTBOUND_MESSAGES  unread results before disconnecting (${GATEWAY_DEFAULTS.maxOutboundMessages})
@@ -93,6 +105,9 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --max-sessions N              CHORUS_MAX_SESSIONS           live sessions at once (${GATEWAY_DEFAULTS.maxSessions})
   --kv-budget-mb N              CHORUS_KV_BUDGET_MB           KV cache memory in MiB (enough for --max-sessions)
   --max-lag-s SECONDS           CHORUS_MAX_LAG_S              refuse new sessions while live ones lag more (${GATEWAY_DEFAULTS.maxLagS})
+  --max-ingest-rate X           CHORUS_MAX_INGEST_RATE        refuse live audio faster than X times real time (${GATEWAY_DEFAULTS.ingestPacing.rate})
+  --ingest-burst-s SECONDS      CHORUS_INGEST_BURST_S         audio allowed ahead of that pace (${GATEWAY_DEFAULTS.ingestPacing.burstS})
+  --shutdown-grace-s SECONDS    CHORUS_SHUTDOWN_GRACE_S       after SIGTERM, time to finish streams and files (${GATEWAY_DEFAULTS.shutdownGraceMs / 1000})
   --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
   --precision P                 CHORUS_PRECISION              weight storage: fp32, bf16, int8 or int8-encoder (bf16 with AMX, else int8-encoder)
@@ -130,6 +145,13 @@ function secondsSetting(name: string, value: string, min: number, max: number): 
   const parsed = Number(value);
   if (parsed < min || parsed > max) throw new ConfigError(`${name}: must be between ${min} and ${max} seconds, got ${parsed}`);
   return Math.round(parsed * 1000);
+}
+
+function factorSetting(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(`${name}: expected a number such as 2 or 1.5, got "${value}"`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new ConfigError(`${name}: must be between ${min} and ${max}, got ${parsed}`);
+  return parsed;
 }
 
 function onOffSetting(name: string, value: string): boolean {
@@ -175,6 +197,10 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         host: { type: 'string' },
         port: { type: 'string' },
         'api-key': { type: 'string', multiple: true },
+        'metrics-key': { type: 'string' },
+        'max-ingest-rate': { type: 'string' },
+        'ingest-burst-s': { type: 'string' },
+        'shutdown-grace-s': { type: 'string' },
         'max-frame-bytes': { type: 'string' },
         'idle-timeout': { type: 'string' },
         'max-outbound-messages': { type: 'string' },
@@ -216,6 +242,10 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const maxSessions = pick('max-sessions', 'CHORUS_MAX_SESSIONS');
   const kvBudgetMb = pick('kv-budget-mb', 'CHORUS_KV_BUDGET_MB');
   const maxLag = pick('max-lag-s', 'CHORUS_MAX_LAG_S');
+  const metricsKey = pick('metrics-key', 'CHORUS_METRICS_KEY');
+  const ingestRate = pick('max-ingest-rate', 'CHORUS_MAX_INGEST_RATE');
+  const ingestBurst = pick('ingest-burst-s', 'CHORUS_INGEST_BURST_S');
+  const shutdownGrace = pick('shutdown-grace-s', 'CHORUS_SHUTDOWN_GRACE_S');
   const threads = pick('threads', 'CHORUS_THREADS');
   const precision = pick('precision', 'CHORUS_PRECISION');
   // The flag can only switch batching off; the variable says either way.
@@ -232,6 +262,13 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     host: host ? nonEmpty(host.name, host.value) : GATEWAY_DEFAULTS.host,
     port: port ? integerSetting(port.name, port.value, 0, 65_535) : GATEWAY_DEFAULTS.port,
     apiKeys: apiKeySet(values['api-key'] ?? (env.CHORUS_API_KEYS ?? '').split(',')),
+    metricsKey: metricsKey ? nonEmpty(metricsKey.name, metricsKey.value.trim()) : GATEWAY_DEFAULTS.metricsKey,
+    ingestPacing: {
+      // Below real time an honest client could not keep up with its own microphone.
+      rate: ingestRate ? factorSetting(ingestRate.name, ingestRate.value, 1, 1000) : GATEWAY_DEFAULTS.ingestPacing.rate,
+      burstS: ingestBurst ? secondsSetting(ingestBurst.name, ingestBurst.value, 0, 3600) / 1000 : GATEWAY_DEFAULTS.ingestPacing.burstS,
+    },
+    shutdownGraceMs: shutdownGrace ? secondsSetting(shutdownGrace.name, shutdownGrace.value, 0, 3600) : GATEWAY_DEFAULTS.shutdownGraceMs,
     maxFrameBytes: maxFrameBytes
       ? byteSetting(maxFrameBytes.name, maxFrameBytes.value, KIB, 64 * MIB)
       : GATEWAY_DEFAULTS.maxFrameBytes,

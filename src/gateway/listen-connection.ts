@@ -17,6 +17,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
+import { withinPacing, type IngestPacing } from '../stream/admission.js';
 import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { GatewayLog } from './log.js';
@@ -39,6 +40,7 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   maxOutboundMessages: number;
   maxOutboundBytes: number;
+  ingestPacing: IngestPacing;
 }
 
 export interface ConnectionServices {
@@ -69,6 +71,7 @@ export class ListenConnection {
   private readonly audioHash: Hash = createHash('sha256');
   private readonly created = new Date();
   private receivedSamples = 0;
+  private firstAudioMs: number | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   /** Set once the connection is winding down; later client input is not acted on. */
   private closing = false;
@@ -118,7 +121,6 @@ export class ListenConnection {
           this.fail('slow_consumer', 'the client is not reading its results; more are waiting than the outbound limits allow'),
       },
     );
-    metrics.sessionsActive.inc();
     socket.on('message', (data, isBinary) => this.guard(() => this.onMessage(data, isBinary)));
     socket.on('error', (error) => this.guard(() => this.onSocketError(error)));
     socket.on('close', () => this.guard(() => this.onSocketClosed()));
@@ -148,7 +150,9 @@ export class ListenConnection {
     if (!isBinary) return this.onText(bytes.toString('utf8'));
     if (bytes.length === 0) return this.closeStream();
     if (this.closing) {
-      if (!this.audioAfterCloseReported) {
+      // A client streaming when the server begins to drain did nothing wrong: its audio up to
+      // then is flushed, and the Error shutting_down that follows says why the rest is not.
+      if (!this.audioAfterCloseReported && this.outcome === 'completed') {
         this.audioAfterCloseReported = true;
         this.reportError('audio_after_close', 'audio sent after CloseStream is ignored');
       }
@@ -156,7 +160,22 @@ export class ListenConnection {
     }
     this.resetIdleTimer();
     this.audioHash.update(bytes);
-    this.pushSamples(this.setup.decoder.decode(bytes));
+    const samples = this.setup.decoder.decode(bytes);
+    this.checkPacing(samples.length);
+    this.pushSamples(samples);
+  }
+
+  /** Audio far ahead of real time would queue minutes of work on the device every stream shares. */
+  private checkPacing(samples: number): void {
+    const now = Date.now();
+    this.firstAudioMs ??= now;
+    const pacing = this.setup.settings.ingestPacing;
+    if (!withinPacing((this.receivedSamples + samples) / STREAM_SAMPLE_RATE, (now - this.firstAudioMs) / 1000, pacing)) {
+      throw new ProtocolError(
+        'ingest_too_fast',
+        `audio is arriving faster than ${pacing.rate}x real time (more than ${pacing.burstS} s ahead); send it at the pace it is spoken`,
+      );
+    }
   }
 
   private async onText(text: string): Promise<void> {
@@ -383,7 +402,6 @@ export class ListenConnection {
     this.clearIdleTimer();
     this.giveUpQueue();
     this.socket = null;
-    metrics.sessionsActive.dec();
     metrics.sessionsTotal.inc({ outcome: this.outcome ?? 'disconnected' });
     void this.releaseSession('abort').finally(() => this.closedResolve());
   }

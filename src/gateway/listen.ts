@@ -1,6 +1,6 @@
 /**
  * Admission to `/v1/listen`: everything that can refuse a stream is checked before the
- * WebSocket handshake completes (parameters, credentials, the codec, capacity), so a refused
+ * WebSocket handshake completes (credentials, parameters, the codec, capacity), so a refused
  * client gets an HTTP status and a JSON Error body, as Deepgram's SDKs expect, and no socket
  * or session is spent on it. Accepted streams become ListenConnections.
  */
@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AudioInputError, createAudioDecoder, type AudioDecoder } from '../stream/audio-decoder.js';
 import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
+import type { FailedAuthThrottle } from './auth-throttle.js';
 import type { GatewayConfig } from './config.js';
 import { ListenConnection, type ConnectionServices } from './listen-connection.js';
 import { modelInfoFor } from './model-info.js';
@@ -18,14 +19,13 @@ import { errorMessage } from './protocol-messages.js';
 
 /** Long enough for a client to back off, short enough that capacity freed soon is used. */
 const RETRY_AFTER_S = 1;
-/** How long shutdown waits for sessions to flush their finals before cutting them off. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 class Refusal extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly httpStatus: number = ERROR_DISPOSITIONS[code].httpStatus ?? 500,
+    readonly retryAfterS: number = RETRY_AFTER_S,
   ) {
     super(message);
   }
@@ -46,6 +46,7 @@ export class ListenEndpoint {
   constructor(
     private readonly config: GatewayConfig,
     private readonly services: ConnectionServices,
+    private readonly throttle: FailedAuthThrottle,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -90,7 +91,7 @@ export class ListenEndpoint {
     this.draining = true;
     const all = [...this.connections];
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHUTDOWN_GRACE_MS)));
+    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.config.shutdownGraceMs)));
     const finished = await Promise.race([Promise.all(all.map((c) => c.shutdown())), deadline]);
     clearTimeout(timer);
     if (finished === 'late') {
@@ -107,9 +108,18 @@ export class ListenEndpoint {
     if (sessions === null) throw new Refusal('capacity_exceeded', 'the model is still loading; try again shortly', 503);
 
     const url = new URL(request.url ?? '/', 'http://chorus.invalid');
+    // The key first: without one a client learns nothing, not even which parameters are valid.
+    const address = request.socket.remoteAddress ?? '';
+    const retryAfterS = this.throttle.retryAfterS(address, Date.now());
+    if (retryAfterS > 0) {
+      throw new Refusal('too_many_failed_keys', 'too many upgrades with a wrong or missing API key; wait before trying again', 429, retryAfterS);
+    }
+    const auth = checkAuth({ token: url.searchParams.get('token') }, request.headers, this.config.apiKeys);
+    if (!auth.ok) {
+      this.throttle.recordFailure(address, Date.now());
+      throw new Refusal(auth.error.code, auth.error.message);
+    }
     const params = parseParams(url);
-    const auth = checkAuth(params, request.headers, this.config.apiKeys);
-    if (!auth.ok) throw new Refusal(auth.error.code, auth.error.message);
     const decoder = await openDecoder(params);
     // The client may have given up while the decoder was being built.
     if (socket.destroyed) return;
@@ -125,6 +135,7 @@ export class ListenEndpoint {
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxOutboundMessages: this.config.maxOutboundMessages,
         maxOutboundBytes: this.config.maxOutboundBytes,
+        ingestPacing: this.config.ingestPacing,
       },
       services: this.services,
     });
@@ -155,7 +166,7 @@ export class ListenEndpoint {
       `dg-request-id: ${requestId}`,
       'Connection: close',
     ];
-    if (refusal.httpStatus === 503 || refusal.httpStatus === 429) headers.push(`Retry-After: ${RETRY_AFTER_S}`);
+    if (refusal.httpStatus === 503 || refusal.httpStatus === 429) headers.push(`Retry-After: ${refusal.retryAfterS}`);
     if (refusal.httpStatus === 401) headers.push('WWW-Authenticate: Token');
     socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
   }

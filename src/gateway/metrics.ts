@@ -31,12 +31,6 @@ export class GatewayMetrics {
   private capacitySource: (() => CapacitySnapshot) | null = null;
   private device: DeviceStatus | null = null;
 
-  readonly sessionsActive = new Gauge({
-    name: 'chorus_sessions_active',
-    help: 'Live transcription sessions open now',
-    registers: [this.registry],
-  });
-
   /** outcome: `completed` (CloseStream), `disconnected` (client vanished), or the error code that ended it. */
   readonly sessionsTotal = new Counter({
     name: 'chorus_sessions_total',
@@ -105,6 +99,11 @@ export class GatewayMetrics {
   constructor() {
     // Event-loop delay and heap size are the first things to look at when latency grows.
     collectDefaultMetrics({ register: this.registry });
+    // The count admission and /readyz read, so the three never disagree: a session whose client
+    // has gone is in it until its finals are flushed and its KV slots are free.
+    this.scraped('chorus_sessions_active', 'Live transcription sessions holding engine resources now', () =>
+      this.capacitySource?.().sessionsActive,
+    );
     this.scraped('chorus_capacity_sessions', 'Most live sessions admitted at once (--max-sessions or what the KV pool covers)', () =>
       this.capacitySource?.().sessionsMax,
     );

@@ -12,6 +12,7 @@ export type ProtocolErrorCode =
   | 'bad_parameter'
   | 'missing_credentials'
   | 'invalid_credentials'
+  | 'too_many_failed_keys'
   | 'capacity_exceeded'
   | 'malformed_message'
   | 'unknown_message_type'
@@ -19,6 +20,7 @@ export type ProtocolErrorCode =
   | 'idle_timeout'
   | 'frame_too_large'
   | 'slow_consumer'
+  | 'ingest_too_fast'
   | 'shutting_down'
   | 'internal_error';
 
@@ -52,6 +54,7 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   bad_parameter: { httpStatus: 400, closeCode: null },
   missing_credentials: { httpStatus: 401, closeCode: null },
   invalid_credentials: { httpStatus: 401, closeCode: null },
+  too_many_failed_keys: { httpStatus: 429, closeCode: null },
   // 429 as the issue asks: the client is asking for more than the server has room for now.
   capacity_exceeded: { httpStatus: 429, closeCode: null },
   malformed_message: { httpStatus: null, closeCode: 1008 },
@@ -65,6 +68,7 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   bad_channels: { httpStatus: null, closeCode: 1007 },
   idle_timeout: { httpStatus: null, closeCode: 4000 },
   slow_consumer: { httpStatus: null, closeCode: 4001 },
+  ingest_too_fast: { httpStatus: null, closeCode: 4002 },
   shutting_down: { httpStatus: null, closeCode: 1001 },
   internal_error: { httpStatus: 500, closeCode: 1011 },
 };

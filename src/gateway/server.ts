@@ -20,11 +20,13 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { repoRoot } from '../paths.js';
 import type { SessionFactory } from '../stream/session-contract.js';
+import { FailedAuthThrottle } from './auth-throttle.js';
 import type { GatewayConfig } from './config.js';
 import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
 import { GatewayMetrics, type DeviceStatus } from './metrics.js';
 import { OpenAiError, openAiErrorBody, sendOpenAiError } from './openai-errors.js';
+import { checkAuth } from './protocol.js';
 import { PrerecordedEndpoint } from './prerecorded.js';
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
@@ -46,6 +48,9 @@ export interface GatewayEngine {
 
 type NotReadyReason = 'model_loading' | 'shutting_down';
 
+/** Endpoints whose requests run until an answer is ready, so shutdown waits for them. */
+const FILE_PATHS = new Set(['/v1/audio/transcriptions', '/v1/audio/translations', '/v1/listen']);
+
 export class GatewayServer {
   readonly metrics = new GatewayMetrics();
   private readonly http: Server;
@@ -55,12 +60,15 @@ export class GatewayServer {
   private readonly prerecorded: PrerecordedEndpoint;
   private readonly whip: WhipEndpoint;
   private readonly demo = new StaticFiles(join(repoRoot(), 'web-demo'));
+  private readonly throttle = new FailedAuthThrottle();
+  /** file requests not yet answered; shutdown answers them or waits for them */
+  private readonly fileRequests = new Set<ServerResponse>();
   private engine: GatewayEngine | null = null;
   private shuttingDown = false;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, log, sink } = options;
-    this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink });
+    this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink }, this.throttle);
     this.whip = new WhipEndpoint(config, { metrics: this.metrics, log, sink });
     this.files = new FileJobs(config.maxUploadBytes);
     this.transcriptions = new TranscriptionsEndpoint(config.apiKeys, this.files, this.metrics, log);
@@ -93,14 +101,30 @@ export class GatewayServer {
     });
   }
 
-  /** Stops admitting, flushes every live session's finals and closes it with 1001, then stops listening. */
+  /**
+   * Drains, then stops listening. `/readyz` answers 503 at once and new streams and files get
+   * 503 `shutting_down`, while the listener stays open so that clients and load balancers hear
+   * that rather than a refused connection. Live sessions flush their finals and close with
+   * 1001; file requests in flight get their answer, or 503 if the grace period ends first.
+   */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
+    await Promise.all([this.listen.shutdown(), this.whip.shutdown(), this.drainFileRequests()]);
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    this.http.closeIdleConnections();
-    await Promise.all([this.listen.shutdown(), this.whip.shutdown()]);
     this.http.closeAllConnections();
     await stopped;
+  }
+
+  private async drainFileRequests(): Promise<void> {
+    const pending = [...this.fileRequests].map((response) => new Promise<void>((resolve) => response.once('close', resolve)));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.config.shutdownGraceMs)));
+    await Promise.race([Promise.all(pending), deadline]);
+    clearTimeout(timer);
+    for (const response of this.fileRequests) {
+      if (response.headersSent) response.destroy();
+      else sendOpenAiError(response, shuttingDownError(), { 'Retry-After': '1' });
+    }
   }
 
   private notReadyReason(): NotReadyReason | null {
@@ -111,6 +135,22 @@ export class GatewayServer {
   private route(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
     const method = request.method ?? 'GET';
+    const address = request.socket.remoteAddress ?? '';
+    const retryAfterS = this.throttle.retryAfterS(address, Date.now());
+    if (retryAfterS > 0 && path !== '/healthz' && path !== '/readyz') {
+      return sendOpenAiError(response, new OpenAiError(429, 'too many requests with a wrong or missing API key; wait before trying again', null, 'too_many_failed_keys'), {
+        'Retry-After': String(retryAfterS),
+      });
+    }
+    // Every endpoint that checks a key answers a wrong or missing one with 401.
+    response.once('finish', () => {
+      if (response.statusCode === 401) this.throttle.recordFailure(address, Date.now());
+    });
+    if (method === 'POST' && FILE_PATHS.has(path)) {
+      if (this.shuttingDown) return sendOpenAiError(response, shuttingDownError(), { 'Retry-After': '1' });
+      this.fileRequests.add(response);
+      response.once('close', () => this.fileRequests.delete(response));
+    }
     const only = (allowed: string, handle: () => void | Promise<void>) => {
       if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
         sendOpenAiError(response, new OpenAiError(405, `use ${allowed} for ${path}`, null, 'method_not_allowed'), { Allow: allowed });
@@ -147,6 +187,11 @@ export class GatewayServer {
         });
       case '/metrics':
         return only('GET', async () => {
+          const keys = this.options.config.metricsKey === null ? this.options.config.apiKeys : new Set([this.options.config.metricsKey]);
+          const auth = checkAuth({ token: null }, request.headers, keys);
+          if (!auth.ok) {
+            return sendJson(response, 401, { error: auth.error.message }, { 'WWW-Authenticate': 'Bearer' });
+          }
           const body = await this.metrics.registry.metrics();
           response.writeHead(200, { 'Content-Type': this.metrics.registry.contentType }).end(body);
         });
@@ -182,6 +227,10 @@ export class GatewayServer {
     }
     this.listen.handleUpgrade(request, socket, head);
   }
+}
+
+function shuttingDownError(): OpenAiError {
+  return new OpenAiError(503, 'the server is shutting down; send the request elsewhere or retry', null, 'shutting_down');
 }
 
 function notFound(method: string, path: string): OpenAiError {

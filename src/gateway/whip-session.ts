@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCDataChannel } from 'werift';
+import { withinPacing, type IngestPacing } from '../stream/admission.js';
 import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
 import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
 import type { IceServer } from './config.js';
@@ -26,6 +27,9 @@ export interface WhipSettings {
   idleTimeoutMs: number;
   maxOutboundMessages: number;
   maxOutboundBytes: number;
+  ingestPacing: IngestPacing;
+  /** An answered offer whose peer has not connected this long after is dropped, its slot freed. */
+  connectTimeoutMs: number;
 }
 
 export interface WhipSessionSetup {
@@ -39,7 +43,7 @@ export interface WhipSessionSetup {
 }
 
 /** Why a session ended; `completed` is DELETE, the rest label chorus_sessions_total too. */
-export type WhipEnd = 'completed' | 'peer_closed' | 'ice_failed' | 'idle_timeout' | 'shutting_down' | 'internal_error';
+export type WhipEnd = 'completed' | 'peer_closed' | 'ice_failed' | 'idle_timeout' | 'ingest_too_fast' | 'shutting_down' | 'internal_error';
 
 /** Browsers pick this label in the demo client; any label the client opens first is used. */
 export const CAPTIONS_LABEL = 'captions';
@@ -63,10 +67,15 @@ export class WhipSession {
   private readonly audioHash = createHash('sha256');
   private readonly created = new Date();
   private receivedSamples = 0;
+  private firstAudioMs: number | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private disconnectedTimer: NodeJS.Timeout | null = null;
   private badPacketLogged = false;
   private ending: Promise<void> | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private connectedResolve!: (connected: boolean) => void;
+  /** Settles true when ICE and DTLS connect, false when the session ends or times out first. */
+  readonly connected = new Promise<boolean>((resolve) => (this.connectedResolve = resolve));
   private closedResolve!: () => void;
   /** Settles once the session is released and the peer connection closed. */
   readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
@@ -95,9 +104,12 @@ export class WhipSession {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
-    this.setup.services.metrics.sessionsActive.inc();
-    // A client that never connects would otherwise hold its session forever.
-    this.resetIdleTimer();
+    // A client that never connects would otherwise hold its session slot: nothing was sent to
+    // it yet, so nothing is flushed.
+    this.connectTimer = setTimeout(() => {
+      this.setup.services.log('whip_connect_timeout', { request_id: this.requestId });
+      void this.discard();
+    }, this.setup.settings.connectTimeoutMs);
     return this.pc.localDescription!.sdp;
   }
 
@@ -115,6 +127,8 @@ export class WhipSession {
   /** For a failed set-up: nothing was answered, so nothing is flushed. */
   async discard(): Promise<void> {
     this.ending ??= (async () => {
+      this.clearTimers();
+      this.connectedResolve(false);
       await this.session?.abort();
       await this.pc.close();
       this.closedResolve();
@@ -134,7 +148,11 @@ export class WhipSession {
       this.resetIdleTimer();
       this.audioHash.update(packet.payload);
       try {
-        this.pushSamples(this.rtp.push(packet.header.timestamp, packet.payload));
+        const samples = this.rtp.push(packet.header.timestamp, packet.payload);
+        // RTP timestamps are the sender's to choose, so packets far ahead of real time are
+        // refused as /v1/listen refuses unpaced audio.
+        if (!this.withinPacing(samples.length)) return void this.end('ingest_too_fast');
+        this.pushSamples(samples);
       } catch (error) {
         if (!(error instanceof AudioInputError)) return this.failInternally(error);
         // One bad packet on an unreliable transport is not worth a session; a stream of them
@@ -145,6 +163,12 @@ export class WhipSession {
         }
       }
     });
+  }
+
+  private withinPacing(samples: number): boolean {
+    const now = Date.now();
+    this.firstAudioMs ??= now;
+    return withinPacing((this.receivedSamples + samples) / STREAM_SAMPLE_RATE, (now - this.firstAudioMs) / 1000, this.setup.settings.ingestPacing);
   }
 
   private pushSamples(samples: Float32Array): void {
@@ -219,6 +243,10 @@ export class WhipSession {
 
   private onConnectionState(state: string): void {
     if (state === 'connected') {
+      if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      this.connectedResolve(true);
+      this.resetIdleTimer();
       if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = null;
       setTimeout(() => {
@@ -237,6 +265,7 @@ export class WhipSession {
   private async flush(how: WhipEnd): Promise<WhipEnd> {
     const { metrics, log } = this.setup.services;
     this.clearTimers();
+    this.connectedResolve(false);
     try {
       this.pushSamples(this.setup.decoder.flush());
       await this.session?.close();
@@ -246,8 +275,12 @@ export class WhipSession {
     }
     if (how === 'completed') {
       this.send(this.metadata(), 'control');
-    } else if (how === 'shutting_down' || how === 'internal_error') {
-      const description = how === 'shutting_down' ? 'the server is shutting down' : 'the server failed while transcribing';
+    } else if (how === 'shutting_down' || how === 'internal_error' || how === 'ingest_too_fast') {
+      const description = {
+        shutting_down: 'the server is shutting down',
+        internal_error: 'the server failed while transcribing',
+        ingest_too_fast: 'audio is arriving faster than the ingest pacing allows',
+      }[how];
       metrics.errors.inc({ code: how });
       this.send(errorMessage({ code: how, message: description }, this.requestId), 'control');
     }
@@ -266,7 +299,6 @@ export class WhipSession {
     for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.logUndelivered(item.payload);
     for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.logUndelivered(message);
     await this.pc.close().catch(() => {});
-    metrics.sessionsActive.dec();
     metrics.sessionsTotal.inc({ outcome: how });
     this.closedResolve();
   }
@@ -313,7 +345,8 @@ export class WhipSession {
   private clearTimers(): void {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
-    this.idleTimer = this.disconnectedTimer = null;
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.idleTimer = this.disconnectedTimer = this.connectTimer = null;
   }
 }
 

@@ -8,8 +8,14 @@
  * Everything that can refuse a session is checked before any ICE or DTLS work starts, and
  * refusals carry /v1/listen's JSON Error body. The answer holds all of the server's
  * candidates (no trickle ICE), which keeps the signalling one round trip.
+ *
+ * An offer costs the server a session slot and connectivity checks before its sender has
+ * proved anything, so both are bounded: few offers may wait for ICE at once and each only
+ * briefly (checkPending), and an offer's candidates are few and point at ordinary unicast
+ * addresses (offerCandidates).
  */
-import { randomUUID } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAudioDecoder } from '../stream/audio-decoder.js';
 import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
@@ -24,8 +30,15 @@ export const WHIP_PATH = '/v1/whip';
 /** SDP offers are a few kilobytes; anything far larger is not one. */
 const MAX_OFFER_BYTES = 64 * 1024;
 const RETRY_AFTER_S = 1;
-/** How long shutdown waits for sessions to flush their finals before cutting them off. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** A browser gathers a handful per interface (host, server-reflexive, relay); far more is not a browser. */
+export const MAX_OFFER_CANDIDATES = 16;
+/**
+ * Offers answered but not yet connected. Each holds a session slot, so without this bound a
+ * few offers that never connect (unauthenticated when no keys are set) fill the server.
+ */
+export const MAX_PENDING_OFFERS = 2;
+/** ICE settles within a second on a LAN and a few through TURN; an offer not connected by then is dropped. */
+export const PENDING_OFFER_TIMEOUT_MS = 5000;
 
 class WhipRefusal extends Error {
   constructor(
@@ -38,7 +51,9 @@ class WhipRefusal extends Error {
 }
 
 export class WhipEndpoint {
+  /** by resource id, which is secret to the client that made the offer (not its request id) */
   private readonly sessions = new Map<string, WhipSession>();
+  private pendingOffers = 0;
   private factory: SessionFactory | null = null;
   private draining = false;
 
@@ -59,9 +74,11 @@ export class WhipEndpoint {
         if (request.method !== 'POST') throw new WhipRefusal(405, 'method_not_allowed', `use POST for ${WHIP_PATH}`);
         return await this.create(request, response, requestId);
       }
+      // The key is checked before the id, so without one nothing is learnt about which ids exist.
+      this.checkKey(request);
       const id = path.slice(WHIP_PATH.length + 1);
       const session = this.sessions.get(id);
-      if (session === undefined) throw new WhipRefusal(404, 'no_such_session', `no WebRTC session ${id}`);
+      if (session === undefined) throw new WhipRefusal(404, 'no_such_session', 'no such WebRTC session');
       // Trickle ICE and ICE restarts (PATCH) are not offered; RFC 9725 answers them with 405.
       if (request.method !== 'DELETE') throw new WhipRefusal(405, 'method_not_allowed', 'use DELETE to end a session');
       await session.end('completed');
@@ -77,7 +94,7 @@ export class WhipEndpoint {
     this.draining = true;
     const all = [...this.sessions.values()];
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)));
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.shutdownGraceMs)));
     // A session still flushing at the deadline is left to finish on its own; the process is going.
     await Promise.race([Promise.all(all.map((s) => s.end('shutting_down').then(() => s.closed))), deadline]);
     clearTimeout(timer);
@@ -87,16 +104,34 @@ export class WhipEndpoint {
     if (this.draining) throw new WhipRefusal(503, 'shutting_down', 'the server is shutting down');
     const factory = this.factory;
     if (factory === null) throw new WhipRefusal(503, 'capacity_exceeded', 'the model is still loading; try again shortly');
+    this.checkKey(request);
     const params = parseParams(new URL(request.url ?? '/', 'http://chorus.invalid'));
-    const auth = checkAuth(params, request.headers, this.config.apiKeys);
-    if (!auth.ok) throw new WhipRefusal(401, auth.error.code, auth.error.message);
     const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (contentType !== 'application/sdp') {
       throw new WhipRefusal(415, 'unsupported_media_type', 'send the SDP offer with Content-Type: application/sdp');
     }
-    const offer = await readOffer(request);
+    const offer = offerCandidates(await readOffer(request));
     checkOffer(offer);
+    if (this.pendingOffers >= MAX_PENDING_OFFERS) {
+      throw new WhipRefusal(429, 'capacity_exceeded', `${MAX_PENDING_OFFERS} offers are already waiting for their peers to connect; try again shortly`);
+    }
+    this.pendingOffers += 1;
+    let answered: WhipSession | null = null;
+    try {
+      answered = await this.answerOffer(response, requestId, factory, params, offer);
+    } finally {
+      void (answered?.connected ?? Promise.resolve()).then(() => (this.pendingOffers -= 1));
+    }
+  }
 
+  /** The session, once its offer is answered; it is pending until `connected` settles. */
+  private async answerOffer(
+    response: ServerResponse,
+    requestId: string,
+    factory: SessionFactory,
+    params: ListenParams,
+    offer: string,
+  ): Promise<WhipSession> {
     const { model, warning } = resolveModel(params.model, [factory.modelName], factory.modelName);
     const whip = new WhipSession({
       requestId,
@@ -109,6 +144,8 @@ export class WhipEndpoint {
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxOutboundMessages: this.config.maxOutboundMessages,
         maxOutboundBytes: this.config.maxOutboundBytes,
+        ingestPacing: this.config.ingestPacing,
+        connectTimeoutMs: PENDING_OFFER_TIMEOUT_MS,
       },
       services: this.services,
     });
@@ -120,16 +157,26 @@ export class WhipEndpoint {
       await whip.discard();
       throw new WhipRefusal(400, 'malformed_offer', `the SDP offer could not be negotiated: ${error instanceof Error ? error.message : String(error)}`);
     }
-    this.sessions.set(requestId, whip);
-    void whip.closed.then(() => this.sessions.delete(requestId));
+    // Whoever holds the Location can end the session, so it must not be guessable from
+    // anything public such as the request id, which clients log.
+    const resourceId = randomBytes(16).toString('base64url');
+    this.sessions.set(resourceId, whip);
+    void whip.closed.then(() => this.sessions.delete(resourceId));
     response
       .writeHead(201, {
         'Content-Type': 'application/sdp',
         'Content-Length': Buffer.byteLength(answer),
-        Location: `${WHIP_PATH}/${requestId}`,
+        Location: `${WHIP_PATH}/${resourceId}`,
         'dg-request-id': requestId,
       })
       .end(answer);
+    return whip;
+  }
+
+  private checkKey(request: IncomingMessage): void {
+    const token = new URL(request.url ?? '/', 'http://chorus.invalid').searchParams.get('token');
+    const auth = checkAuth({ token }, request.headers, this.config.apiKeys);
+    if (!auth.ok) throw new WhipRefusal(401, auth.error.code, auth.error.message);
   }
 
   private refuse(response: ServerResponse, refusal: WhipRefusal, requestId: string): void {
@@ -186,6 +233,41 @@ export function checkOffer(sdp: string): void {
   if (!lines.some((line) => line.startsWith('a=ice-ufrag:')) || !lines.some((line) => line.startsWith('a=fingerprint:'))) {
     throw malformed('the offer lacks ICE credentials (a=ice-ufrag) or a DTLS fingerprint (a=fingerprint)');
   }
+}
+
+/**
+ * The offer with only the candidates the server will send connectivity checks to: unicast
+ * addresses (or a browser's mDNS `.local` name) on ports above 1023. Others are dropped, not
+ * refused, since a browser may list a candidate of an odd interface beside good ones; an
+ * offer with more than MAX_OFFER_CANDIDATES is refused, since no browser sends that many and
+ * each would cost checks to targets of the sender's choosing.
+ */
+export function offerCandidates(sdp: string): string {
+  const lines = sdp.split(/\r?\n/);
+  const candidates = lines.filter((line) => line.startsWith('a=candidate:'));
+  if (candidates.length > MAX_OFFER_CANDIDATES) {
+    throw new WhipRefusal(400, 'malformed_offer', `the offer has ${candidates.length} ICE candidates; at most ${MAX_OFFER_CANDIDATES} are accepted`);
+  }
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  return lines.filter((line) => !line.startsWith('a=candidate:') || candidateTargetAllowed(line)).join(eol);
+}
+
+/** `a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ ...` */
+export function candidateTargetAllowed(line: string): boolean {
+  const fields = line.slice('a=candidate:'.length).trim().split(/\s+/);
+  const address = fields[4] ?? '';
+  const port = Number(fields[5]);
+  if (!Number.isInteger(port) || port < 1024 || port > 65_535) return false;
+  if (isIPv4(address)) {
+    const [a, b] = address.split('.').map(Number);
+    // "this network", multicast, reserved and broadcast, and link-local (cloud metadata lives there)
+    return !(a === 0 || a >= 224 || (a === 169 && b === 254));
+  }
+  if (isIPv6(address)) {
+    const lower = address.toLowerCase();
+    return !(lower === '::' || lower.startsWith('ff') || lower.startsWith('fe80'));
+  }
+  return /^[0-9a-f-]+\.local$/i.test(address);
 }
 
 function createSession(factory: SessionFactory, params: ListenParams, whip: WhipSession) {

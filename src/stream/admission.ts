@@ -86,3 +86,31 @@ export function decideAdmission(state: AdmissionState): AdmissionDecision {
 export function admissionLimit(state: Pick<AdmissionState, 'maxStreams' | 'poolStreams'>): number {
   return Math.min(state.maxStreams, state.poolStreams);
 }
+
+/**
+ * The part of a stream's lag that says something about compute. Audio a client sent ahead of
+ * real time (a reconnect's backlog, a file streamed unpaced) is lag the client made itself:
+ * counting it would let one client hold every new stream off until its backlog is worked through.
+ * `receivedS` is audio received, `elapsedS` the wall time since the stream's first audio.
+ */
+export function computeLagS(lagS: number, receivedS: number, elapsedS: number): number {
+  return Math.max(0, lagS - Math.max(0, receivedS - elapsedS));
+}
+
+export interface IngestPacing {
+  /** audio may arrive this many times faster than real time (--max-ingest-rate) */
+  rate: number;
+  /** seconds of audio allowed beyond that at any time: a stream's start, a reconnect's catch-up (--ingest-burst-s) */
+  burstS: number;
+}
+
+/** A reconnecting client resends what it buffered; half a minute covers the usual backoff. */
+export const DEFAULT_INGEST_PACING: IngestPacing = { rate: 2, burstS: 30 };
+
+/**
+ * Whether a stream that has received `receivedS` seconds of audio `elapsedS` seconds after its
+ * first audio is within its pacing; one past it would queue minutes of work on the shared device.
+ */
+export function withinPacing(receivedS: number, elapsedS: number, pacing: IngestPacing): boolean {
+  return receivedS <= pacing.burstS + pacing.rate * Math.max(0, elapsedS);
+}

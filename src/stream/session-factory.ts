@@ -9,6 +9,7 @@ import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
 import { WhisperModel, type Precision, type StreamSlots } from '../engine/whisper.js';
 import {
   admissionLimit,
+  computeLagS,
   decideAdmission,
   DEFAULT_MAX_LAG_S,
   percentile,
@@ -70,9 +71,20 @@ export const STREAM_SLOTS: StreamSlots = {
   streamingWindows: 1,
 };
 
+/** What admission knows of one admitted stream besides the session itself. */
+interface AdmittedStream {
+  /** wall time (ms) of the stream's first audio; null before it */
+  firstAudioMs: number | null;
+  /**
+   * false once the client has gone: the session still holds its KV slots while it flushes
+   * its finals to the sink, but its lag only says how much audio it left behind.
+   */
+  attached: boolean;
+}
+
 export class WhisperSessionFactory implements SessionFactory {
-  /** every live session decodes its open utterance each hop, so each one's lag shows compute */
-  private readonly admitted = new Set<StreamingSession>();
+  /** every live session decodes its open utterance each hop, so each attached one's lag shows compute */
+  private readonly admitted = new Map<StreamingSession, AdmittedStream>();
 
   private constructor(
     readonly model: WhisperModel,
@@ -158,13 +170,20 @@ export class WhisperSessionFactory implements SessionFactory {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
     const session = new StreamingSession(this.decoder, options, onEvent, onError);
-    this.admitted.add(session);
+    const stream: AdmittedStream = { firstAudioMs: null, attached: true };
+    this.admitted.set(session, stream);
     const release = () => void this.admitted.delete(session);
     return {
-      pushAudio: (samples) => session.pushAudio(samples),
+      pushAudio: (samples) => {
+        stream.firstAudioMs ??= performance.now();
+        session.pushAudio(samples);
+      },
       finalize: () => session.finalize(),
       close: () => session.close().finally(release),
-      abort: () => session.abort().finally(release),
+      abort: () => {
+        stream.attached = false;
+        return session.abort().finally(release);
+      },
       get receivedSeconds() {
         return session.receivedSeconds;
       },
@@ -179,10 +198,14 @@ export class WhisperSessionFactory implements SessionFactory {
   }
 
   private lagP95S(): number {
-    return percentile(
-      [...this.admitted].map((session) => session.lagSeconds),
-      95,
-    );
+    const now = performance.now();
+    const lags: number[] = [];
+    for (const [session, stream] of this.admitted) {
+      if (!stream.attached) continue;
+      const elapsedS = stream.firstAudioMs === null ? 0 : (now - stream.firstAudioMs) / 1000;
+      lags.push(computeLagS(session.lagSeconds, session.receivedSeconds, elapsedS));
+    }
+    return percentile(lags, 95);
   }
 
   private admission(): AdmissionDecision {

@@ -12,8 +12,9 @@ afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
 });
 
-function startServe(): Promise<string> {
-  child = spawn(process.execPath, [join(repoRoot(), 'bin', 'chorus.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--threads', '2'], {
+function startServe(extra: string[] = []): Promise<string> {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  child = spawn(process.execPath, [join(repoRoot(), 'bin', 'chorus.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--threads', '2', ...extra], {
     stdio: 'pipe',
   });
   return new Promise((resolve, reject) => {
@@ -66,4 +67,47 @@ describe('chorus serve', () => {
     child!.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
+
+  it('drains on SIGTERM: /readyz 503 at once, the stream gets its finals and 1001, the file in flight its answer, then exit 0', async () => {
+    const url = await startServe(['--shutdown-grace-s', '20']);
+    await waitReady(url);
+    const { bytes, sampleRate } = pcm16(fixture('jfk').path);
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/listen?encoding=linear16&sample_rate=${sampleRate}`);
+    const messages: Array<Record<string, any>> = [];
+    ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString())));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    for (let at = 0; at < bytes.length; at += sampleRate * 2) ws.send(bytes.subarray(at, at + sampleRate * 2));
+
+    const form = new FormData();
+    form.append('model', 'whisper-1');
+    form.append('file', new Blob([readFileSync(fixture('jfk').path)]), 'jfk.wav');
+    const file = fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    const draining = new Promise<void>((resolve) => {
+      let log = '';
+      child!.stderr.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('"shutting_down"')) resolve();
+      });
+    });
+    child!.kill('SIGTERM');
+    await draining;
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', reason: 'shutting_down' });
+    // Audio after the signal is not the client's mistake.
+    ws.send(bytes.subarray(0, sampleRate * 2));
+
+    expect(await closed).toEqual({ code: 1001, reason: 'shutting_down' });
+    const text = messages.filter((m) => m.type === 'Results' && m.is_final).map((m) => m.channel.alternatives[0].transcript).join(' ');
+    expect(text).toMatch(/ask not what your country can do for you/i);
+    expect(messages.filter((m) => m.type === 'Error').map((m) => m.code)).toEqual(['shutting_down']);
+    const answer = await file;
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { text: string }).text).toMatch(/ask not what your country/i);
+    expect(await exited).toBe(0);
+  }, 120_000);
 });

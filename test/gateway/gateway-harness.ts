@@ -130,8 +130,10 @@ export function refusedListen(harness: Harness, query: string, options: { header
 }
 
 /** The value of one sample of a Prometheus text exposition, e.g. `chorus_errors_total{code="x"}`. */
-export async function metricValue(harness: Harness, sample: string): Promise<number> {
-  const text = await (await fetch(`${harness.url}/metrics`)).text();
+/** `key`: for a gateway with API keys, which guard /metrics too. */
+export async function metricValue(harness: Harness, sample: string, key?: string): Promise<number> {
+  const headers: Record<string, string> = key === undefined ? {} : { Authorization: `Bearer ${key}` };
+  const text = await (await fetch(`${harness.url}/metrics`, { headers })).text();
   const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
 }

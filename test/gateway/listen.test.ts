@@ -35,7 +35,7 @@ describe('admission', () => {
     expect(byProtocol.ws.protocol).toBe('token');
     const byQuery = await openListen(harness, `${PCM_QUERY}&token=secret`);
     for (const client of [byHeader, byProtocol, byQuery]) client.ws.close();
-    expect(await metricValue(harness, 'chorus_errors_total{code="missing_credentials"}')).toBe(1);
+    expect(await metricValue(harness, 'chorus_errors_total{code="missing_credentials"}', 'secret')).toBe(1);
   });
 
   it('refuses bad parameters with 400 naming the parameter', async () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { admissionLimit, decideAdmission, percentile, streamsPoolCovers, type AdmissionState } from '../../src/stream/admission.js';
+import {
+  admissionLimit,
+  computeLagS,
+  decideAdmission,
+  percentile,
+  streamsPoolCovers,
+  withinPacing,
+  type AdmissionState,
+} from '../../src/stream/admission.js';
 
 const ROOMY: AdmissionState = { activeStreams: 3, maxStreams: 8, poolStreams: 8, lagP95S: 1.1, queueWaitS: 0.2, maxLagS: 2 };
 
@@ -52,5 +60,34 @@ describe('decideAdmission', () => {
   it('reports the smaller of the two limits as the capacity', () => {
     expect(admissionLimit({ maxStreams: 8, poolStreams: 5 })).toBe(5);
     expect(admissionLimit({ maxStreams: 2, poolStreams: 5 })).toBe(2);
+  });
+});
+
+describe('computeLagS', () => {
+  it('keeps the lag of a stream paced in real time', () => {
+    expect(computeLagS(1.2, 30, 30.1)).toBe(1.2);
+    expect(computeLagS(1.2, 30, 29.9)).toBeCloseTo(1.1);
+  });
+
+  it('leaves out what a client sent ahead of real time, so its backlog does not count as compute', () => {
+    // 655 s of audio sent in 5 s: the 650 s it is ahead are its own doing.
+    expect(computeLagS(640, 655, 5)).toBe(0);
+    // Behind by more than it sent ahead: the rest is the device's.
+    expect(computeLagS(12, 30, 20)).toBe(2);
+  });
+});
+
+describe('withinPacing', () => {
+  const pacing = { rate: 2, burstS: 30 };
+
+  it('allows the burst at once, then the rate', () => {
+    expect(withinPacing(30, 0, pacing)).toBe(true);
+    expect(withinPacing(30.1, 0, pacing)).toBe(false);
+    expect(withinPacing(50, 10, pacing)).toBe(true);
+    expect(withinPacing(51, 10, pacing)).toBe(false);
+  });
+
+  it('never refuses a client paced in real time, however long it streams', () => {
+    for (const seconds of [1, 60, 3600, 86_400]) expect(withinPacing(seconds, seconds, { rate: 1, burstS: 0 })).toBe(true);
   });
 });

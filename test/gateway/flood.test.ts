@@ -1,0 +1,72 @@
+// Flood and leave (issue 18): a client sends 20 MiB of speech unpaced and disconnects. Before,
+// its backlog (minutes of audio) counted as lag in admission and every new stream got 429 for
+// about a minute; now the flood is cut at the pacing's burst and a session whose client is
+// gone no longer counts in the lag admission reads, so an honest stream is admitted at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { loadAudioFile } from '../../src/audio/load.js';
+import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
+import { GatewayServer } from '../../src/gateway/server.js';
+import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { fixture } from '../helpers.js';
+
+let factory: WhisperSessionFactory;
+let server: GatewayServer;
+let wsUrl: string;
+
+beforeAll(async () => {
+  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
+  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
+  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
+  wsUrl = (await server.start()).replace(/^http/, 'ws');
+});
+
+afterAll(async () => {
+  await server?.shutdown();
+  factory?.close();
+});
+
+/** 20 MiB of 16 kHz linear16 speech: the JFK clip over and over, 655 s. */
+async function floodBytes(): Promise<Buffer> {
+  const { samples } = await loadAudioFile(fixture('jfk').path);
+  const clip = Buffer.alloc(samples.length * 2);
+  samples.forEach((s, i) => clip.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(s * 32767))), i * 2));
+  return Buffer.concat(Array.from({ length: Math.ceil((20 * 2 ** 20) / clip.length) }, () => clip)).subarray(0, 20 * 2 ** 20);
+}
+
+function open(): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${wsUrl}/v1/listen?encoding=linear16&sample_rate=16000`);
+    const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+    ws.once('open', () => resolve({ ws, closed }));
+    ws.once('unexpected-response', (_request, response) => reject(new Error(`refused with ${response.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+describe('flood and leave', () => {
+  it('cuts the flood with 4002 ingest_too_fast and admits an honest stream within 2 s of the flooder leaving', async () => {
+    const bytes = await floodBytes();
+    const flooder = await open();
+    for (let at = 0; at < bytes.length && flooder.ws.readyState === WebSocket.OPEN; at += 256 * 1024) {
+      flooder.ws.send(bytes.subarray(at, at + 256 * 1024));
+    }
+    const { code, reason } = await Promise.race([
+      flooder.closed,
+      new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: 0, reason: 'still open' }), 5000)),
+    ]);
+    flooder.ws.terminate();
+    const left = Date.now();
+    expect({ code, reason }).toEqual({ code: 4002, reason: 'ingest_too_fast' });
+
+    let honest: Awaited<ReturnType<typeof open>> | null = null;
+    while (honest === null && Date.now() - left < 2000) {
+      honest = await open().catch(() => null);
+      if (honest === null) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(honest, 'an honest stream was refused for 2 s after the flooder left').not.toBeNull();
+    honest!.ws.send(JSON.stringify({ type: 'CloseStream' }));
+    expect((await honest!.closed).code).toBe(1000);
+  }, 120_000);
+});
