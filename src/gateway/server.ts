@@ -28,6 +28,7 @@ import { GatewayMetrics, type DeviceStatus } from './metrics.js';
 import { OpenAiError, openAiErrorBody, sendOpenAiError } from './openai-errors.js';
 import { checkAuth } from './protocol.js';
 import { PrerecordedEndpoint } from './prerecorded.js';
+import { answerClientError, MAX_HEADER_BYTES, refuseOnSocket, urlTooLong } from './request-limits.js';
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { FileJobs, TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
@@ -73,10 +74,9 @@ export class GatewayServer {
     this.files = new FileJobs(config.maxUploadBytes);
     this.transcriptions = new TranscriptionsEndpoint(config.apiKeys, this.files, this.metrics, log);
     this.prerecorded = new PrerecordedEndpoint(config.apiKeys, this.files, this.metrics, log);
-    this.http = createServer((request, response) => this.route(request, response));
+    this.http = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => this.route(request, response));
     this.http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
-    // A client that resets mid-request must cost nothing but its own request.
-    this.http.on('clientError', (_error, socket) => socket.destroy());
+    this.http.on('clientError', answerClientError);
   }
 
   attach(engine: GatewayEngine): void {
@@ -133,6 +133,8 @@ export class GatewayServer {
   }
 
   private route(request: IncomingMessage, response: ServerResponse): void {
+    const tooLong = urlTooLong(request);
+    if (tooLong) return sendOpenAiError(response, tooLong, { Connection: 'close' });
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
     const method = request.method ?? 'GET';
     const address = request.socket.remoteAddress ?? '';
@@ -218,6 +220,8 @@ export class GatewayServer {
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // An upgraded socket has no 'error' listener from node:http; an unhandled one would crash the process.
     socket.on('error', () => socket.destroy());
+    const tooLong = urlTooLong(request);
+    if (tooLong) return refuseOnSocket(socket, tooLong);
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
     if (path !== '/v1/listen') {
       const body = openAiErrorBody(notFound(request.method ?? 'GET', path));
