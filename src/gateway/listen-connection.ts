@@ -14,6 +14,7 @@
  * Every final also goes to the transcript sink when it is produced, and a final that never
  * reached the socket is logged, so no final is lost silently whichever way the stream ends.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
@@ -147,7 +148,11 @@ export class ListenConnection {
   private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
     // ws hands over one Buffer per message with the default binaryType.
     const bytes = data as Buffer;
-    if (!isBinary) return this.onText(bytes.toString('utf8'));
+    if (!isBinary) {
+      // RFC 6455 closes a text message that is not UTF-8 with 1007 (listen.ts leaves the check here).
+      if (!isUtf8(bytes)) return this.fail('malformed_message', 'a text message must be UTF-8 JSON; this one is not valid UTF-8', undefined, 1007);
+      return this.onText(bytes.toString('utf8'));
+    }
     if (bytes.length === 0) return this.closeStream();
     if (this.closing) {
       // A client streaming when the server begins to drain did nothing wrong: its audio up to
@@ -344,7 +349,7 @@ export class ListenConnection {
    * client may never read, so they are given up (their finals logged) and the Error goes
    * straight to the socket, ahead of the close frame.
    */
-  private fail(code: ErrorCode, description: string, clientText?: string): void {
+  private fail(code: ErrorCode, description: string, clientText?: string, closeCode = ERROR_DISPOSITIONS[code].closeCode ?? 1011): void {
     const socket = this.socket;
     // Only a graceful end in progress may turn into a failure; the first failure is the one reported.
     if (socket === null || (this.outcome !== null && this.outcome !== 'completed' && this.outcome !== 'shutting_down')) return;
@@ -357,7 +362,7 @@ export class ListenConnection {
     if (socket.readyState === socket.OPEN) {
       const error = errorMessage({ code, message: description }, this.requestId, clientText);
       socket.send(encodeServerMessage(error, this.setup.params.resultEncoding));
-      socket.close(ERROR_DISPOSITIONS[code].closeCode ?? 1011, code);
+      socket.close(closeCode, code);
     }
     void this.releaseSession('abort');
   }

@@ -53,6 +53,9 @@ export class ListenEndpoint {
       maxPayload: config.maxFrameBytes,
       // Audio barely compresses and results are small; deflate would cost CPU and memory per session.
       perMessageDeflate: false,
+      // ws would close a text message that is not UTF-8 with 1007 before Chorus sees it;
+      // ListenConnection checks it instead, so the client gets an Error saying why first.
+      skipUTF8Validation: true,
       // Deepgram's browser SDK offers `token, <key>`; a browser aborts unless `token` is selected.
       handleProtocols: (offered) => (offered.has('token') ? 'token' : false),
     });
