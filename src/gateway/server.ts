@@ -62,8 +62,8 @@ export class GatewayServer {
   private readonly whip: WhipEndpoint;
   private readonly demo = new StaticFiles(join(repoRoot(), 'web-demo'));
   private readonly throttle = new FailedAuthThrottle();
-  /** file requests not yet answered; shutdown answers them or waits for them */
-  private readonly fileRequests = new Set<ServerResponse>();
+  /** file requests not yet answered, with their path; shutdown answers them or waits for them */
+  private readonly fileRequests = new Map<ServerResponse, string>();
   private engine: GatewayEngine | null = null;
   private shuttingDown = false;
 
@@ -116,14 +116,14 @@ export class GatewayServer {
   }
 
   private async drainFileRequests(): Promise<void> {
-    const pending = [...this.fileRequests].map((response) => new Promise<void>((resolve) => response.once('close', resolve)));
+    const pending = [...this.fileRequests.keys()].map((response) => new Promise<void>((resolve) => response.once('close', resolve)));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.config.shutdownGraceMs)));
     await Promise.race([Promise.all(pending), deadline]);
     clearTimeout(timer);
-    for (const response of this.fileRequests) {
+    for (const [response, path] of this.fileRequests) {
       if (response.headersSent) response.destroy();
-      else sendOpenAiError(response, shuttingDownError(), { 'Retry-After': '1' });
+      else sendShuttingDown(response, path);
     }
   }
 
@@ -149,8 +149,8 @@ export class GatewayServer {
       if (response.statusCode === 401) this.throttle.recordFailure(address, Date.now());
     });
     if (method === 'POST' && FILE_PATHS.has(path)) {
-      if (this.shuttingDown) return sendOpenAiError(response, shuttingDownError(), { 'Retry-After': '1' });
-      this.fileRequests.add(response);
+      if (this.shuttingDown) return sendShuttingDown(response, path);
+      this.fileRequests.set(response, path);
       response.once('close', () => this.fileRequests.delete(response));
     }
     const only = (allowed: string, handle: () => void | Promise<void>) => {
@@ -233,8 +233,11 @@ export class GatewayServer {
   }
 }
 
-function shuttingDownError(): OpenAiError {
-  return new OpenAiError(503, 'the server is shutting down; send the request elsewhere or retry', null, 'shutting_down');
+/** In the error shape of the API the client called: Deepgram's for POST /v1/listen, else OpenAI's. */
+function sendShuttingDown(response: ServerResponse, path: string): void {
+  const message = 'the server is shutting down; send the request elsewhere or retry';
+  if (path === '/v1/listen') return sendJson(response, 503, { err_code: 'SHUTTING_DOWN', err_msg: message }, { 'Retry-After': '1' });
+  sendOpenAiError(response, new OpenAiError(503, message, null, 'shutting_down'), { 'Retry-After': '1' });
 }
 
 function notFound(method: string, path: string): OpenAiError {

@@ -109,6 +109,9 @@ describe('shutdown', () => {
     const late = await transcriptionRequest(harness.url);
     expect(late.status).toBe(503);
     expect(((await late.json()) as { error: { code: string } }).error.code).toBe('shutting_down');
+    const lateDeepgram = await fetch(`${harness.url}/v1/listen`, { method: 'POST', body: silentWav(1), headers: { 'Content-Type': 'audio/wav' } });
+    expect(lateDeepgram.status).toBe(503);
+    expect(await lateDeepgram.json()).toMatchObject({ err_code: 'SHUTTING_DOWN' });
     // A client still streaming is not told its audio came after a close it never sent.
     await client.send(pcmSeconds(0.5));
     files.open();
