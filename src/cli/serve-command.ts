@@ -27,7 +27,15 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const log = jsonLinesLog(process.stderr);
   const sink = config.transcriptSink === null ? null : openTranscriptSink(config.transcriptSink, log);
-  const server = new GatewayServer({ config, log, sink });
+  let server: GatewayServer;
+  try {
+    server = new GatewayServer({ config, log, sink });
+  } catch (error) {
+    // Only the TLS files are read here: a path or PEM mistake is the operator's to fix.
+    process.stderr.write(`chorus serve: cannot use the TLS certificate or key: ${(error as Error).message}\n`);
+    await sink?.close();
+    return 2;
+  }
   const url = await server.start();
   process.stdout.write(`chorus: listening on ${url} (loading ${config.model})\n`);
 

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   metricsKey: string | null;
   /** Live audio faster than this is refused with ingest_too_fast (close 4002). */
   ingestPacing: IngestPacing;
+  /** PEM files for HTTPS/WSS on the one port; null: plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
   /** After SIGTERM: how long live sessions and file jobs get to finish before they are cut off. */
   shutdownGraceMs: number;
   /** Largest WebSocket message accepted; larger ones close the session with 1009. */
@@ -80,6 +82,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   kvBudgetBytes: null,
   maxLagS: DEFAULT_MAX_LAG_S,
   metricsKey: null,
+  tls: null,
   ingestPacing: DEFAULT_INGEST_PACING,
   // Long enough for a stream's open utterance to be decoded and sent; orchestrators usually
   // wait 30 s before they kill.
@@ -96,6 +99,8 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --port N                      CHORUS_PORT                   listen port, 0 for any free port (${GATEWAY_DEFAULTS.port})
   --api-key KEY  (repeatable)   CHORUS_API_KEYS (comma list)  accepted keys; none: no authentication
   --metrics-key KEY             CHORUS_METRICS_KEY            key for GET /metrics (default: the API keys; none: open)
+  --tls-cert FILE               CHORUS_TLS_CERT               serve HTTPS/WSS with this PEM certificate (chain) ...
+  --tls-key FILE                CHORUS_TLS_KEY                ... and this PEM private key (default: plain HTTP)
   --max-frame-bytes N[KiB|MiB]  CHORUS_MAX_FRAME_BYTES        largest WebSocket message (1MiB)
   --idle-timeout SECONDS        CHORUS_IDLE_TIMEOUT_S         close sessions silent this long (10)
   --max-outbound-messages N     CHORUS_MAX_OUTBOUND_MESSAGES  unread results before disconnecting (${GATEWAY_DEFAULTS.maxOutboundMessages})
@@ -198,6 +203,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         port: { type: 'string' },
         'api-key': { type: 'string', multiple: true },
         'metrics-key': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'max-ingest-rate': { type: 'string' },
         'ingest-burst-s': { type: 'string' },
         'shutdown-grace-s': { type: 'string' },
@@ -243,6 +250,11 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const kvBudgetMb = pick('kv-budget-mb', 'CHORUS_KV_BUDGET_MB');
   const maxLag = pick('max-lag-s', 'CHORUS_MAX_LAG_S');
   const metricsKey = pick('metrics-key', 'CHORUS_METRICS_KEY');
+  const tlsCert = pick('tls-cert', 'CHORUS_TLS_CERT');
+  const tlsKey = pick('tls-key', 'CHORUS_TLS_KEY');
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    throw new ConfigError(`${tlsCert?.name ?? tlsKey!.name}: TLS needs both --tls-cert and --tls-key`);
+  }
   const ingestRate = pick('max-ingest-rate', 'CHORUS_MAX_INGEST_RATE');
   const ingestBurst = pick('ingest-burst-s', 'CHORUS_INGEST_BURST_S');
   const shutdownGrace = pick('shutdown-grace-s', 'CHORUS_SHUTDOWN_GRACE_S');
@@ -263,6 +275,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     port: port ? integerSetting(port.name, port.value, 0, 65_535) : GATEWAY_DEFAULTS.port,
     apiKeys: apiKeySet(values['api-key'] ?? (env.CHORUS_API_KEYS ?? '').split(',')),
     metricsKey: metricsKey ? nonEmpty(metricsKey.name, metricsKey.value.trim()) : GATEWAY_DEFAULTS.metricsKey,
+    tls: tlsCert && tlsKey ? { certFile: tlsCert.value, keyFile: tlsKey.value } : GATEWAY_DEFAULTS.tls,
     ingestPacing: {
       // Below real time an honest client could not keep up with its own microphone.
       rate: ingestRate ? factorSetting(ingestRate.name, ingestRate.value, 1, 1000) : GATEWAY_DEFAULTS.ingestPacing.rate,

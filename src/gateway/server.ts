@@ -14,7 +14,9 @@
  * The server listens before the model is loaded, so orchestrators see a live process
  * (`/healthz`) that is not yet ready (`/readyz`); `attach` makes it ready.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -74,7 +76,12 @@ export class GatewayServer {
     this.files = new FileJobs(config.maxUploadBytes);
     this.transcriptions = new TranscriptionsEndpoint(config.apiKeys, this.files, this.metrics, log);
     this.prerecorded = new PrerecordedEndpoint(config.apiKeys, this.files, this.metrics, log);
-    this.http = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => this.route(request, response));
+    const handle = (request: IncomingMessage, response: ServerResponse) => this.route(request, response);
+    // Browsers open the microphone only on secure origins, so a demo reached over a network needs TLS.
+    this.http =
+      config.tls === null
+        ? createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handle)
+        : createTlsServer({ maxHeaderSize: MAX_HEADER_BYTES, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handle);
     this.http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
     this.http.on('clientError', answerClientError);
   }
@@ -96,7 +103,7 @@ export class GatewayServer {
         this.http.off('error', reject);
         const { address, port } = this.http.address() as AddressInfo;
         const host = address.includes(':') ? `[${address}]` : address;
-        resolve(`http://${host}:${port}`);
+        resolve(`${this.options.config.tls === null ? 'http' : 'https'}://${host}:${port}`);
       });
     });
   }

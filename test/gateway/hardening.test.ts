@@ -1,6 +1,12 @@
 // Issue 18: what one client can do to others through the gateway (pacing, keys, probes and
 // metrics agreeing, shutdown), over the real transport with fake sessions and files.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { FakeFileTranscriber, silentWav } from './file-fakes.js';
 import { metricValue, openListen, pcmSeconds, PCM_QUERY, refusedListen, startGateway, until, type Harness } from './gateway-harness.js';
 
@@ -137,5 +143,31 @@ describe('shutdown', () => {
     files.open();
     await stopped;
     harness = null;
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS and WSS on the one port with --tls-cert and --tls-key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-tls-'));
+    try {
+      const [certFile, keyFile] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+      const ca = readFileSync(certFile);
+      harness = await startGateway({ tls: { certFile, keyFile } });
+      expect(harness.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const status = await new Promise<number>((resolve, reject) =>
+        get(`${harness!.url}/healthz`, { ca }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        }).on('error', reject),
+      );
+      expect(status).toBe(200);
+      const ws = new WebSocket(`${harness.wsUrl}/v1/listen?${PCM_QUERY}`, { ca });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
