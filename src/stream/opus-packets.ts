@@ -15,6 +15,7 @@
 import { OpusDecoder } from 'opus-decoder';
 
 import { AudioInputError } from './audio-input-error.js';
+import { opusFramingProblem } from './opus-framing.js';
 
 export const OPUS_OUTPUT_RATE = 16000;
 /** Opus timestamps (pre-skip, granule positions) always count 48 kHz samples. */
@@ -99,6 +100,9 @@ export class OpusPackets {
           '(raw Opus must be one packet per message; use Ogg to send several)',
       );
     }
+    // Checked here, since the library writes every packet libopus refuses to stderr.
+    const problem = opusFramingProblem(packet);
+    if (problem !== null) throw new AudioInputError('malformed_audio', `not an Opus packet: ${problem}`);
     const decoded = this.libopus.decodeFrame(packet);
     if (decoded.errors.length > 0) {
       throw new AudioInputError('malformed_audio', `Opus packet could not be decoded: ${decoded.errors[0].message}`);
