@@ -52,7 +52,7 @@ export function whisperFileTranscriber(model: WhisperModel, modelName: string): 
  * one line for all of them, so a burst on one API cannot get around the limit by arriving on
  * the other. A request takes its place in the line before its upload is read, and its audio
  * is decoded only when its turn comes, so a full line refuses at once, before spending memory
- * or time on the upload, and one file at a time is decoded (decoded audio is 64 KiB a second).
+ * or time on the upload, and one file at a time is decoded (decoded audio is 64 kB a second).
  */
 export class FileJobs {
   private readonly queue = new SerialQueue(MAX_WAITING_FILES);

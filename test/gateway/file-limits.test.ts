@@ -148,4 +148,11 @@ describe('the wait line is checked before an upload is read', () => {
     files.open();
     expect((await Promise.all(queued)).map((r) => r.status)).toEqual(Array(9).fill(200));
   });
+
+  it('gives the place back when a request fails before its turn', async () => {
+    const h = await gateway(new FakeFileTranscriber());
+    for (let i = 0; i < 12; i++) expect((await deepgram(h, Buffer.alloc(0))).status).toBe(400);
+    for (let i = 0; i < 12; i++) expect((await openAi(h, Buffer.alloc(0))).status).toBe(400);
+    expect((await deepgram(h, wav({ rate: 16000, dataBytes: 3200 }))).status).toBe(200);
+  });
 });
