@@ -295,7 +295,8 @@ export class WhipSession {
 
   private async closePeer(how: WhipEnd): Promise<void> {
     const { metrics } = this.setup.services;
-    if (how === 'completed' || how === 'shutting_down') await this.peerClosedWithin(CLOSE_LINGER_MS);
+    // Ends whose last message explains them give the client time to read it before SCTP goes.
+    if (how === 'completed' || how === 'shutting_down' || how === 'ingest_too_fast') await this.peerClosedWithin(CLOSE_LINGER_MS);
     for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.logUndelivered(item.payload);
     for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.logUndelivered(message);
     await this.pc.close().catch(() => {});

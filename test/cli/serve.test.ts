@@ -68,6 +68,14 @@ describe('chorus serve', () => {
     expect(await exited).toBe(0);
   });
 
+  it('exits 2 naming the problem when the TLS certificate cannot be read', async () => {
+    const run = spawn(process.execPath, [join(repoRoot(), 'bin', 'chorus.js'), 'serve', '--port', '0', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem']);
+    let err = '';
+    run.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    expect(await new Promise((resolve) => run.once('exit', resolve))).toBe(2);
+    expect(err).toMatch(/TLS certificate or key.*nonexistent/);
+  });
+
   it('drains on SIGTERM: /readyz 503 at once, the stream gets its finals and 1001, the file in flight its answer, then exit 0', async () => {
     const url = await startServe(['--shutdown-grace-s', '20']);
     await waitReady(url);

@@ -4,7 +4,9 @@
 import { RTCPeerConnection, RTCRtpCodecParameters, MediaStreamTrack } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { candidateTargetAllowed, MAX_OFFER_CANDIDATES, MAX_PENDING_OFFERS, offerCandidates, PENDING_OFFER_TIMEOUT_MS } from '../../src/gateway/whip.js';
+import { opusEncoderAvailable } from '../../loadtest/audio-frames.js';
 import { startGateway, until, type Harness } from './gateway-harness.js';
+import { connectWhip, opusPackets } from './whip-peer.js';
 
 let harness: Harness | null = null;
 const peers: RTCPeerConnection[] = [];
@@ -92,4 +94,17 @@ describe('DELETE /v1/whip/<id>', () => {
     ).toBe(404);
     expect((await fetch(`${harness.url}${location}`, { method: 'DELETE', headers: { Authorization: 'Bearer secret' } })).status).toBe(200);
   });
+});
+
+describe('ingest pacing over WebRTC', () => {
+  it('ends a session whose RTP runs far ahead of real time with an Error ingest_too_fast', async () => {
+    if (!opusEncoderAvailable()) throw new Error('opusenc is missing: apt-get install opus-tools');
+    harness = await startGateway({ ingestPacing: { rate: 1, burstS: 1 } });
+    const peer = await connectWhip(harness.url, '');
+    peers.push(peer.pc);
+    await peer.stream(opusPackets(new Float32Array(16000 * 4)), false);
+    expect(await peer.waitFor('Error', 10_000)).toMatchObject({ code: 'ingest_too_fast' });
+    // What arrived within the pacing reached the session, the rest did not.
+    expect(harness.factory.sessions[0].receivedSeconds).toBeLessThanOrEqual(1.1);
+  }, 20_000);
 });

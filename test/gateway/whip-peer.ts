@@ -38,8 +38,8 @@ export interface WhipPeer {
   pc: RTCPeerConnection;
   channel: RTCDataChannel;
   messages: Array<Record<string, unknown>>;
-  /** Sends the packets paced in real time from now; resolves after the last one. */
-  stream(packets: Uint8Array[]): Promise<void>;
+  /** Sends the packets paced in real time from now (or all at once); resolves after the last one. */
+  stream(packets: Uint8Array[], paced?: boolean): Promise<void>;
   /** Resolves with the first message of this type (waiting for it if need be). */
   waitFor(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -83,13 +83,13 @@ export async function connectWhip(baseUrl: string, query: string): Promise<WhipP
     }
   };
 
-  const stream = async (packets: Uint8Array[]) => {
+  const stream = async (packets: Uint8Array[], paced = true) => {
     const start = performance.now();
     let sequenceNumber = 0;
     for (let i = 0; i < packets.length; i++) {
       const due = start + i * FRAME_MS;
       const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (paced && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const header = new RtpHeader({ sequenceNumber: sequenceNumber++ & 0xffff, timestamp: (i * FRAME_CLOCK) >>> 0, marker: i === 0 });
       track.writeRtp(new RtpPacket(header, Buffer.from(packets[i])));
     }
