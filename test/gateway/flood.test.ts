@@ -69,4 +69,26 @@ describe('flood and leave', () => {
     honest!.ws.send(JSON.stringify({ type: 'CloseStream' }));
     expect((await honest!.closed).code).toBe(1000);
   }, 120_000);
+
+  it("leaves out of admission's lag what a stream sent ahead of real time, and a stream whose client has gone", async () => {
+    // The flooder of the test before may still be flushing its burst.
+    while (factory.capacity().sessionsActive > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    const { samples } = await loadAudioFile(fixture('jfk').path);
+    const backlog = new Float32Array(samples.length * 6);
+    for (let i = 0; i < 6; i++) backlog.set(samples, i * samples.length);
+    const noop = () => {};
+    const options = { interimResults: false, endpointingMs: 300, utteranceEndMs: null, vadEvents: false, language: null };
+    const session = factory.create(options, noop);
+    // A reconnect's minute of backlog at once: the session lags by it, the device does not.
+    session.pushAudio(backlog);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(session.lagSeconds).toBeGreaterThan(30);
+    expect(factory.capacity()).toMatchObject({ sessionsActive: 1, accepting: true });
+    expect(factory.capacity().lagP95S).toBeLessThan(2);
+    // Gone: it flushes the minute to the sink in the background, holding its slot, not admission.
+    const flushed = session.abort();
+    expect(factory.capacity()).toMatchObject({ sessionsActive: 1, lagP95S: 0, accepting: true });
+    await flushed;
+    expect(factory.capacity().sessionsActive).toBe(0);
+  }, 120_000);
 });
