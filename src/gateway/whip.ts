@@ -14,9 +14,9 @@
  * briefly (checkPending), and an offer's candidates are few and point at ordinary unicast
  * addresses (offerCandidates).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import { createAudioDecoder } from '../stream/audio-decoder.js';
 import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
 import type { GatewayConfig } from './config.js';
