@@ -5,7 +5,9 @@
 // when its audio is due, the decodes done before the next chunk), so latency is the policy's
 // own and device time is what the policy asks, whatever else the machine does.
 //   npx tsc -p tsconfig.json && node dist/bench/live-policy.js [--sets a,b] [--chain N] \
-//     [--variants window:policy,...]   (names: LIVE_WINDOWS and COMMIT_POLICIES)
+//     [--variants window:policy,...] [--plot FILE.png]   (names: LIVE_WINDOWS and COMMIT_POLICIES)
+// --plot draws the frontier: each variant's WER gap against its p50 final latency.
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../src/audio/load.js';
@@ -14,6 +16,8 @@ import { transcribe } from '../src/engine/transcribe.js';
 import { WhisperModel } from '../src/engine/whisper.js';
 import { chainClips, playStreams, scoreLive, type LiveClip } from '../src/eval/live.js';
 import { clipsBySet } from '../src/eval/manifest.js';
+import { svgToPng } from '../loadtest/png-plot.js';
+import { lineChart, type Series } from '../loadtest/svg-chart.js';
 import { COMMIT_POLICIES } from '../src/stream/session.js';
 
 const { values } = parseArgs({
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: 'default:default,full-encode:default,default:endpoint-only' },
     model: { type: 'string', default: 'tiny.en' },
     sets: { type: 'string', default: 'librispeech-test-clean,librispeech-test-other' },
+    plot: { type: 'string' },
   },
 });
 
@@ -51,6 +56,8 @@ process.stdout.write(
     '| window : commit policy | offline WER | WER of finals | gap | lost words | final latency p50 / p95 | words per final | device ms per audio s: encoder / decoder |\n' +
     '|---|---|---|---|---|---|---|---|\n',
 );
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const frontier: Series[] = [];
 for (const variant of values.variants!.split(',')) {
   const [windowName, commitName = 'default'] = variant.split(':');
   const window = LIVE_WINDOWS[windowName];
@@ -66,5 +73,16 @@ for (const variant of values.variants!.split(',')) {
       `${score.lostWords} | ${(score.latencyP50S * 1000).toFixed(0)} / ${(score.latencyP95S * 1000).toFixed(0)} ms | ${score.wordsPerFinal.toFixed(1)} | ` +
       `${(device.encodeMs / audioSeconds).toFixed(0)} / ${(device.decodeMs / audioSeconds).toFixed(0)} |\n`,
   );
+  frontier.push({
+    name: `${windowName} : ${commitName}`,
+    color: COLORS[frontier.length % COLORS.length],
+    points: [[score.latencyP50S * 1000, Math.max(0, score.gapPoints)]],
+    markers: true,
+  });
+}
+if (values.plot) {
+  const title = `Live WER gap vs p50 final latency, ${values.sets}, chain ${values.chain}`;
+  writeFileSync(values.plot, svgToPng(lineChart({ title, xLabel: 'p50 final latency, ms (audio clock)', yLabel: 'WER of finals - offline, points', series: frontier })));
+  process.stdout.write(`\nplot: ${values.plot}\n`);
 }
 model.close();

@@ -193,6 +193,15 @@ export class LiveDecoder {
   }
 
   /**
+   * A final word's tokens, for forcing it as a later decode's prefix when the decode that
+   * wrote it (the offline algorithm's segments) did not keep them: its text as Whisper spells
+   * it after a space, which is how the model writes a word.
+   */
+  wordTokens(word: string): number[] {
+    return this.model.tokenizer.encode(` ${word}`);
+  }
+
+  /**
    * Encodes a hypothesis' window: the stream's StreamingWindow grown by its new audio (with
    * the stream's prompt cache), or a window of its own. `done` hands the stream's window on,
    * or releases the own one.

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
 import { LIVE_WINDOWS } from '../engine/live-decoder.js';
+import { DEFAULT_ENDPOINTING_MS } from '../gateway/protocol.js';
 import { transcribe } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
@@ -34,6 +35,8 @@ export async function mainLive(argv: string[]): Promise<number> {
       streams: { type: 'string', default: '1' },
       policy: { type: 'string', default: 'default' },
       window: { type: 'string', default: 'default' },
+      // The gateway's default (DEFAULT_ENDPOINTING_MS): what /v1/listen clients get.
+      endpointing: { type: 'string', default: String(DEFAULT_ENDPOINTING_MS) },
       'max-gap': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -72,7 +75,7 @@ export async function mainLive(argv: string[]): Promise<number> {
     process.stderr.write('\n');
     const cpu = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, kernels ${model.info.isa}`;
     process.stdout.write(
-      `live vs offline, ${values.model} ${model.info.precision}, ${cpu}, policy ${values.policy}, window ${values.window}, ${clock} clock, ` +
+      `live vs offline, ${values.model} ${model.info.precision}, ${cpu}, policy ${values.policy}, window ${values.window}, endpointing ${values.endpointing} ms, ${clock} clock, ` +
         `${clock === 'real' ? `${concurrency} streams at once` : 'one stream at a time'}\n\n` +
         '| mode | set | streams | words | offline WER | live WER | gap | lost words | final latency p50 / p95 | words per final |\n' +
         '|---|---|---|---|---|---|---|---|---|---|\n',
@@ -86,6 +89,7 @@ export async function mainLive(argv: string[]): Promise<number> {
         concurrency,
         commit,
         window,
+        endpointingMs: Number(values.endpointing),
         onStream: (r) => {
           process.stderr.write(`\r${mode}: ${++done}/${streams.length}`.padEnd(50));
           if (values.verbose) logStream(r);

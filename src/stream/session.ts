@@ -1,14 +1,17 @@
-// One live stream's pipeline after codec decoding. Audio accumulates after the last final;
-// the VAD finds utterances. While one is open the session re-decodes its open tail every hop:
-// words on which two consecutive hypotheses agree become final at once (mid-utterance), the
-// rest go out as interim results. At the utterance's end (endpoint silence, Finalize,
-// CloseStream, or a length cap) the remaining words are decoded once more and go out as
-// finals; then the utterance's audio is dropped. The session owns a StreamingWindow, the
-// encoder window its decodes grow hop by hop, and gives it back when it closes.
+// One live stream's pipeline after codec decoding. The VAD finds utterances. While one is
+// open the session re-decodes its open tail every hop: words on which two consecutive
+// hypotheses agree become final at once (mid-utterance), the rest go out as interim results.
+// At the utterance's end (endpoint silence, Finalize, CloseStream, or a length cap) the
+// remaining words are decoded once more and go out as finals, and any speech left after the
+// last word is decoded on its own. The session owns a StreamingWindow, the encoder window its
+// decodes grow hop by hop, and gives it back when it closes.
 //
-// Final words are never revised: later decodes of the utterance are forced to start with
-// them and continue from there, while still hearing the utterance's audio from its start, so
-// early finals cost no cutting of audio at uncertain word boundaries. An utterance that ends
+// Final words are never revised: later decodes are forced to start with them and continue
+// from there, while still hearing their audio, so early finals cost no cutting of audio at
+// uncertain word boundaries. An ended utterance stays in the window in the same way, as the
+// next one's context, until a long pause or the window's length budget moves its words into
+// the prompt: the decoder hears a stream as offline decoding hears a file, whatever the
+// client's endpointing. The first utterance of a stream (or after a long pause) that ends
 // before any word became final is decoded by the offline algorithm, as a file would be.
 //
 // State (one async worker per session; a hop in flight is dropped when a flush overtakes it):
@@ -57,6 +60,14 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
 
 /** Audio kept before a detected speech start: detection lags onset by the minimum speech time. */
 const PREROLL_S = 0.5;
+/**
+ * An ended utterance stays in the decoding window (its words forced, its audio heard) as the
+ * next utterance's context until a pause this long; then its words become prompt text. Whisper
+ * decodes a sentence better with the speech before it in its window, as offline it always has:
+ * dropping the window at every endpoint made live accuracy depend on the client's
+ * `endpointing` (bench/RESULTS.md).
+ */
+const CONTEXT_PAUSE_S = 5;
 /** A stream's opening audio kept until its first speech is found (see dropSilenceBefore). */
 const STREAM_OPENING_S = 3;
 /** Speech before a hypothesis' first word beyond this means the decoder skipped words. */
@@ -185,8 +196,19 @@ export class StreamingSession implements LiveSession {
     this.received += samples.length;
   }
 
+  /** Final words leave the window: they become prompt text, as Whisper's earlier text. */
+  private releaseContext(): void {
+    if (this.committed.length === 0) return;
+    this.finalText = appendText(this.finalText, this.committed.map((c) => c.word.word));
+    this.committed = [];
+  }
+
   /** Forgets audio before `sample`, keeping a pre-roll so the next utterance's onset survives. */
   private dropSilenceBefore(sample: number): void {
+    if (this.committed.length > 0) {
+      if (sample - this.committedEnd() < CONTEXT_PAUSE_S * SAMPLE_RATE) return;
+      this.releaseContext();
+    }
     // Until the first speech the VAD is still learning the background from the stream's
     // first frames, and a talker heard from the first frame on is taken for it until a pause:
     // the opening seconds stay, so that the first utterance's decode hears its first words.
@@ -350,8 +372,7 @@ export class StreamingSession implements LiveSession {
   private slideWindow(): void {
     if (this.bufferLength <= this.policy.maxWindowS * SAMPLE_RATE || this.committed.length === 0) return;
     const cut = Math.min(this.openTailStart ?? this.committedEnd(), this.committedEnd() + 0.1 * SAMPLE_RATE);
-    this.finalText = appendText(this.finalText, this.committed.map((c) => c.word.word));
-    this.committed = [];
+    this.releaseContext();
     this.trimTo(cut);
     this.emittedUntil = Math.max(this.emittedUntil, cut);
   }
@@ -378,7 +399,7 @@ export class StreamingSession implements LiveSession {
         segments = segments.slice(0, -1);
         cutAt = start + Math.round(segments[segments.length - 1].end * SAMPLE_RATE);
       }
-      words = segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE));
+      words = withinAudio(segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE)), cutAt);
     }
     words = [...words, ...(await this.decodeUncovered(pcm, start, cutAt, [...this.committed.map((c) => c.word), ...words]))];
     const fromFinalize = flush.kind === 'finalize';
@@ -393,13 +414,19 @@ export class StreamingSession implements LiveSession {
     }
     const utterance = [...this.committed.map((c) => c.word), ...words];
     if (utterance.length > 0) {
-      this.finalText = appendText(this.finalText, utterance.map((w) => w.word));
       this.lastWordEnd = utterance[utterance.length - 1].end;
       this.utteranceEndSent = false;
     }
-    this.committed = [];
+    if (flush.kind === 'cap') {
+      this.releaseContext();
+      this.trimTo(cutAt);
+    } else {
+      // The utterance stays in the window as the next one's context: its words become the
+      // forced prefix and its audio stays, so an endpoint ends a result, not what the decoder
+      // hears (see CONTEXT_PAUSE_S).
+      for (const w of words) this.committed.push({ word: w, tokens: this.decoder.wordTokens(w.word) });
+    }
     this.openTailStart = null;
-    this.trimTo(cutAt);
     this.emittedUntil = Math.max(this.emittedUntil, cutAt);
     this.stabilizer.reset();
     this.lastHopAt = cutAt;
@@ -437,7 +464,7 @@ export class StreamingSession implements LiveSession {
       // own, says speech (noise after a last word otherwise comes back as "Thank you.").
       const noSpeechThreshold = DEFAULT_GUARDS.noSpeechThreshold ?? 1;
       const speech = segments.filter((seg) => seg.noSpeechProb <= noSpeechThreshold);
-      const more = speech.flatMap((seg) => wordsFromSegment(seg, from / SAMPLE_RATE));
+      const more = withinAudio(speech.flatMap((seg) => wordsFromSegment(seg, from / SAMPLE_RATE)), cutAt);
       if (more.length === 0) break;
       found.push(...more);
     }
@@ -462,6 +489,16 @@ export class StreamingSession implements LiveSession {
     };
     this.emit(event);
   }
+}
+
+/**
+ * Words timed from segments, kept inside the audio that was decoded: a segment's closing
+ * timestamp can lie past the audio's end (Whisper times a window's last segment against the
+ * padded window), and a final word timed in the future would hold every later decode back.
+ */
+function withinAudio(words: ResultWord[], endSample: number): ResultWord[] {
+  const endS = round(endSample / SAMPLE_RATE);
+  return words.map((w) => (w.end <= endS ? w : { ...w, start: Math.min(w.start, endS), end: endS }));
 }
 
 function toStreamWord(w: HypothesisWord, startSample: number): ResultWord {

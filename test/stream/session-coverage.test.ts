@@ -23,6 +23,7 @@ function segment(text: string, start: number, end: number, noSpeechProb: number)
 function earlyEndingDecoder(rest: Segment[]) {
   const requests: Array<{ seconds: number; previousText: string }> = [];
   const decoder = {
+    wordTokens: () => [],
     async hypothesis(): Promise<Hypothesis | null> {
       return null;
     },
