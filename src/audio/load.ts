@@ -134,6 +134,17 @@ export async function decodeStreamBytes(
   options: DecodeOptions = {},
 ): Promise<Float32Array> {
   const budget = new DecodeBudget(label, options);
+  const pieces = await decodeSlices(decoder, bytes, budget);
+  pieces.push(decoder.flush());
+  return concatenate(pieces, budget);
+}
+
+/** Feeds compressed bytes to a decoder a slice at a time, yielding between slices. */
+async function decodeSlices(
+  decoder: { decode(bytes: Uint8Array): Float32Array },
+  bytes: Uint8Array,
+  budget: DecodeBudget,
+): Promise<Float32Array[]> {
   const pieces: Float32Array[] = [];
   let decoded = 0;
   for (let start = 0; start < bytes.length; start += COMPRESSED_SLICE_BYTES) {
@@ -143,8 +154,7 @@ export async function decodeStreamBytes(
     budget.checkDuration(decoded / WHISPER_SAMPLE_RATE, 'holds more than');
     await budget.turn();
   }
-  pieces.push(decoder.flush());
-  return concatenate(pieces, budget);
+  return pieces;
 }
 
 async function decodeInProcessOr(
@@ -234,15 +244,7 @@ async function decodeOpusContainer(
   const libopus = await createLibopus();
   try {
     const demuxer = container === 'ogg' ? new OggOpusDecoder(libopus) : new WebmOpusDecoder(libopus);
-    const pieces: Float32Array[] = [];
-    let decoded = 0;
-    for (let start = 0; start < bytes.length; start += COMPRESSED_SLICE_BYTES) {
-      const piece = demuxer.decode(bytes.subarray(start, start + COMPRESSED_SLICE_BYTES));
-      pieces.push(piece);
-      decoded += piece.length;
-      budget.checkDuration(decoded / WHISPER_SAMPLE_RATE, 'holds more than');
-      await budget.turn();
-    }
+    const pieces = await decodeSlices(demuxer, bytes, budget);
     if (!demuxer.head) throw new AudioFormatError('truncated', `${budget.label}: the file ends before its Opus header`);
     const samples = await concatenate(pieces, budget);
     return {

@@ -15,6 +15,7 @@
  * `AudioInputError`, because they come straight from a client's query string.
  */
 import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from '../audio/g711.js';
+import { joinBytes } from '../audio/join.js';
 import { Resampler } from '../audio/resample.js';
 import { AudioInputError } from './audio-input-error.js';
 import { createContainerDecoder } from './container-input.js';
@@ -164,9 +165,3 @@ function checkSampleRate(sampleRate: number | undefined, encoding: AudioEncoding
   return sampleRate;
 }
 
-function joinBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(head.length + tail.length);
-  joined.set(head);
-  joined.set(tail, head.length);
-  return joined;
-}

@@ -4,6 +4,7 @@
  * `choose` can decide, then replays them one by one into the decoder chosen, so a framing
  * where message boundaries matter (raw Opus: one packet per message) keeps them.
  */
+import { joinBytes, joinSamples } from '../audio/join.js';
 import type { AudioDecoder } from './audio-decoder.js';
 
 /**
@@ -35,7 +36,7 @@ export class DetectingDecoder implements AudioDecoder {
 
   /** The held messages' samples once a decoder is chosen; null while undecided. */
   private decide(final: boolean): Float32Array | null {
-    const chosen = this.choose(joinBytes(this.held), final);
+    const chosen = this.choose(joinBytes(...this.held), final);
     if (!chosen) return null;
     this.chosen = chosen;
     const held = this.held;
@@ -53,24 +54,3 @@ export function couldStartWith(bytes: Uint8Array, prefix: readonly number[]): bo
   return bytes.length < prefix.length && Array.from(bytes).every((byte, i) => byte === prefix[i]);
 }
 
-function joinBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}
-
-export function joinSamples(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const joined = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}

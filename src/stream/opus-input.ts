@@ -12,7 +12,8 @@
  */
 import type { AudioDecoder } from './audio-decoder.js';
 import { AudioInputError } from './audio-input-error.js';
-import { DetectingDecoder, couldStartWith, joinSamples, startsWith } from './detecting-decoder.js';
+import { joinSamples } from '../audio/join.js';
+import { DetectingDecoder, couldStartWith, startsWith } from './detecting-decoder.js';
 import { OGG_CAPTURE_PATTERN, OggPacketReader } from './ogg-packets.js';
 import { OpusPackets, createLibopus, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
 import { EBML_MAGIC, WebmOpusDecoder } from './webm-opus-input.js';

@@ -6,6 +6,7 @@
  * A header may declare the data size (a finished file: bytes after it, such as a trailing
  * LIST chunk, are not audio) or a streaming writer's placeholder (everything after is audio).
  */
+import { joinBytes } from '../audio/join.js';
 import { Resampler } from '../audio/resample.js';
 import { AudioFormatError, decodeToMono, readWavHeader, type WavFormat, type WavHeader } from '../audio/wav.js';
 import type { AudioDecoder } from './audio-decoder.js';
@@ -76,10 +77,3 @@ export class WavStreamDecoder implements AudioDecoder {
   }
 }
 
-function joinBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  if (head.length === 0) return tail;
-  const joined = new Uint8Array(head.length + tail.length);
-  joined.set(head);
-  joined.set(tail, head.length);
-  return joined;
-}

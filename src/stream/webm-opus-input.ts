@@ -13,7 +13,7 @@ import { Decoder, tools, type EBMLElementDetail } from 'ts-ebml';
 
 import type { AudioDecoder } from './audio-decoder.js';
 import { AudioInputError } from './audio-input-error.js';
-import { joinSamples } from './detecting-decoder.js';
+import { joinSamples } from '../audio/join.js';
 import { OPUS_GRANULE_RATE, OpusPackets, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
 
 export const EBML_MAGIC: readonly number[] = [0x1a, 0x45, 0xdf, 0xa3];
