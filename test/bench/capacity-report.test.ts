@@ -58,7 +58,7 @@ describe('the capacity summary', () => {
     threads: 2,
     audio: 'sets librispeech-test-clean',
     level: { durationS: 60, rampS: 10, speed: 1, encoding: 'linear16', rate: 16000 },
-    criteria: { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1 },
+    criteria: { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1, maxWerGapPoints: 1 },
     batched,
     unbatched,
     ratio: capacityRatio(batched, unbatched),

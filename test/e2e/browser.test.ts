@@ -10,11 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { resample } from '../../src/audio/resample.js';
 import { scoreWer } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
 import { repoRoot } from '../../src/paths.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { wavBytes } from '../../loadtest/audio-frames.js';
 import { fixture } from '../helpers.js';
 
@@ -25,8 +22,7 @@ const CLIP = fixture('jfk');
 const MAX_WER = 0.25;
 const TRANSPORTS = ['websocket-pcm', 'websocket-opus', 'webrtc'] as const;
 
-let factory: WhisperSessionFactory;
-let server: GatewayServer;
+let gateway: TinyGateway;
 let baseUrl: string;
 let browser: Browser;
 let scratch: string;
@@ -43,10 +39,8 @@ beforeAll(async () => {
   const wav = join(scratch, 'speech.wav');
   writeFileSync(wav, wavBytes(resample(padded, 16000, 48000), 48000));
 
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  baseUrl = await server.start();
+  gateway = await startTinyGateway({ maxSessions: 2 });
+  baseUrl = gateway.url;
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -69,8 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 

@@ -8,10 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
 import { scoreWer } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { AUDIO, fixture } from '../helpers.js';
 
 const CLIP = fixture('jfk');
@@ -20,20 +17,16 @@ const MAX_WER = 0.25;
 /** MediaRecorder's 250 ms timeslice gives chunks of about this size at 24 kb/s. */
 const CHUNK_BYTES = 800;
 
-let factory: WhisperSessionFactory;
-let server: GatewayServer;
+let gateway: TinyGateway;
 let wsUrl: string;
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  wsUrl = (await server.start()).replace(/^http/, 'ws') + '/v1/listen';
+  gateway = await startTinyGateway({ maxSessions: 2 });
+  wsUrl = gateway.wsUrl + '/v1/listen';
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 interface Outcome {

@@ -5,10 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
 import { scoreWer } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
 import { STREAM_SLOTS, streamBytes as streamBytesOf, WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { framesFor } from '../../loadtest/audio-frames.js';
 import { runStream } from '../../loadtest/stream-client.js';
 import { streamMetrics } from '../../loadtest/stream-metrics.js';
@@ -17,8 +15,8 @@ import { fixture } from '../helpers.js';
 
 /** The KV memory of a live stream's worst case. */
 let streamBytes: number;
+let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
-let server: GatewayServer;
 let wsUrl: string;
 
 beforeAll(async () => {
@@ -26,15 +24,13 @@ beforeAll(async () => {
   streamBytes = streamBytesOf(probe.info, STREAM_SLOTS);
   probe.close();
   // Two live streams plus the one kept for file transcriptions.
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 8, kvBudgetBytes: 3 * streamBytes });
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en'), device: factory });
-  wsUrl = (await server.start()).replace(/^http/, 'ws') + '/v1/listen';
+  gateway = await startTinyGateway({ maxSessions: 8, kvBudgetBytes: 3 * streamBytes });
+  factory = gateway.factory;
+  wsUrl = gateway.wsUrl + '/v1/listen';
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 describe('over capacity', () => {

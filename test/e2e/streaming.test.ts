@@ -4,33 +4,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { transcribe } from '../../src/engine/transcribe.js';
 import { scoreWer, type WerPair } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { framesFor, opusEncoderAvailable, type ClientEncoding } from '../../loadtest/audio-frames.js';
 import { runStream } from '../../loadtest/stream-client.js';
 import { streamMetrics, type StreamMetrics } from '../../loadtest/stream-metrics.js';
 import { fixture } from '../helpers.js';
 
+let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
-let server: GatewayServer;
 let wsUrl: string;
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 4 });
-  server = new GatewayServer({
-    config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 },
-    log: () => {},
-    sink: null,
-  });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  wsUrl = (await server.start()).replace(/^http/, 'ws') + '/v1/listen';
+  gateway = await startTinyGateway({ maxSessions: 4 });
+  factory = gateway.factory;
+  wsUrl = gateway.wsUrl + '/v1/listen';
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 interface Case {

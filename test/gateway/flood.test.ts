@@ -5,26 +5,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadAudioFile } from '../../src/audio/load.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { fixture } from '../helpers.js';
 
+let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
-let server: GatewayServer;
 let wsUrl: string;
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  wsUrl = (await server.start()).replace(/^http/, 'ws');
+  gateway = await startTinyGateway({ maxSessions: 2 });
+  factory = gateway.factory;
+  wsUrl = gateway.wsUrl;
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 /** 20 MiB of 16 kHz linear16 speech: the JFK clip over and over, 655 s. */

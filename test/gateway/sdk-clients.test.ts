@@ -11,31 +11,24 @@ import { loadAudioFile } from '../../src/audio/load.js';
 import { floatToMulaw } from '../../src/audio/g711.js';
 import { parseWav } from '../../src/audio/wav.js';
 import { scoreWer } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { fixture } from '../helpers.js';
 
 const API_KEY = 'sdk-test-key';
 const jfk = fixture('jfk');
 const jfkBytes = readFileSync(jfk.path);
 
-let factory: WhisperSessionFactory;
-let server: GatewayServer;
+let gateway: TinyGateway;
 let url: string;
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 1 });
   // Keys on, so the SDKs' own ways of sending them are part of what is tested.
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: new Set([API_KEY]), host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  url = await server.start();
+  gateway = await startTinyGateway({ maxSessions: 1 }, { apiKeys: new Set([API_KEY]) });
+  url = gateway.url;
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 function deepgram(): DeepgramClient {

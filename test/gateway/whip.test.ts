@@ -5,34 +5,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { playStreams } from '../../src/eval/live.js';
 import { scoreWer } from '../../src/eval/wer.js';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
 import { DEFAULT_ENDPOINTING_MS } from '../../src/gateway/protocol.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
+import type { GatewayServer } from '../../src/gateway/server.js';
 import { checkOffer } from '../../src/gateway/whip.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { opusEncoderAvailable } from '../../loadtest/audio-frames.js';
 import { fixture } from '../helpers.js';
 import { connectWhip, opusPackets } from './whip-peer.js';
 
+let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
 let server: GatewayServer;
 let baseUrl: string;
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 2 });
-  server = new GatewayServer({
-    config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 },
-    log: () => {},
-    sink: null,
-  });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  baseUrl = await server.start();
+  gateway = await startTinyGateway({ maxSessions: 2 });
+  factory = gateway.factory;
+  server = gateway.server;
+  baseUrl = gateway.url;
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
 });
 
 /** The speech fixtures back to back with a second of silence between them: 61 words. */

@@ -5,30 +5,29 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
-import { GatewayServer } from '../../src/gateway/server.js';
-import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
-import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import type { GatewayServer } from '../../src/gateway/server.js';
+import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import type { LoadTestReport } from '../../loadtest/report.js';
 import { main } from '../../loadtest/run.js';
 import { fixture } from '../helpers.js';
 import { reportInconsistencies } from './report-invariants.js';
 
+let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
 let server: GatewayServer;
 let wsUrl: string;
 const reportDir = mkdtempSync(join(tmpdir(), 'chorus-loadtest-'));
 
 beforeAll(async () => {
-  factory = await WhisperSessionFactory.open({ model: 'tiny.en', threads: 2, maxSessions: 4 });
-  server = new GatewayServer({ config: { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0 }, log: () => {}, sink: null });
-  server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en') });
-  wsUrl = (await server.start()).replace(/^http/, 'ws');
+  gateway = await startTinyGateway({ maxSessions: 4 });
+  factory = gateway.factory;
+  server = gateway.server;
+  wsUrl = gateway.wsUrl;
 });
 
 afterAll(async () => {
-  await server?.shutdown();
-  factory?.close();
+  await gateway?.close();
   rmSync(reportDir, { recursive: true, force: true });
 });
 
