@@ -81,7 +81,7 @@ for (const variant of values.variants!.split(',')) {
   });
 }
 if (values.plot) {
-  const title = `Live WER gap vs p50 final latency, ${values.sets}, chain ${values.chain}`;
+  const title = `Live WER gap vs p50 latency, ${clips.length} clips, ${values.chain} per stream`;
   writeFileSync(values.plot, svgToPng(lineChart({ title, xLabel: 'p50 final latency, ms (audio clock)', yLabel: 'WER of finals - offline, points', series: frontier })));
   process.stdout.write(`\nplot: ${values.plot}\n`);
 }

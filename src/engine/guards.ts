@@ -112,11 +112,13 @@ export function prefixEchoStart(prefixWords: readonly string[], continuationWord
 /**
  * The words before the first run of at least minRun consecutive words that each last less
  * than minSeconds: words the decoder wrote without audio to carry them. Cross-attention
- * alignment gives a spoken word at least a frame; when Whisper loops ("modern, in being
- * comparatively modern, in being comparatively ...") or runs on past the audio, the extra
- * words pile up on one frame. A single short word is common ("a", "in"); a run is not.
+ * alignment gives a spoken word at least a frame or two; when Whisper loops ("modern, in being
+ * comparatively modern, in being comparatively ...") or restates its forced words past the
+ * audio ("Ask not." again at the last frame), the extra words pile up on one frame. A single
+ * short word is common ("a", "in"); two in a row on no audio are not, and what a cut drops
+ * wrongly the utterance's second look decodes again (src/stream/session.ts).
  */
-export function cutUnheardRun<W extends { start: number; end: number }>(words: readonly W[], minRun = 3, minSeconds = 0.03): W[] {
+export function cutUnheardRun<W extends { start: number; end: number }>(words: readonly W[], minRun = 2, minSeconds = 0.03): W[] {
   let run = 0;
   for (let i = 0; i < words.length; i++) {
     run = words[i].end - words[i].start < minSeconds ? run + 1 : 0;

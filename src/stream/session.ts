@@ -36,7 +36,7 @@ export interface CommitPolicy extends StabilizerPolicy {
   maxWindowS: number;
 }
 
-export const DEFAULT_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_STABILIZER, hopS: 0.5, maxWindowS: 20 };
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_STABILIZER, hopS: 0.4, maxWindowS: 20 };
 
 /**
  * The selectable commit policies, by name (`npm run eval -- --live --policy NAME`); the
@@ -50,6 +50,8 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
   'la2-last-word': { ...DEFAULT_COMMIT_POLICY, holdLastWord: false },
   'guard-0s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0 },
   'hop-0.3s': { ...DEFAULT_COMMIT_POLICY, hopS: 0.3 },
+  /** the hop before session 7: 0.1 points closer to offline, 120 ms later */
+  'hop-0.5s': { ...DEFAULT_COMMIT_POLICY, hopS: 0.5 },
   la3: { ...DEFAULT_COMMIT_POLICY, agreement: 3 },
   'guard-0.5s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 },
   'guard-1s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1 },

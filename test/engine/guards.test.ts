@@ -31,7 +31,7 @@ describe('cutRepetitionLoop', () => {
 describe('cutUnheardRun', () => {
   const timed = (spec: Array<[string, number, number]>) => spec.map(([word, start, end]) => ({ word, start, end }));
 
-  it('cuts where three words in a row were aligned to no audio (a loop written on one frame)', () => {
+  it('cuts where words in a row were aligned to no audio (a loop written on one frame)', () => {
     const hypothesis = timed([
       ['modern,', 11.88, 12.66],
       ['in', 12.68, 12.68],
@@ -42,6 +42,15 @@ describe('cutUnheardRun', () => {
     expect(cutUnheardRun(hypothesis).map((w) => w.word)).toEqual(['modern,']);
   });
 
+  it('cuts a restatement of the forced words written on the audio\'s last frame', () => {
+    const hypothesis = timed([
+      ['not.', 3.88, 4.52],
+      ['Ask', 4.7, 4.7],
+      ['not.', 4.7, 4.7],
+    ]);
+    expect(cutUnheardRun(hypothesis).map((w) => w.word)).toEqual(['not.']);
+  });
+
   it('keeps short words that are heard between longer ones, and a phrase said twice', () => {
     const hypothesis = timed([
       ['tear', 1.0, 1.2],
@@ -49,9 +58,9 @@ describe('cutUnheardRun', () => {
       ['fence', 1.2, 1.6],
       ['tear', 1.7, 1.9],
       ['down', 1.9, 2.1],
-      ['the', 2.1, 2.12],
-      ['a', 2.12, 2.13],
-      ['fence', 2.13, 2.5],
+      ['the', 2.1, 2.14],
+      ['a', 2.14, 2.14],
+      ['fence', 2.14, 2.5],
     ]);
     expect(cutUnheardRun(hypothesis)).toEqual(hypothesis);
   });
