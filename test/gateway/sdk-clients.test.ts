@@ -1,9 +1,12 @@
 // The official client libraries, unmodified, against an in-process gateway with tiny.en on
 // loopback: what a user who only changes the base URL of the client they already use gets.
 // @deepgram/sdk (pre-recorded transcribeFile; live on its defaults, with endpointing 10 and
-// Finalize, Chrome's WebM Opus and 8 kHz mu-law) and openai (transcriptions with word
+// Finalize, Chrome's WebM Opus, Ogg Opus and 8 kHz mu-law) and openai (transcriptions with word
 // timestamps, and streamed).
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeepgramClient } from '@deepgram/sdk';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,6 +196,21 @@ describe('@deepgram/sdk live', () => {
     // MediaRecorder hands over a chunk every so often; about a tenth of a second each here.
     const messages = await live({}, webm, Math.ceil(webm.length / jfk.duration_s), 'close');
     expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('transcribes Ogg Opus sent with encoding=opus, as a file encoder writes it', async () => {
+    // opusenc is part of the set-up (scripts/setup.sh installs opus-tools).
+    const scratch = mkdtempSync(join(tmpdir(), 'chorus-sdk-ogg-'));
+    try {
+      const ogg = join(scratch, 'jfk.opus');
+      const encoded = spawnSync('opusenc', ['--quiet', jfk.path, ogg]);
+      expect(encoded.error, 'opusenc is missing: apt-get install opus-tools').toBeUndefined();
+      const bytes = readFileSync(ogg);
+      const messages = await live({ encoding: 'opus', sample_rate: 48000 }, bytes, Math.ceil(bytes.length / jfk.duration_s), 'close');
+      expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('transcribes 8 kHz mu-law', async () => {
