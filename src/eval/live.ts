@@ -132,11 +132,16 @@ async function playOne(decoder: WatchedDecoder, stream: LiveStream, options: Liv
   // The stream's audio clock when a final arrives (DESIGN.md: started at the first byte, paced
   // in real time): audio pushed so far (virtual), or wall time since the first chunk (real).
   const now = () => (options.clock === 'virtual' ? sentS : (performance.now() - startedMs) / 1000);
+  // When the end of a word's audio left the client: on the virtual clock, the audio itself
+  // (what an infinitely fast device would give); in real time, the start of the 100 ms chunk
+  // that carried it, which the client sent at that second of its audio clock.
+  const chunkS = CHUNK_SAMPLES / SAMPLE_RATE;
+  const sentAt = (endS: number) => (options.clock === 'virtual' ? endS : Math.floor(endS / chunkS) * chunkS);
   const onEvent = (e: SessionEvent) => {
     if (e.type !== 'results' || !e.isFinal) return;
     if (e.transcript.trim()) finals.push(e.transcript);
     const at = now();
-    for (const w of e.words) latencies.push(Math.max(0, at - w.end));
+    for (const w of e.words) latencies.push(Math.max(0, at - sentAt(w.end)));
   };
   const session = new StreamingSession(
     decoder,
