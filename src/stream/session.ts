@@ -108,6 +108,8 @@ export class StreamingSession implements LiveSession {
   private lastHopAt = 0;
   /** the open utterance's final words, which every later decode of it must start with */
   private committed: Array<{ word: ResultWord; tokens: number[] }> = [];
+  /** how many of `committed` are ended utterances' words, kept as context (CONTEXT_PAUSE_S) */
+  private contextWords = 0;
   /** where the next word is believed to start, from the latest hypothesis (stream samples) */
   private openTailStart: number | null = null;
   private emittedUntil = 0;
@@ -200,6 +202,7 @@ export class StreamingSession implements LiveSession {
 
   /** Final words leave the window: they become prompt text, as Whisper's earlier text. */
   private releaseContext(): void {
+    this.contextWords = 0;
     if (this.committed.length === 0) return;
     this.finalText = appendText(this.finalText, this.committed.map((c) => c.word.word));
     this.committed = [];
@@ -387,7 +390,7 @@ export class StreamingSession implements LiveSession {
     const speech = this.vad.containsSpeech(spanStart / SAMPLE_RATE, end / SAMPLE_RATE);
     let words: ResultWord[] = [];
     let cutAt = end;
-    if (this.committed.length > 0) {
+    if (this.committed.length > this.contextWords) {
       // Final words hold the window's start: the rest must fit one window after them.
       if (speech && end > spanStart) {
         const hypothesis = await this.decodeOpenTail(pcm, start, 'final');
@@ -395,13 +398,25 @@ export class StreamingSession implements LiveSession {
         if (words.length > 0) spanStart = Math.min(spanStart, Math.round(words[0].start * SAMPLE_RATE));
       }
     } else if (speech && pcm.length > 0) {
-      let { segments } = await this.decoder.final({ pcm, previousText: this.finalText, language: this.options.language });
+      // Nothing of this utterance is final yet: it is decoded on its own audio by the offline
+      // algorithm, whose no-speech judgement sees only it (with the context in the window,
+      // noise after speech, such as applause, reads as speech and comes back as "See you next
+      // week."); the context's words are its prompt.
+      const own = Math.max(0, Math.min(pcm.length, spanStart - start));
+      const ownPcm = pcm.subarray(own);
+      const previousText = appendText(this.finalText, this.committed.map((c) => c.word.word));
+      let { segments } = await this.decoder.final({ pcm: ownPcm, previousText, language: this.options.language });
+      // Right after speech, what follows is as often applause or a room as a new sentence: a
+      // segment stays only where no-speech probability alone says speech, as in the second
+      // look below ("Thank you." on the crowd after JFK's last word: 0.74).
+      if (this.committed.length > 0) segments = segments.filter((seg) => seg.noSpeechProb <= (DEFAULT_GUARDS.noSpeechThreshold ?? 1));
+      const ownStart = start + own;
       if (flush.kind === 'cap' && segments.length > 1) {
         // Keep the last segment's audio: the window may have cut it off mid-sentence.
         segments = segments.slice(0, -1);
-        cutAt = start + Math.round(segments[segments.length - 1].end * SAMPLE_RATE);
+        cutAt = ownStart + Math.round(segments[segments.length - 1].end * SAMPLE_RATE);
       }
-      words = withinAudio(segments.flatMap((s) => wordsFromSegment(s, start / SAMPLE_RATE)), cutAt);
+      words = withinAudio(segments.flatMap((s) => wordsFromSegment(s, ownStart / SAMPLE_RATE)), cutAt);
     }
     words = [...words, ...(await this.decodeUncovered(pcm, start, cutAt, [...this.committed.map((c) => c.word), ...words]))];
     const fromFinalize = flush.kind === 'finalize';
@@ -428,6 +443,7 @@ export class StreamingSession implements LiveSession {
       // hears (see CONTEXT_PAUSE_S).
       for (const w of words) this.committed.push({ word: w, tokens: this.decoder.wordTokens(w.word) });
     }
+    this.contextWords = this.committed.length;
     this.openTailStart = null;
     this.emittedUntil = Math.max(this.emittedUntil, cutAt);
     this.stabilizer.reset();

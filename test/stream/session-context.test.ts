@@ -88,18 +88,28 @@ describe('the next utterance after an endpoint', () => {
   it('is decoded with the ended one in its window: its words forced, its audio heard', async () => {
     const { decoder, calls } = scriptedDecoder('Yet these thoughts');
     const finals = await play(decoder, 1);
-    expect(finals).toEqual(['Yet these thoughts', 'second']);
-    const last = calls.filter((c) => c.kind === 'hypothesis').at(-1)!;
-    expect(last.prefixWords).toEqual(['Yet', 'these', 'thoughts']);
+    expect(finals).toEqual(['Yet these thoughts', 'Yet these thoughts']);
+    const lastHop = calls.filter((c) => c.kind === 'hypothesis').at(-1)!;
+    expect(lastHop.prefixWords).toEqual(['Yet', 'these', 'thoughts']);
     // Both sentences and the pause between them.
-    expect(last.seconds).toBeGreaterThan((speech.length * 2) / SAMPLE_RATE);
-    expect(last.previousText).toBe('');
+    expect(lastHop.seconds).toBeGreaterThan((speech.length * 2) / SAMPLE_RATE);
+  });
+
+  it('with nothing of it final before its end, is decoded on its own audio, the context as prompt', async () => {
+    // Its no-speech judgement must see only it: noise after speech is not speech.
+    const { decoder, calls } = scriptedDecoder('Yet these thoughts');
+    await play(decoder, 1);
+    const last = calls.filter((c) => c.kind === 'final').at(-1)!;
+    expect(last.previousText.trim()).toBe('Yet these thoughts');
+    // The pause and the sentence after the context, not the context's own audio.
+    expect(last.seconds).toBeLessThan(speech.length / SAMPLE_RATE + 1.5);
   });
 
   it('starts afresh after a long pause, the ended utterance becoming prompt text', async () => {
     const { decoder, calls } = scriptedDecoder('Yet these thoughts');
     const finals = await play(decoder, 7);
     expect(finals).toEqual(['Yet these thoughts', 'Yet these thoughts']);
+    expect(calls.filter((c) => c.kind === 'hypothesis').at(-1)!.prefixWords).toEqual([]);
     const second = calls.filter((c) => c.kind === 'final').at(-1)!;
     expect(second.previousText.trim()).toBe('Yet these thoughts');
     expect(second.seconds).toBeLessThan(speech.length / SAMPLE_RATE + 1);
@@ -109,6 +119,6 @@ describe('the next utterance after an endpoint', () => {
     // Whisper times a window's last segment against the padded window: a word "ending" 20 s
     // after its audio must not hold every later decode back.
     const { decoder } = scriptedDecoder('Yet these thoughts', 20);
-    expect(await play(decoder, 1)).toEqual(['Yet these thoughts', 'second']);
+    expect(await play(decoder, 1)).toEqual(['Yet these thoughts', 'Yet these thoughts']);
   });
 });
