@@ -1,13 +1,13 @@
-// An endpoint ends a result, not what the decoder hears: the utterance that ended stays in
-// the decoding window (its words forced as the next decode's prefix, its audio heard) until a
-// long pause moves its words into the prompt. A scripted decoder (no model) records what each
+// With the `context` commit policy an endpoint ends a result, not what the decoder hears:
+// the utterance that ended stays in the decoding window (its words forced as the next
+// decode's prefix, its audio heard) until a long pause moves its words into the prompt. A scripted decoder (no model) records what each
 // decode was given; real speech drives the VAD.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import type { FinalTranscript, Hypothesis, HypothesisRequest, LiveDecodeRequest, LiveDecoder } from '../../src/engine/live-decoder.js';
 import type { Segment } from '../../src/engine/transcribe.js';
 import type { SessionEvent } from '../../src/stream/session-contract.js';
-import { StreamingSession } from '../../src/stream/session.js';
+import { COMMIT_POLICIES, StreamingSession } from '../../src/stream/session.js';
 import { fixture } from '../helpers.js';
 
 const SAMPLE_RATE = 16000;
@@ -73,6 +73,7 @@ async function play(decoder: LiveDecoder, pauseS: number): Promise<string[]> {
     (error) => {
       throw error;
     },
+    COMMIT_POLICIES.context,
   );
   // A turn of the event loop per 100 ms chunk, as a real stream leaves the session between
   // chunks: the scripted decodes finish before the next chunk.
