@@ -1,7 +1,7 @@
 // With the `context` commit policy an endpoint ends a result, not what the decoder hears:
 // the utterance that ended stays in the decoding window (its words forced as the next
-// decode's prefix, its audio heard) until a long pause moves its words into the prompt. A scripted decoder (no model) records what each
-// decode was given; real speech drives the VAD.
+// decode's prefix, its audio heard) until a long pause moves its words into the prompt. A
+// scripted decoder (no model) records what each decode was given; real speech drives the VAD.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAudioFile } from '../../src/audio/load.js';
 import type { FinalTranscript, Hypothesis, HypothesisRequest, LiveDecodeRequest, LiveDecoder } from '../../src/engine/live-decoder.js';
