@@ -8,17 +8,18 @@
 //
 // Final words are never revised: later decodes are forced to start with them and continue
 // from there, while still hearing their audio, so early finals cost no cutting of audio at
-// uncertain word boundaries. An ended utterance stays in the window in the same way, as the
-// next one's context, until a long pause or the window's length budget moves its words into
-// the prompt: the decoder hears a stream as offline decoding hears a file, whatever the
-// client's endpointing. The first utterance of a stream (or after a long pause) that ends
-// before any word became final is decoded by the offline algorithm, as a file would be.
+// uncertain word boundaries. With the `context` policy an ended utterance stays in the window
+// in the same way, as the next one's context, until a long pause or the window's length
+// budget moves its words into the prompt; by default its words become prompt text at once.
+// An utterance that ends before any of its words became final is decoded on its own audio by
+// the offline algorithm, as a file would be.
 //
 // State (one async worker per session; a hop in flight is dropped when a flush overtakes it):
 //   idle ──speech──▶ in utterance (hops: commits + interims) ──endpoint/Finalize/cap──▶ flushing ──▶ idle
 //     └──────────────────────────────────── close ────────────────────────────────────────────▶ closed
 import { DEFAULT_GUARDS } from '../engine/guards.js';
 import type { HypothesisWord, LiveDecoder } from '../engine/live-decoder.js';
+import type { Segment } from '../engine/transcribe.js';
 import { StreamingWindow } from '../engine/streaming-window.js';
 import type { LiveSession, ResultWord, SessionEvent, SessionEventSink, SessionOptions } from './session-contract.js';
 import { DEFAULT_STABILIZER, HypothesisStabilizer, type StabilizerPolicy } from './stabilizer.js';
@@ -89,11 +90,6 @@ const WORD_ONSET_SLACK_S = 0.2;
 const MIN_UNCOVERED_SPEECH_S = 0.4;
 /** Alignment may end a word a little before its audio does. */
 const WORD_END_SLACK_S = 0.2;
-/**
- * Decodes of audio left after an utterance's last word, per utterance: one, over all of it
- * (a second round would only restate what the first one timed loosely).
- */
-const MAX_RECOVERY_DECODES = 1;
 /** An utterance longer than this is finalised at its last complete segment. */
 const MAX_UTTERANCE_S = 25;
 /** Endpointing used only to find utterance boundaries when the client disabled endpointing. */
@@ -418,7 +414,7 @@ export class StreamingSession implements LiveSession {
       // Right after speech, what follows is as often applause or a room as a new sentence: a
       // segment stays only where no-speech probability alone says speech, as in the second
       // look below ("Thank you." on the crowd after JFK's last word: 0.74).
-      if (this.committed.length > 0) segments = segments.filter((seg) => seg.noSpeechProb <= (DEFAULT_GUARDS.noSpeechThreshold ?? 1));
+      if (this.committed.length > 0) segments = heardAsSpeech(segments);
       const ownStart = start + own;
       if (flush.kind === 'cap' && segments.length > 1) {
         // Keep the last segment's audio: the window may have cut it off mid-sentence.
@@ -477,26 +473,18 @@ export class StreamingSession implements LiveSession {
    * non-speech decision for that audio.
    */
   private async decodeUncovered(pcm: Float32Array, start: number, cutAt: number, said: ResultWord[]): Promise<ResultWord[]> {
-    const found: ResultWord[] = [];
-    for (let round = 0; round < MAX_RECOVERY_DECODES; round++) {
-      const last = [...said, ...found].at(-1);
-      const coveredUntil = last ? Math.round(last.end * SAMPLE_RATE) : this.bufferStart;
-      const uncovered = this.vad.speechSecondsIn(coveredUntil / SAMPLE_RATE + WORD_END_SLACK_S, cutAt / SAMPLE_RATE);
-      if (uncovered < MIN_UNCOVERED_SPEECH_S) break;
-      const from = Math.max(start, coveredUntil);
-      const rest = pcm.subarray(from - start, cutAt - start);
-      const previousText = appendText(this.finalText, [...said, ...found].map((w) => w.word));
-      const { segments } = await this.decoder.final({ pcm: rest, previousText, language: this.options.language });
-      // A second look at audio that the utterance's decode passed over is weaker evidence
-      // than a first: a segment stays only where Whisper's no-speech probability, on its
-      // own, says speech (noise after a last word otherwise comes back as "Thank you.").
-      const noSpeechThreshold = DEFAULT_GUARDS.noSpeechThreshold ?? 1;
-      const speech = segments.filter((seg) => seg.noSpeechProb <= noSpeechThreshold);
-      const more = withinAudio(speech.flatMap((seg) => wordsFromSegment(seg, from / SAMPLE_RATE)), cutAt);
-      if (more.length === 0) break;
-      found.push(...more);
-    }
-    return found;
+    const last = said.at(-1);
+    const coveredUntil = last ? Math.round(last.end * SAMPLE_RATE) : this.bufferStart;
+    const uncovered = this.vad.speechSecondsIn(coveredUntil / SAMPLE_RATE + WORD_END_SLACK_S, cutAt / SAMPLE_RATE);
+    if (uncovered < MIN_UNCOVERED_SPEECH_S) return [];
+    // One look, over all of it: a second would only restate what the first timed loosely.
+    const from = Math.max(start, coveredUntil);
+    const rest = pcm.subarray(from - start, cutAt - start);
+    const previousText = appendText(this.finalText, said.map((w) => w.word));
+    const { segments } = await this.decoder.final({ pcm: rest, previousText, language: this.options.language });
+    // A second look at audio that the utterance's decode passed over is weaker evidence than
+    // a first (noise after a last word otherwise comes back as "Thank you.").
+    return withinAudio(heardAsSpeech(segments).flatMap((seg) => wordsFromSegment(seg, from / SAMPLE_RATE)), cutAt);
   }
 
   private emitResults(
@@ -517,6 +505,16 @@ export class StreamingSession implements LiveSession {
     };
     this.emit(event);
   }
+}
+
+/**
+ * The segments whose no-speech probability alone says speech: the stricter gate for decodes
+ * that weaker evidence started (a second look, an utterance right after speech), where
+ * Whisper's own gate (no-speech and a low log-probability together) lets applause through.
+ */
+function heardAsSpeech(segments: Segment[]): Segment[] {
+  const threshold = DEFAULT_GUARDS.noSpeechThreshold ?? 1;
+  return segments.filter((seg) => seg.noSpeechProb <= threshold);
 }
 
 /**
