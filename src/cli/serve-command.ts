@@ -8,7 +8,7 @@
 import { ConfigError, GATEWAY_USAGE, parseGatewayConfig } from '../gateway/config.js';
 import { jsonLinesLog } from '../gateway/log.js';
 import { GatewayServer } from '../gateway/server.js';
-import { openTranscriptSink } from '../gateway/transcript-sink.js';
+import { openTranscriptSinks } from '../gateway/transcript-sink.js';
 import { whisperFileTranscriber } from '../gateway/transcriptions.js';
 import { WhisperSessionFactory } from '../stream/session-factory.js';
 
@@ -26,7 +26,7 @@ export async function runServe(args: string[]): Promise<number> {
     return 2;
   }
   const log = jsonLinesLog(process.stderr);
-  const sink = config.transcriptSink === null ? null : openTranscriptSink(config.transcriptSink, log);
+  const sink = openTranscriptSinks(config.transcriptSinks, log);
   let server: GatewayServer;
   try {
     server = new GatewayServer({ config, log, sink });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { DEFAULT_INGEST_PACING, DEFAULT_MAX_LAG_S, type IngestPacing } from '../stream/admission.js';
+import { parseSinkSpec, type SinkSpec } from './transcript-sink.js';
 
 export interface GatewayConfig {
   host: string;
@@ -45,8 +46,10 @@ export interface GatewayConfig {
   threads: number;
   /** Storage of the model's weights on the device; null: the engine's default for this CPU. */
   precision: Precision | null;
-  /** JSONL file that also receives every final result; null: none. */
-  transcriptSink: string | null;
+  /** Where every final result also goes (JSONL files, NATS JetStream subjects); none: only to clients. */
+  transcriptSinks: SinkSpec[];
+  /** Hosts (`host` or `host:port`, `*` for any) that Deepgram's `callback` may name; none: callbacks refused. */
+  callbackHosts: string[];
   /** STUN/TURN servers for WebRTC ingest; none: host candidates only (loopback, LAN). */
   iceServers: IceServer[];
 }
@@ -90,7 +93,8 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   batching: true,
   threads: 0,
   precision: null,
-  transcriptSink: null,
+  transcriptSinks: [],
+  callbackHosts: [],
   iceServers: [],
 };
 
@@ -116,7 +120,10 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --no-batching                 CHORUS_BATCHING=off           one session per decoder step (baseline for benchmarks)
   --threads N                   CHORUS_THREADS                CPU threads, 0 for automatic (0)
   --precision P                 CHORUS_PRECISION              weight storage: fp32, bf16, int8 or int8-encoder (bf16 with AMX, else int8-encoder)
-  --transcript-sink FILE        CHORUS_TRANSCRIPT_SINK        also append final results to this JSONL file
+  --transcript-sink FILE|URL (repeatable) CHORUS_TRANSCRIPT_SINK (comma list) also send every final to a JSONL file
+                                                              or to NATS JetStream: nats://HOST:PORT/SUBJECT
+  --callback-host HOST[:PORT] (repeatable) CHORUS_CALLBACK_HOSTS (comma list) hosts the callback parameter may
+                                                              name (* for any); none: callbacks are refused
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers
   --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers`;
@@ -185,6 +192,27 @@ function iceServerList(name: string, urls: string[], username: string | undefine
     });
 }
 
+function sinkList(name: string, values: string[]): SinkSpec[] {
+  return values.map((value) => {
+    try {
+      return parseSinkSpec(nonEmpty(name, value.trim()));
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`${name}: ${(error as Error).message}`);
+    }
+  });
+}
+
+function hostList(name: string, values: string[]): string[] {
+  return values.map((value) => {
+    const host = nonEmpty(name, value.trim()).toLowerCase();
+    if (host !== '*' && !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(host)) {
+      throw new ConfigError(`${name}: expected a host name or address, optionally with :port, or *; got "${value}"`);
+    }
+    return host;
+  });
+}
+
 function apiKeySet(keys: string[]): ReadonlySet<string> | null {
   const cleaned = keys.map((k) => k.trim()).filter((k) => k !== '');
   return cleaned.length === 0 ? null : new Set(cleaned);
@@ -220,7 +248,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'no-batching': { type: 'boolean' },
         threads: { type: 'string' },
         precision: { type: 'string' },
-        'transcript-sink': { type: 'string' },
+        'transcript-sink': { type: 'string', multiple: true },
+        'callback-host': { type: 'string', multiple: true },
         'ice-server': { type: 'string', multiple: true },
         'ice-username': { type: 'string' },
         'ice-credential': { type: 'string' },
@@ -262,7 +291,14 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const precision = pick('precision', 'CHORUS_PRECISION');
   // The flag can only switch batching off; the variable says either way.
   const batchingFromEnv = env.CHORUS_BATCHING ? onOffSetting('CHORUS_BATCHING', env.CHORUS_BATCHING) : null;
-  const transcriptSink = pick('transcript-sink', 'CHORUS_TRANSCRIPT_SINK');
+  const transcriptSinks = sinkList(
+    values['transcript-sink'] ? '--transcript-sink' : 'CHORUS_TRANSCRIPT_SINK',
+    values['transcript-sink'] ?? (env.CHORUS_TRANSCRIPT_SINK ?? '').split(',').filter((v) => v.trim() !== ''),
+  );
+  const callbackHosts = hostList(
+    values['callback-host'] ? '--callback-host' : 'CHORUS_CALLBACK_HOSTS',
+    values['callback-host'] ?? (env.CHORUS_CALLBACK_HOSTS ?? '').split(',').filter((v) => v.trim() !== ''),
+  );
   const iceServers = iceServerList(
     values['ice-server'] ? '--ice-server' : 'CHORUS_ICE_SERVERS',
     values['ice-server'] ?? (env.CHORUS_ICE_SERVERS ?? '').split(','),
@@ -302,7 +338,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     batching: values['no-batching'] === true ? false : batchingFromEnv ?? GATEWAY_DEFAULTS.batching,
     threads: threads ? integerSetting(threads.name, threads.value, 0, 1024) : GATEWAY_DEFAULTS.threads,
     precision: precision ? precisionSetting(precision.name, precision.value) : GATEWAY_DEFAULTS.precision,
-    transcriptSink: transcriptSink ? nonEmpty(transcriptSink.name, transcriptSink.value) : GATEWAY_DEFAULTS.transcriptSink,
+    transcriptSinks,
+    callbackHosts,
     iceServers,
   };
 }

@@ -12,93 +12,57 @@
  *    and the close code of ERROR_DISPOSITIONS; the session is aborted;
  *  - the client vanishes: the session is aborted.
  * Every final also goes to the transcript sink when it is produced, and a final that never
- * reached the socket is logged, so no final is lost silently whichever way the stream ends.
+ * reached the socket is logged, so no final is lost silently whichever way the stream ends;
+ * that, and the rest that every transport shares, is the SessionBridge's (session-bridge.ts).
  */
 import { isUtf8 } from 'node:buffer';
-import { createHash, type Hash } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
-import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
-import { withinPacing, type IngestPacing } from '../stream/admission.js';
-import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
-import { ArrivalClock } from './arrival-clock.js';
-import type { GatewayLog } from './log.js';
-import type { GatewayMetrics } from './metrics.js';
+import { AudioInputError } from '../stream/audio-decoder.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind } from './outbound-queue.js';
-import {
-  ERROR_DISPOSITIONS,
-  NORMAL_CLOSE,
-  parseClientMessage,
-  ProtocolError,
-  type ErrorCode,
-  type ListenParams,
-  type ParameterWarning,
-} from './protocol.js';
-import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
-import { renderResults, renderSessionEvent, SINGLE_CHANNEL as CHANNEL, finalSinkRecord, undeliveredFinalFields } from './result-rendering.js';
-import type { TranscriptSink } from './transcript-sink.js';
+import { ERROR_DISPOSITIONS, NORMAL_CLOSE, parseClientMessage, ProtocolError, type ErrorCode } from './protocol.js';
+import { encodeServerMessage, errorMessage, type ServerMessage } from './protocol-messages.js';
+import { describe, drainWithin, SessionBridge, type BridgeSetup, type BridgeTransport } from './session-bridge.js';
+
+export type { ConnectionServices } from './session-bridge.js';
 
 export interface ConnectionSettings {
   idleTimeoutMs: number;
   maxOutboundMessages: number;
   maxOutboundBytes: number;
-  ingestPacing: IngestPacing;
+  ingestPacing: BridgeSetup['settings']['ingestPacing'];
 }
 
-export interface ConnectionServices {
-  metrics: GatewayMetrics;
-  log: GatewayLog;
-  sink: TranscriptSink | null;
-}
-
-export interface ConnectionSetup {
-  requestId: string;
-  params: ListenParams;
-  model: ModelInfo;
-  /** Parameter warnings plus any model substitution, for Metadata. */
-  warnings: ParameterWarning[];
-  decoder: AudioDecoder;
+export interface ConnectionSetup extends Omit<BridgeSetup, 'settings' | 'transport'> {
   settings: ConnectionSettings;
-  services: ConnectionServices;
 }
 
 /** `completed` and `disconnected` besides the error codes; the label of chorus_sessions_total. */
 type Outcome = 'completed' | 'disconnected' | 'websocket_error' | ErrorCode;
 
-export class ListenConnection {
-  private session: LiveSession | null = null;
+export class ListenConnection implements BridgeTransport {
+  readonly bridge: SessionBridge;
   private socket: WebSocket | null = null;
   private queue: OutboundQueue<ServerMessage> | null = null;
-  private readonly clock = new ArrivalClock();
-  private readonly audioHash: Hash = createHash('sha256');
-  private readonly created = new Date();
-  private receivedSamples = 0;
-  private firstAudioMs: number | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
   /** Set once the connection is winding down; later client input is not acted on. */
   private closing = false;
   private audioAfterCloseReported = false;
   private release: Promise<void> | null = null;
   private outcome: Outcome | null = null;
-  /** End of the last word already timed by an interim (interim latency counts a word once). */
-  private interimTimedUntil = 0;
   private closedResolve!: () => void;
   /** Settles when the socket has closed and the session is released. */
   readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
 
-  constructor(private readonly setup: ConnectionSetup) {}
+  constructor(private readonly setup: ConnectionSetup) {
+    this.bridge = new SessionBridge({ ...setup, transport: 'websocket' }, this);
+  }
 
   get requestId(): string {
     return this.setup.requestId;
   }
 
-  /** The session is created before the socket opens, so the factory can refuse with an HTTP status. */
-  bindSession(session: LiveSession): void {
-    this.session = session;
-  }
-
   /** The client went away during the handshake: the session never had a socket. */
   abandon(): void {
-    this.releaseSession('abort');
+    void this.releaseSession('abort');
   }
 
   open(socket: WebSocket): void {
@@ -125,7 +89,7 @@ export class ListenConnection {
     socket.on('message', (data, isBinary) => this.guard(() => this.onMessage(data, isBinary)));
     socket.on('error', (error) => this.guard(() => this.onSocketError(error)));
     socket.on('close', () => this.guard(() => this.onSocketClosed()));
-    this.resetIdleTimer();
+    this.bridge.resetIdleTimer();
   }
 
   /** Flushes finals, sends Error `shutting_down`, closes with 1001. */
@@ -163,24 +127,12 @@ export class ListenConnection {
       }
       return;
     }
-    this.resetIdleTimer();
-    this.audioHash.update(bytes);
-    const samples = this.setup.decoder.decode(bytes);
-    this.checkPacing(samples.length);
-    this.pushSamples(samples);
-  }
-
-  /** Audio far ahead of real time would queue minutes of work on the device every stream shares. */
-  private checkPacing(samples: number): void {
-    const now = Date.now();
-    this.firstAudioMs ??= now;
-    const pacing = this.setup.settings.ingestPacing;
-    if (!withinPacing((this.receivedSamples + samples) / STREAM_SAMPLE_RATE, (now - this.firstAudioMs) / 1000, pacing)) {
-      throw new ProtocolError(
-        'ingest_too_fast',
-        `audio is arriving faster than ${pacing.rate}x real time (more than ${pacing.burstS} s ahead); send it at the pace it is spoken`,
-      );
-    }
+    this.bridge.resetIdleTimer();
+    this.bridge.hashAudio(bytes);
+    const samples = this.bridge.decode(0, bytes);
+    // Audio far ahead of real time would queue minutes of work on the device every stream shares.
+    if (!this.bridge.withinPacing(0, samples.length)) throw new ProtocolError('ingest_too_fast', this.bridge.pacingDescription());
+    this.bridge.pushSamples(0, samples);
   }
 
   private async onText(text: string): Promise<void> {
@@ -194,24 +146,14 @@ export class ListenConnection {
     if (this.closing) return;
     switch (message.type) {
       case 'KeepAlive':
-        return this.resetIdleTimer();
+        return this.bridge.resetIdleTimer();
       case 'Finalize':
         // Without multichannel the one channel is every channel, so `channel` changes nothing.
-        this.resetIdleTimer();
-        this.pushSamples(this.setup.decoder.flush());
-        return this.session!.finalize();
+        this.bridge.resetIdleTimer();
+        return this.bridge.finalize(message.channel);
       case 'CloseStream':
         return this.closeStream();
     }
-  }
-
-  private pushSamples(samples: Float32Array): void {
-    if (samples.length === 0) return;
-    const seconds = samples.length / STREAM_SAMPLE_RATE;
-    this.receivedSamples += samples.length;
-    this.clock.record(seconds, Date.now());
-    this.setup.services.metrics.audioSeconds.inc(seconds);
-    this.session!.pushAudio(samples);
   }
 
   private async closeStream(): Promise<void> {
@@ -227,28 +169,16 @@ export class ListenConnection {
    * its last results within the idle timeout is treated as gone.
    */
   private async flushAndClose(errorCode: 'shutting_down' | null): Promise<void> {
-    this.clearIdleTimer();
-    this.pushSamples(this.setup.decoder.flush());
+    this.bridge.clearIdleTimer();
+    this.bridge.flushDecoders();
     await this.releaseSession('close');
     if (errorCode === null) {
-      this.send(
-        metadataMessage({
-          requestId: this.requestId,
-          sha256: this.audioHash.digest('hex'),
-          created: this.created,
-          duration: this.receivedSamples / STREAM_SAMPLE_RATE,
-          channels: this.setup.params.channels,
-          model: this.setup.model,
-          extra: this.setup.params.extra,
-          warnings: this.setup.warnings,
-        }),
-        'control',
-      );
+      this.send(this.bridge.metadata(), 'control');
     } else {
-      this.countError(errorCode);
+      this.bridge.countError(errorCode);
       this.send(errorMessage({ code: errorCode, message: 'the server is shutting down' }, this.requestId), 'control');
     }
-    const drained = await this.drainWithin(this.setup.settings.idleTimeoutMs);
+    const drained = await drainWithin(this.queue?.whenEmpty(), this.setup.settings.idleTimeoutMs);
     // Something else (a failure, the client leaving) may have ended the connection meanwhile.
     if (this.socket === null || this.outcome !== (errorCode ?? 'completed')) return;
     if (!drained) {
@@ -258,80 +188,26 @@ export class ListenConnection {
     this.socket.close(code, errorCode ?? '');
   }
 
-  private async drainWithin(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const drained = this.queue!.whenEmpty().then(() => true);
-    try {
-      return await Promise.race([drained, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+  // ---------------------------------------------------------------------------------------
+  // The bridge's side (BridgeTransport)
+
+  send(message: ServerMessage, kind: OutboundKind, channel = 0, onSent?: () => void): boolean {
+    const data = encodeServerMessage(message, this.setup.params.resultEncoding);
+    return this.queue?.push({ payload: message, data, kind, lane: channel, onSent }) ?? false;
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Session events
-
-  /** The session's event sink; bound before the socket exists. */
-  readonly onSessionEvent = (event: SessionEvent): void => {
-    try {
-      this.renderEvent(event);
-    } catch (error) {
-      this.internalFailure(error);
-    }
-  };
+  onIdle(): void {
+    this.guard(() => this.fail('idle_timeout', `no audio or KeepAlive for ${this.setup.settings.idleTimeoutMs / 1000} s`));
+  }
 
   /** The session's pipeline failed after it was created: only this connection ends (1011). */
-  readonly onSessionError = (error: Error): void => {
-    this.internalFailure(error);
-  };
-
-  private renderEvent(event: SessionEvent): void {
-    if (event.type !== 'results') return this.send(renderSessionEvent(event, this.setup), 'control');
-    const message = renderResults(event, this.setup);
-    if (event.isFinal) this.keepFinal(message);
-    this.send(message, event.isFinal ? 'final' : 'interim', () => this.timeResult(event));
-  }
-
-  private keepFinal(message: ServerMessage): void {
-    if (message.type !== 'Results') return;
-    this.setup.services.sink?.write(finalSinkRecord(message, this.requestId, this.setup.model.name));
-  }
-
-  /** Server-side latency (metrics.ts): now minus the arrival of the audio holding each word's end. */
-  private timeResult(event: Extract<SessionEvent, { type: 'results' }>): void {
-    const { metrics } = this.setup.services;
-    const now = Date.now();
-    metrics.sessionLag.observe(event.lag);
-    const histogram = event.isFinal ? metrics.finalLatency : metrics.interimLatency;
-    for (const word of event.words) {
-      if (!event.isFinal && word.end <= this.interimTimedUntil) continue;
-      const arrival = this.clock.arrivalOf(word.end);
-      if (arrival !== null) histogram.observe(Math.max(0, now - arrival) / 1000);
-    }
-    const lastEnd = event.words.at(-1)?.end;
-    if (lastEnd === undefined) return;
-    if (event.isFinal) {
-      // Finals never overlap and later results lie after them, so earlier marks are done with.
-      this.clock.forgetBefore(lastEnd);
-    } else {
-      this.interimTimedUntil = Math.max(this.interimTimedUntil, lastEnd);
-    }
+  onFailure(error: unknown): void {
+    this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
+    this.fail('internal_error', 'the server failed while transcribing');
   }
 
   // ---------------------------------------------------------------------------------------
-  // Sending and ending
-
-  private send(message: ServerMessage, kind: OutboundKind, onSent?: () => void): void {
-    const data = encodeServerMessage(message, this.setup.params.resultEncoding);
-    const taken = this.queue?.push({ payload: message, data, kind, lane: CHANNEL.channelIndex, onSent }) ?? false;
-    if (!taken && kind === 'final') this.logUndelivered(message);
-  }
-
-  private logUndelivered(message: ServerMessage): void {
-    if (message.type !== 'Results') return;
-    this.setup.services.log('final_undelivered', undeliveredFinalFields(message, this.requestId));
-  }
+  // Ending
 
   /**
    * An error the client caused or suffers: an Error message, then the disposition's close.
@@ -340,7 +216,7 @@ export class ListenConnection {
   private reportError(code: ErrorCode, description: string, clientText?: string): void {
     const closeCode = ERROR_DISPOSITIONS[code].closeCode;
     if (closeCode !== null) return this.fail(code, description, clientText);
-    this.countError(code);
+    this.bridge.countError(code);
     this.send(errorMessage({ code, message: description }, this.requestId, clientText), 'control');
   }
 
@@ -355,8 +231,8 @@ export class ListenConnection {
     if (socket === null || (this.outcome !== null && this.outcome !== 'completed' && this.outcome !== 'shutting_down')) return;
     this.outcome = code;
     this.closing = true;
-    this.clearIdleTimer();
-    this.countError(code);
+    this.bridge.clearIdleTimer();
+    this.bridge.countError(code);
     this.setup.services.log('session_error', { request_id: this.requestId, code, description });
     this.giveUpQueue();
     if (socket.readyState === socket.OPEN) {
@@ -367,20 +243,12 @@ export class ListenConnection {
     void this.releaseSession('abort');
   }
 
-  private internalFailure(error: unknown): void {
-    this.setup.services.log('session_failed', {
-      request_id: this.requestId,
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-    });
-    this.fail('internal_error', 'the server failed while transcribing');
-  }
-
   /** Runs a handler so that any failure ends this connection only, with the right code. */
   private guard(handler: () => void | Promise<void>): void {
     const onError = (error: unknown) => {
       if (error instanceof AudioInputError) this.reportError(error.code, error.message);
       else if (error instanceof ProtocolError) this.reportError(error.code, error.message);
-      else this.internalFailure(error);
+      else this.onFailure(error);
     };
     try {
       const pending = handler();
@@ -395,7 +263,7 @@ export class ListenConnection {
     // closing, so no Error message can follow it.
     if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
       this.outcome ??= 'frame_too_large';
-      this.countError('frame_too_large');
+      this.bridge.countError('frame_too_large');
     } else {
       this.outcome ??= 'websocket_error';
     }
@@ -404,49 +272,28 @@ export class ListenConnection {
 
   private onSocketClosed(): void {
     const { metrics } = this.setup.services;
-    this.clearIdleTimer();
+    this.bridge.clearIdleTimer();
     this.giveUpQueue();
     this.socket = null;
     metrics.sessionsTotal.inc({ outcome: this.outcome ?? 'disconnected' });
-    void this.releaseSession('abort').finally(() => this.closedResolve());
+    void this.releaseSession('abort').finally(() => {
+      this.bridge.endDelivery();
+      this.closedResolve();
+    });
   }
 
   private giveUpQueue(): void {
     for (const item of this.queue?.close() ?? []) {
-      if (item.kind === 'final') this.logUndelivered(item.payload);
+      if (item.kind === 'final') this.bridge.logUndelivered(item.payload);
     }
   }
 
   /** Releases the session once, by whichever end comes first; later calls share that release. */
   private releaseSession(how: 'close' | 'abort'): Promise<void> {
-    if (this.session === null) return Promise.resolve();
-    const session = this.session;
-    this.release ??= (how === 'close' ? session.close() : session.abort()).catch((error: unknown) => {
-      this.setup.services.log('session_release_failed', {
-        request_id: this.requestId,
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      });
+    this.release ??= this.bridge.release(how).then((ok) => {
       // A failed close may have lost the last finals; the client must not take 1000 for success.
-      if (how === 'close') this.fail('internal_error', 'the server failed while transcribing');
+      if (!ok && how === 'close') this.fail('internal_error', 'the server failed while transcribing');
     });
     return this.release;
-  }
-
-  private countError(code: ErrorCode): void {
-    this.setup.services.metrics.errors.inc({ code });
-  }
-
-  private resetIdleTimer(): void {
-    this.clearIdleTimer();
-    const ms = this.setup.settings.idleTimeoutMs;
-    this.idleTimer = setTimeout(
-      () => this.guard(() => this.fail('idle_timeout', `no audio or KeepAlive for ${ms / 1000} s`)),
-      ms,
-    );
-  }
-
-  private clearIdleTimer(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
   }
 }

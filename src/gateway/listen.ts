@@ -8,33 +8,22 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { AudioInputError, createAudioDecoder, type AudioDecoder } from '../stream/audio-decoder.js';
-import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
+import type { SessionFactory } from '../stream/session-contract.js';
 import type { FailedAuthThrottle } from './auth-throttle.js';
 import type { GatewayConfig } from './config.js';
-import { ListenConnection, type ConnectionServices } from './listen-connection.js';
-import { modelInfoFor } from './model-info.js';
-import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ErrorCode, type ListenParams } from './protocol.js';
-import { errorMessage } from './protocol-messages.js';
-
-/** Long enough for a client to back off, short enough that capacity freed soon is used. */
-const RETRY_AFTER_S = 1;
-
-class Refusal extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly httpStatus: number = ERROR_DISPOSITIONS[code].httpStatus ?? 500,
-    readonly retryAfterS: number = RETRY_AFTER_S,
-  ) {
-    super(message);
-  }
-}
-
-/** A header value carries only printable ASCII; descriptions may quote client input. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?');
-}
+import { ListenConnection } from './listen-connection.js';
+import type { ConnectionServices } from './session-bridge.js';
+import {
+  checkCallback,
+  checkKey,
+  checkServing,
+  createSessions,
+  headerSafe,
+  openDecoder,
+  parseStreamParams,
+  Refusal,
+  streamModel,
+} from './stream-admission.js';
 
 export class ListenEndpoint {
   private readonly wss: WebSocketServer;
@@ -105,35 +94,21 @@ export class ListenEndpoint {
   }
 
   private async admit(request: IncomingMessage, socket: Duplex, head: Buffer, requestId: string): Promise<void> {
-    if (this.draining) throw new Refusal('shutting_down', 'the server is shutting down', 503);
-    const sessions = this.sessions;
-    // 503, not 429: the server as a whole is unavailable, not full.
-    if (sessions === null) throw new Refusal('capacity_exceeded', 'the model is still loading; try again shortly', 503);
-
+    const sessions = checkServing(this.draining, this.sessions);
     const url = new URL(request.url ?? '/', 'http://chorus.invalid');
-    // The key first: without one a client learns nothing, not even which parameters are valid.
-    const address = request.socket.remoteAddress ?? '';
-    const retryAfterS = this.throttle.retryAfterS(address, Date.now());
-    if (retryAfterS > 0) {
-      throw new Refusal('too_many_failed_keys', 'too many upgrades with a wrong or missing API key; wait before trying again', 429, retryAfterS);
-    }
-    const auth = checkAuth({ token: url.searchParams.get('token') }, request.headers, this.config.apiKeys);
-    if (!auth.ok) {
-      this.throttle.recordFailure(address, Date.now());
-      throw new Refusal(auth.error.code, auth.error.message);
-    }
-    const params = parseParams(url);
-    const decoder = await openDecoder(params);
+    checkKey(request, url.searchParams.get('token'), this.config.apiKeys, this.throttle);
+    const params = parseStreamParams(url, 'websocket');
+    checkCallback(params, this.config);
+    const decoder = await openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels });
     // The client may have given up while the decoder was being built.
     if (socket.destroyed) return;
 
-    const { model, warning } = resolveModel(params.model, [sessions.modelName], sessions.modelName);
     const connection = new ListenConnection({
       requestId,
       params,
-      model: modelInfoFor(model),
-      warnings: warning ? [...params.warnings, warning] : params.warnings,
-      decoder,
+      ...streamModel(params, sessions),
+      decoders: [decoder],
+      audioChannels: params.channels,
       settings: {
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxOutboundMessages: this.config.maxOutboundMessages,
@@ -141,8 +116,9 @@ export class ListenEndpoint {
         ingestPacing: this.config.ingestPacing,
       },
       services: this.services,
+      delivery: this.services.callbacks?.open(params, requestId) ?? null,
     });
-    connection.bindSession(createSession(sessions, params, connection));
+    createSessions(sessions, params, connection.bridge);
 
     let opened = false;
     socket.once('close', () => {
@@ -158,68 +134,24 @@ export class ListenEndpoint {
   }
 
   private refuse(socket: Duplex, refusal: Refusal, requestId: string): void {
-    this.services.metrics.errors.inc({ code: refusal.code });
-    if (socket.destroyed) return;
-    const body = JSON.stringify(errorMessage({ code: refusal.code, message: refusal.message }, requestId));
-    const headers = [
-      `HTTP/1.1 ${refusal.httpStatus} ${STATUS_CODES[refusal.httpStatus] ?? 'Error'}`,
-      'Content-Type: application/json',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      `dg-error: ${headerSafe(refusal.message)}`,
-      `dg-request-id: ${requestId}`,
-      'Connection: close',
-    ];
-    if (refusal.httpStatus === 503 || refusal.httpStatus === 429) headers.push(`Retry-After: ${refusal.retryAfterS}`);
-    if (refusal.httpStatus === 401) headers.push('WWW-Authenticate: Token');
-    socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+    refuseUpgrade(socket, refusal, requestId, this.services);
   }
 }
 
-function parseParams(url: URL): ListenParams {
-  try {
-    const params = parseListenParams(url);
-    // The session contract carries one mono stream; mixing channels a client asked to keep
-    // apart would hand it one transcript where it expects several.
-    if (params.multichannel) {
-      throw new ProtocolError('bad_parameter', 'multichannel: true is not supported yet; channels can only be mixed into one transcript (multichannel=false)');
-    }
-    return params;
-  } catch (error) {
-    if (error instanceof ProtocolError) throw new Refusal(error.code, error.message);
-    throw error;
-  }
-}
-
-async function openDecoder(params: ListenParams): Promise<AudioDecoder> {
-  try {
-    return await createAudioDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels });
-  } catch (error) {
-    // The codec's checks are about the query parameters, so they are the client's bad_parameter.
-    if (error instanceof AudioInputError) throw new Refusal('bad_parameter', error.message);
-    throw error;
-  }
-}
-
-/**
- * The factory refuses with CapacityError when the engine is full and with RangeError for
- * options the model cannot serve (a language an English-only model lacks).
- */
-function createSession(sessions: SessionFactory, params: ListenParams, connection: ListenConnection) {
-  try {
-    return sessions.create(
-      {
-        interimResults: params.interimResults,
-        endpointingMs: params.endpointingMs,
-        utteranceEndMs: params.utteranceEndMs,
-        vadEvents: params.vadEvents,
-        language: params.language,
-      },
-      connection.onSessionEvent,
-      connection.onSessionError,
-    );
-  } catch (error) {
-    if (error instanceof CapacityError) throw new Refusal('capacity_exceeded', error.message);
-    if (error instanceof RangeError) throw new Refusal('bad_parameter', error.message);
-    throw error;
-  }
+/** A refused upgrade: the status, Deepgram's dg-error header, and the JSON Error body. */
+export function refuseUpgrade(socket: Duplex, refusal: Refusal, requestId: string, services: Pick<ConnectionServices, 'metrics'>): void {
+  services.metrics.errors.inc({ code: refusal.code });
+  if (socket.destroyed) return;
+  const body = refusal.body(requestId);
+  const headers = [
+    `HTTP/1.1 ${refusal.httpStatus} ${STATUS_CODES[refusal.httpStatus] ?? 'Error'}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `dg-error: ${headerSafe(refusal.message)}`,
+    `dg-request-id: ${requestId}`,
+    'Connection: close',
+    ...Object.entries(refusal.headers()).map(([name, value]) => `${name}: ${value}`),
+  ];
+  if (refusal.httpStatus === 401) headers.push('WWW-Authenticate: Token');
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -113,6 +113,12 @@ export interface ListenParams {
   punctuate: boolean;
   /** `extra=key:value` pairs, echoed in Metadata. */
   extra: Record<string, string>;
+  /** `tag` labels (repeatable), recorded with every final in the transcript sinks. */
+  tag: string[];
+  /** Deepgram's `callback`: an http(s) URL that receives every final and the closing Metadata. */
+  callback: string | null;
+  /** `callback_method`: how the callback is called. */
+  callbackMethod: 'POST' | 'PUT';
   resultEncoding: ResultEncoding;
   interimStability: boolean;
   reportLag: boolean;
@@ -134,6 +140,8 @@ export const DEFAULT_ENDPOINTING_MS = 500;
 const ENDPOINTING_RANGE = { min: 10, max: 10_000 };
 const UTTERANCE_END_RANGE = { min: 1000, max: 60_000 };
 const MAX_EXTRA_PAIR_CHARS = 2048;
+const MAX_TAG_CHARS = 128;
+const MAX_CALLBACK_URL_CHARS = 2048;
 
 /** Deepgram spells Ogg-contained Opus several ways; all mean the same stream to us. */
 const ENCODING_ALIASES: ReadonlyMap<string, AudioEncoding> = new Map([
@@ -152,8 +160,6 @@ const ENCODING_ALIASES: ReadonlyMap<string, AudioEncoding> = new Map([
  */
 const IGNORED_DEEPGRAM_PARAMETERS = new Set([
   'alternatives',
-  'callback',
-  'callback_method',
   'detect_entities',
   'diarize',
   'diarize_version',
@@ -167,7 +173,6 @@ const IGNORED_DEEPGRAM_PARAMETERS = new Set([
   'profanity_filter',
   'replace',
   'search',
-  'tag',
   'tier',
   'version',
 ]);
@@ -233,6 +238,32 @@ function parseExtra(values: string[]): Record<string, string> {
       return [pair.slice(0, colon), pair.slice(colon + 1)];
     }),
   );
+}
+
+function parseTags(values: string[]): string[] {
+  for (const tag of values) {
+    if (tag.length === 0 || tag.length > MAX_TAG_CHARS) throw badParameter('tag', `a tag must be 1 to ${MAX_TAG_CHARS} characters`);
+  }
+  return values;
+}
+
+/**
+ * Deepgram accepts http(s) callbacks for files and also ws(s) for streams; Chorus delivers
+ * over http(s) only. Whether this server calls the host at all is its operator's decision
+ * (--callback-host), checked at admission.
+ */
+function parseCallback(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badParameter('callback', `expected an http or https URL, got "${value.slice(0, 100)}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw badParameter('callback', `only http and https callbacks are delivered, got ${url.protocol.replace(':', '')}`);
+  }
+  if (value.length > MAX_CALLBACK_URL_CHARS) throw badParameter('callback', `a URL may be at most ${MAX_CALLBACK_URL_CHARS} characters`);
+  return url.toString();
 }
 
 /**
@@ -326,6 +357,15 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   const token = take('token') ?? null;
   const extra = parseExtra(repeated.get('extra') ?? []);
   repeated.delete('extra');
+  const tag = parseTags(repeated.get('tag') ?? []);
+  repeated.delete('tag');
+  const callbackValue = take('callback');
+  const callback = callbackValue === undefined ? null : parseCallback(callbackValue);
+  const callbackMethodValue = take('callback_method');
+  const callbackMethod = callbackMethodValue === undefined ? 'POST' : callbackMethodValue.toUpperCase();
+  if (callbackMethod !== 'POST' && callbackMethod !== 'PUT') {
+    throw badParameter('callback_method', `expected post or put, got "${callbackMethodValue}"`);
+  }
 
   const warnings: ParameterWarning[] = [];
   for (const name of [...single.keys(), ...repeated.keys()]) {
@@ -349,6 +389,9 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
     model,
     punctuate,
     extra,
+    tag,
+    callback,
+    callbackMethod,
     resultEncoding,
     interimStability,
     reportLag,

@@ -19,8 +19,14 @@ export interface RenderingContext {
   params: Pick<ListenParams, 'punctuate' | 'interimStability' | 'reportLag'>;
 }
 
+/** Which of a stream's separately transcribed channels a message is about. */
+export interface ChannelRef {
+  channelIndex: number;
+  channelCount: number;
+}
+
 /** Without multichannel every message is about channel 0 of 1. */
-export const SINGLE_CHANNEL = { channelIndex: 0, channelCount: 1 };
+export const SINGLE_CHANNEL: ChannelRef = { channelIndex: 0, channelCount: 1 };
 
 /**
  * The session reports how many consecutive hypotheses kept a word; the protocol promises a
@@ -31,24 +37,28 @@ function stabilityProbability(agreeingHypotheses: number): number {
   return 1 - 0.5 ** Math.max(1, agreeingHypotheses);
 }
 
-export function renderSessionEvent(event: SessionEvent, context: RenderingContext): ServerMessage {
+export function renderSessionEvent(event: SessionEvent, context: RenderingContext, channel: ChannelRef = SINGLE_CHANNEL): ServerMessage {
   switch (event.type) {
     case 'speech_started':
-      return speechStartedMessage({ ...SINGLE_CHANNEL, timestamp: event.timestamp });
+      return speechStartedMessage({ ...channel, timestamp: event.timestamp });
     case 'utterance_end':
-      return utteranceEndMessage({ ...SINGLE_CHANNEL, lastWordEnd: event.lastWordEnd });
+      return utteranceEndMessage({ ...channel, lastWordEnd: event.lastWordEnd });
     case 'results':
-      return renderResults(event, context);
+      return renderResults(event, context, channel);
   }
 }
 
-export function renderResults(event: Extract<SessionEvent, { type: 'results' }>, context: RenderingContext): ResultsMessage {
+export function renderResults(
+  event: Extract<SessionEvent, { type: 'results' }>,
+  context: RenderingContext,
+  channel: ChannelRef = SINGLE_CHANNEL,
+): ResultsMessage {
   const { params } = context;
   const withStability = params.interimStability && !event.isFinal;
   return resultsMessage({
     requestId: context.requestId,
     model: context.model,
-    ...SINGLE_CHANNEL,
+    ...channel,
     start: event.start,
     duration: event.duration,
     isFinal: event.isFinal,
@@ -66,21 +76,6 @@ export function renderResults(event: Extract<SessionEvent, { type: 'results' }>,
     punctuate: params.punctuate,
     ...(params.reportLag ? { lag: event.lag } : {}),
   });
-}
-
-/** What the transcript sink keeps of a final, whichever transport produced it. */
-export function finalSinkRecord(message: ResultsMessage, requestId: string, modelName: string): Record<string, unknown> {
-  return {
-    time: new Date().toISOString(),
-    request_id: requestId,
-    model: modelName,
-    start: message.start,
-    duration: message.duration,
-    transcript: message.channel.alternatives[0].transcript,
-    speech_final: message.speech_final,
-    from_finalize: message.from_finalize,
-    words: message.channel.alternatives[0].words,
-  };
 }
 
 /** What the log keeps of a final that never reached its client, so that it is not lost. */

@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import { repoRoot } from '../paths.js';
 import type { SessionFactory } from '../stream/session-contract.js';
 import { FailedAuthThrottle } from './auth-throttle.js';
+import { CallbackDispatcher, type CallbackPolicy } from './callback-delivery.js';
 import type { GatewayConfig } from './config.js';
 import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
@@ -34,12 +35,15 @@ import { answerClientError, MAX_HEADER_BYTES, refuseOnSocket, urlTooLong } from 
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { FileJobs, TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
+import { TWILIO_PATH, TwilioEndpoint } from './twilio.js';
 import { WHIP_PATH, WhipEndpoint } from './whip.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
   log: GatewayLog;
   sink: TranscriptSink | null;
+  /** Retries and bounds of Deepgram `callback` delivery; the defaults otherwise (tests shorten them). */
+  callbackPolicy?: CallbackPolicy;
 }
 
 export interface GatewayEngine {
@@ -62,6 +66,9 @@ export class GatewayServer {
   private readonly transcriptions: TranscriptionsEndpoint;
   private readonly prerecorded: PrerecordedEndpoint;
   private readonly whip: WhipEndpoint;
+  private readonly twilio: TwilioEndpoint;
+  /** Deepgram `callback` deliveries of every live stream. */
+  readonly callbacks: CallbackDispatcher;
   private readonly demo = new StaticFiles(join(repoRoot(), 'web-demo'));
   private readonly throttle = new FailedAuthThrottle();
   /** file requests not yet answered, with their path; shutdown answers them or waits for them */
@@ -71,8 +78,11 @@ export class GatewayServer {
 
   constructor(private readonly options: GatewayOptions) {
     const { config, log, sink } = options;
-    this.listen = new ListenEndpoint(config, { metrics: this.metrics, log, sink }, this.throttle);
-    this.whip = new WhipEndpoint(config, { metrics: this.metrics, log, sink });
+    this.callbacks = new CallbackDispatcher(log, options.callbackPolicy);
+    const services = { metrics: this.metrics, log, sink, callbacks: this.callbacks };
+    this.listen = new ListenEndpoint(config, services, this.throttle);
+    this.whip = new WhipEndpoint(config, services);
+    this.twilio = new TwilioEndpoint(config, services, this.throttle);
     this.files = new FileJobs(config.maxUploadBytes);
     this.transcriptions = new TranscriptionsEndpoint(config.apiKeys, this.files, this.metrics, log);
     this.prerecorded = new PrerecordedEndpoint(config.apiKeys, this.files, this.metrics, log);
@@ -92,6 +102,7 @@ export class GatewayServer {
     if (engine.device) this.metrics.watchDevice(engine.device);
     this.listen.attach(engine.sessions);
     this.whip.attach(engine.sessions);
+    this.twilio.attach(engine.sessions);
     this.files.attach(engine.files);
   }
 
@@ -116,7 +127,9 @@ export class GatewayServer {
    */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await Promise.all([this.listen.shutdown(), this.whip.shutdown(), this.drainFileRequests()]);
+    await Promise.all([this.listen.shutdown(), this.whip.shutdown(), this.twilio.shutdown(), this.drainFileRequests()]);
+    // Callbacks of the streams just ended get the grace period to reach their receivers.
+    await this.callbacks.close(this.options.config.shutdownGraceMs);
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
     await stopped;
@@ -216,6 +229,9 @@ export class GatewayServer {
         if (path === WHIP_PATH || path.startsWith(`${WHIP_PATH}/`)) {
           return only(method, () => this.whip.handle(request, response, path));
         }
+        if (path === TWILIO_PATH || path.startsWith(`${TWILIO_PATH}/`)) {
+          return sendJson(response, 426, { error: 'Twilio Media Streams open a WebSocket here' }, { Upgrade: 'websocket' });
+        }
         // Anything else is a file of the browser demo, or nothing.
         if (method !== 'GET' && method !== 'HEAD') return sendOpenAiError(response, notFound(method, path));
         return only('GET', async () => {
@@ -230,6 +246,7 @@ export class GatewayServer {
     const tooLong = urlTooLong(request);
     if (tooLong) return refuseOnSocket(socket, tooLong);
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
+    if (path === TWILIO_PATH || path.startsWith(`${TWILIO_PATH}/`)) return this.twilio.handleUpgrade(request, socket, head);
     if (path !== '/v1/listen') {
       const body = openAiErrorBody(notFound(request.method ?? 'GET', path));
       const headers = `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close`;

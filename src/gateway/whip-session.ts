@@ -8,17 +8,12 @@
  * WebSocket sessions. After a DELETE the server waits briefly for the client to read
  * Metadata and close its side, since tearing SCTP down at once could drop the last messages.
  */
-import { createHash } from 'node:crypto';
 import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCDataChannel } from 'werift';
-import { withinPacing, type IngestPacing } from '../stream/admission.js';
-import { AudioInputError, STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
-import type { LiveSession, SessionEvent } from '../stream/session-contract.js';
+import { AudioInputError } from '../stream/audio-decoder.js';
 import type { IceServer } from './config.js';
-import type { ConnectionServices } from './listen-connection.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind, type OutboundSocket } from './outbound-queue.js';
-import type { ListenParams, ParameterWarning } from './protocol.js';
-import { encodeServerMessage, errorMessage, metadataMessage, type ModelInfo, type ServerMessage } from './protocol-messages.js';
-import { renderResults, renderSessionEvent, finalSinkRecord, undeliveredFinalFields } from './result-rendering.js';
+import { encodeServerMessage, errorMessage, type ServerMessage } from './protocol-messages.js';
+import { describe, drainWithin, SessionBridge, type BridgeSetup, type BridgeTransport } from './session-bridge.js';
 import { RtpOpusInput } from './rtp-opus-input.js';
 
 export interface WhipSettings {
@@ -27,19 +22,13 @@ export interface WhipSettings {
   idleTimeoutMs: number;
   maxOutboundMessages: number;
   maxOutboundBytes: number;
-  ingestPacing: IngestPacing;
+  ingestPacing: BridgeSetup['settings']['ingestPacing'];
   /** An answered offer whose peer has not connected this long after is dropped, its slot freed. */
   connectTimeoutMs: number;
 }
 
-export interface WhipSessionSetup {
-  requestId: string;
-  params: ListenParams;
-  model: ModelInfo;
-  warnings: ParameterWarning[];
-  decoder: AudioDecoder;
+export interface WhipSessionSetup extends Omit<BridgeSetup, 'settings' | 'transport'> {
   settings: WhipSettings;
-  services: ConnectionServices;
 }
 
 /** Why a session ended; `completed` is DELETE, the rest label chorus_sessions_total too. */
@@ -56,19 +45,14 @@ const CLIENT_CHANNEL_WAIT_MS = 1000;
 /** After DELETE, time for the client to read its last messages and close its side first. */
 const CLOSE_LINGER_MS = 2000;
 
-export class WhipSession {
+export class WhipSession implements BridgeTransport {
+  readonly bridge: SessionBridge;
   private readonly pc: RTCPeerConnection;
-  private session: LiveSession | null = null;
   private channel: RTCDataChannel | null = null;
   /** Messages produced before any DataChannel opened; sent, in order, once one does. */
-  private readonly early: Array<{ message: ServerMessage; kind: OutboundKind }> = [];
+  private readonly early: Array<{ message: ServerMessage; kind: OutboundKind; lane: number; onSent?: () => void }> = [];
   private queue: OutboundQueue<ServerMessage> | null = null;
   private readonly rtp: RtpOpusInput;
-  private readonly audioHash = createHash('sha256');
-  private readonly created = new Date();
-  private receivedSamples = 0;
-  private firstAudioMs: number | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
   private disconnectedTimer: NodeJS.Timeout | null = null;
   private badPacketLogged = false;
   private ending: Promise<void> | null = null;
@@ -81,7 +65,8 @@ export class WhipSession {
   readonly closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
 
   constructor(private readonly setup: WhipSessionSetup) {
-    this.rtp = new RtpOpusInput(setup.decoder);
+    this.bridge = new SessionBridge({ ...setup, transport: 'webrtc' }, this);
+    this.rtp = new RtpOpusInput(setup.decoders[0]);
     this.pc = new RTCPeerConnection({
       codecs: { audio: [OPUS] },
       iceServers: setup.settings.iceServers,
@@ -93,10 +78,6 @@ export class WhipSession {
 
   get requestId(): string {
     return this.setup.requestId;
-  }
-
-  bindSession(session: LiveSession): void {
-    this.session = session;
   }
 
   /** The answer SDP for the client's offer, with the server's ICE candidates in it (no trickle). */
@@ -129,7 +110,8 @@ export class WhipSession {
     this.ending ??= (async () => {
       this.clearTimers();
       this.connectedResolve(false);
-      await this.session?.abort();
+      await this.bridge.release('abort');
+      this.bridge.endDelivery();
       await this.pc.close();
       this.closedResolve();
     })();
@@ -145,16 +127,16 @@ export class WhipSession {
       if (this.ending !== null) return;
       const payloadType = track.codec?.payloadType;
       if (payloadType !== undefined && packet.header.payloadType !== payloadType) return;
-      this.resetIdleTimer();
-      this.audioHash.update(packet.payload);
+      this.bridge.resetIdleTimer();
+      this.bridge.hashAudio(packet.payload);
       try {
         const samples = this.rtp.push(packet.header.timestamp, packet.payload);
         // RTP timestamps are the sender's to choose, so packets far ahead of real time are
         // refused as /v1/listen refuses unpaced audio.
-        if (!this.withinPacing(samples.length)) return void this.end('ingest_too_fast');
-        this.pushSamples(samples);
+        if (!this.bridge.withinPacing(0, samples.length)) return void this.end('ingest_too_fast');
+        this.bridge.pushSamples(0, samples);
       } catch (error) {
-        if (!(error instanceof AudioInputError)) return this.failInternally(error);
+        if (!(error instanceof AudioInputError)) return this.onFailure(error);
         // One bad packet on an unreliable transport is not worth a session; a stream of them
         // is a client bug, which the log shows once.
         if (!this.badPacketLogged) {
@@ -165,34 +147,27 @@ export class WhipSession {
     });
   }
 
-  private withinPacing(samples: number): boolean {
-    const now = Date.now();
-    this.firstAudioMs ??= now;
-    return withinPacing((this.receivedSamples + samples) / STREAM_SAMPLE_RATE, (now - this.firstAudioMs) / 1000, this.setup.settings.ingestPacing);
-  }
-
-  private pushSamples(samples: Float32Array): void {
-    if (samples.length === 0 || this.session === null) return;
-    this.receivedSamples += samples.length;
-    this.setup.services.metrics.audioSeconds.inc(samples.length / STREAM_SAMPLE_RATE);
-    this.session.pushAudio(samples);
-  }
-
   // ---------------------------------------------------------------------------------------
-  // Results out
+  // Results out (the bridge's side)
 
-  readonly onSessionEvent = (event: SessionEvent): void => {
-    try {
-      if (event.type !== 'results') return this.send(renderSessionEvent(event, this.setup), 'control');
-      const message = renderResults(event, this.setup);
-      if (event.isFinal) this.keepFinal(message);
-      this.send(message, event.isFinal ? 'final' : 'interim');
-    } catch (error) {
-      this.failInternally(error);
+  send(message: ServerMessage, kind: OutboundKind, lane = 0, onSent?: () => void): boolean {
+    if (this.queue === null) {
+      if (this.ending !== null && kind === 'final') return false;
+      this.early.push({ message, kind, lane, onSent });
+      return true;
     }
-  };
+    const data = encodeServerMessage(message, this.setup.params.resultEncoding);
+    return this.queue.push({ payload: message, data, kind, lane, onSent });
+  }
 
-  readonly onSessionError = (error: Error): void => this.failInternally(error);
+  onIdle(): void {
+    void this.end('idle_timeout');
+  }
+
+  onFailure(error: unknown): void {
+    this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
+    void this.end('internal_error');
+  }
 
   private adoptChannel(channel: RTCDataChannel): void {
     if (this.channel !== null) return;
@@ -211,31 +186,12 @@ export class WhipSession {
           onOverflow: () => void this.end('peer_closed'),
         },
       );
-      for (const { message, kind } of this.early.splice(0)) this.send(message, kind);
+      for (const { message, kind, lane, onSent } of this.early.splice(0)) {
+        if (!this.send(message, kind, lane, onSent) && kind === 'final') this.bridge.logUndelivered(message);
+      }
     };
     if (channel.readyState === 'open') ready();
     else channel.stateChanged.subscribe((state) => state === 'open' && this.queue === null && ready());
-  }
-
-  private send(message: ServerMessage, kind: OutboundKind): void {
-    if (this.queue === null) {
-      if (this.ending === null || kind !== 'final') this.early.push({ message, kind });
-      else this.logUndelivered(message);
-      return;
-    }
-    const data = encodeServerMessage(message, this.setup.params.resultEncoding);
-    const taken = this.queue.push({ payload: message, data, kind, lane: 0 });
-    if (!taken && kind === 'final') this.logUndelivered(message);
-  }
-
-  private keepFinal(message: ServerMessage): void {
-    if (message.type !== 'Results') return;
-    this.setup.services.sink?.write(finalSinkRecord(message, this.requestId, this.setup.model.name));
-  }
-
-  private logUndelivered(message: ServerMessage): void {
-    if (message.type !== 'Results') return;
-    this.setup.services.log('final_undelivered', undeliveredFinalFields(message, this.requestId));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -246,7 +202,7 @@ export class WhipSession {
       if (this.connectTimer !== null) clearTimeout(this.connectTimer);
       this.connectTimer = null;
       this.connectedResolve(true);
-      this.resetIdleTimer();
+      this.bridge.resetIdleTimer();
       if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = null;
       setTimeout(() => {
@@ -267,14 +223,14 @@ export class WhipSession {
     this.clearTimers();
     this.connectedResolve(false);
     try {
-      this.pushSamples(this.setup.decoder.flush());
-      await this.session?.close();
+      this.bridge.flushDecoders();
     } catch (error) {
       log('session_release_failed', { request_id: this.requestId, error: describe(error) });
       how = 'internal_error';
     }
+    if (!(await this.bridge.release('close'))) how = 'internal_error';
     if (how === 'completed') {
-      this.send(this.metadata(), 'control');
+      this.send(this.bridge.metadata(), 'control');
     } else if (how === 'shutting_down' || how === 'internal_error' || how === 'ingest_too_fast') {
       const description = {
         shutting_down: 'the server is shutting down',
@@ -286,10 +242,7 @@ export class WhipSession {
     }
     if (how !== 'completed') log('whip_session_ended', { request_id: this.requestId, reason: how });
     // A channel that stopped draining must not hold the DELETE (or shutdown) forever.
-    let timer: NodeJS.Timeout | undefined;
-    const drainDeadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.setup.settings.idleTimeoutMs)));
-    await Promise.race([this.queue?.whenEmpty(), drainDeadline]);
-    clearTimeout(timer);
+    await drainWithin(this.queue?.whenEmpty(), this.setup.settings.idleTimeoutMs);
     return how;
   }
 
@@ -297,24 +250,12 @@ export class WhipSession {
     const { metrics } = this.setup.services;
     // Ends whose last message explains them give the client time to read it before SCTP goes.
     if (how === 'completed' || how === 'shutting_down' || how === 'ingest_too_fast') await this.peerClosedWithin(CLOSE_LINGER_MS);
-    for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.logUndelivered(item.payload);
-    for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.logUndelivered(message);
+    for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.bridge.logUndelivered(item.payload);
+    for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.bridge.logUndelivered(message);
+    this.bridge.endDelivery();
     await this.pc.close().catch(() => {});
     metrics.sessionsTotal.inc({ outcome: how });
     this.closedResolve();
-  }
-
-  private metadata(): ServerMessage {
-    return metadataMessage({
-      requestId: this.requestId,
-      sha256: this.audioHash.digest('hex'),
-      created: this.created,
-      duration: this.receivedSamples / STREAM_SAMPLE_RATE,
-      channels: 1,
-      model: this.setup.model,
-      extra: this.setup.params.extra,
-      warnings: this.setup.warnings,
-    });
   }
 
   private peerClosedWithin(ms: number): Promise<void> {
@@ -333,21 +274,11 @@ export class WhipSession {
     });
   }
 
-  private failInternally(error: unknown): void {
-    this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
-    void this.end('internal_error');
-  }
-
-  private resetIdleTimer(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.end('idle_timeout'), this.setup.settings.idleTimeoutMs);
-  }
-
   private clearTimers(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.bridge.clearIdleTimer();
     if (this.disconnectedTimer !== null) clearTimeout(this.disconnectedTimer);
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    this.idleTimer = this.disconnectedTimer = this.connectTimer = null;
+    this.disconnectedTimer = this.connectTimer = null;
   }
 }
 
@@ -373,8 +304,4 @@ function dataChannelSocket(channel: RTCDataChannel): OutboundSocket {
       else channel.bufferedAmountLow.once(() => written());
     },
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

@@ -17,19 +17,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
-import { createAudioDecoder } from '../stream/audio-decoder.js';
-import { CapacityError, type SessionFactory } from '../stream/session-contract.js';
+import type { SessionFactory } from '../stream/session-contract.js';
 import type { GatewayConfig } from './config.js';
-import type { ConnectionServices } from './listen-connection.js';
-import { modelInfoFor } from './model-info.js';
-import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ListenParams } from './protocol.js';
+import type { ListenParams } from './protocol.js';
+import type { ConnectionServices } from './session-bridge.js';
+import { checkCallback, checkKey, checkServing, createSessions, openDecoder, parseStreamParams, Refusal, streamModel } from './stream-admission.js';
 import { WhipSession } from './whip-session.js';
 
 export const WHIP_PATH = '/v1/whip';
 
 /** SDP offers are a few kilobytes; anything far larger is not one. */
 const MAX_OFFER_BYTES = 64 * 1024;
-const RETRY_AFTER_S = 1;
 /** A browser gathers a handful per interface (host, server-reflexive, relay); far more is not a browser. */
 export const MAX_OFFER_CANDIDATES = 16;
 /**
@@ -40,13 +38,10 @@ export const MAX_PENDING_OFFERS = 2;
 /** ICE settles within a second on a LAN and a few through TURN; an offer not connected by then is dropped. */
 export const PENDING_OFFER_TIMEOUT_MS = 5000;
 
-class WhipRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/** WHIP's own refusals (the offer, the resource) beside admission's shared ones. */
+class WhipRefusal extends Refusal {
+  constructor(status: number, code: string, message: string) {
+    super(code, message, status);
   }
 }
 
@@ -75,7 +70,7 @@ export class WhipEndpoint {
         return await this.create(request, response, requestId);
       }
       // The key is checked before the id, so without one nothing is learnt about which ids exist.
-      this.checkKey(request);
+      checkKey(request, tokenOf(request), this.config.apiKeys);
       const id = path.slice(WHIP_PATH.length + 1);
       const session = this.sessions.get(id);
       if (session === undefined) throw new WhipRefusal(404, 'no_such_session', 'no such WebRTC session');
@@ -84,7 +79,7 @@ export class WhipEndpoint {
       await session.end('completed');
       response.writeHead(200, { 'Content-Length': 0 }).end();
     } catch (error) {
-      if (!(error instanceof WhipRefusal)) throw error;
+      if (!(error instanceof Refusal)) throw error;
       this.refuse(response, error, requestId);
     }
   }
@@ -101,11 +96,12 @@ export class WhipEndpoint {
   }
 
   private async create(request: IncomingMessage, response: ServerResponse, requestId: string): Promise<void> {
-    if (this.draining) throw new WhipRefusal(503, 'shutting_down', 'the server is shutting down');
-    const factory = this.factory;
-    if (factory === null) throw new WhipRefusal(503, 'capacity_exceeded', 'the model is still loading; try again shortly');
-    this.checkKey(request);
-    const params = parseParams(new URL(request.url ?? '/', 'http://chorus.invalid'));
+    const factory = checkServing(this.draining, this.factory);
+    checkKey(request, tokenOf(request), this.config.apiKeys);
+    const params = parseStreamParams(new URL(request.url ?? '/', 'http://chorus.invalid'), 'webrtc');
+    checkCallback(params, this.config);
+    // Opus carries one or two channels; they are mixed into one transcript, as /v1/listen does.
+    if (params.channels > 2) throw new Refusal('bad_parameter', `channels: Opus streams carry 1 or 2 channels, got ${params.channels}`);
     const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (contentType !== 'application/sdp') {
       throw new WhipRefusal(415, 'unsupported_media_type', 'send the SDP offer with Content-Type: application/sdp');
@@ -132,13 +128,13 @@ export class WhipEndpoint {
     params: ListenParams,
     offer: string,
   ): Promise<WhipSession> {
-    const { model, warning } = resolveModel(params.model, [factory.modelName], factory.modelName);
     const whip = new WhipSession({
       requestId,
       params,
-      model: modelInfoFor(model),
-      warnings: warning ? [...params.warnings, warning] : params.warnings,
-      decoder: await createAudioDecoder({ encoding: 'opus', channels: 1 }),
+      ...streamModel(params, factory),
+      decoders: [await openDecoder({ encoding: 'opus', channels: params.channels })],
+      audioChannels: params.channels,
+      delivery: this.services.callbacks?.open(params, requestId) ?? null,
       settings: {
         iceServers: this.config.iceServers,
         idleTimeoutMs: this.config.idleTimeoutMs,
@@ -149,7 +145,7 @@ export class WhipEndpoint {
       },
       services: this.services,
     });
-    whip.bindSession(createSession(factory, params, whip));
+    createSessions(factory, params, whip.bridge);
     let answer: string;
     try {
       answer = await whip.answer(offer);
@@ -173,32 +169,22 @@ export class WhipEndpoint {
     return whip;
   }
 
-  private checkKey(request: IncomingMessage): void {
-    const token = new URL(request.url ?? '/', 'http://chorus.invalid').searchParams.get('token');
-    const auth = checkAuth({ token }, request.headers, this.config.apiKeys);
-    if (!auth.ok) throw new WhipRefusal(401, auth.error.code, auth.error.message);
-  }
-
-  private refuse(response: ServerResponse, refusal: WhipRefusal, requestId: string): void {
+  private refuse(response: ServerResponse, refusal: Refusal, requestId: string): void {
     this.services.metrics.errors.inc({ code: refusal.code });
-    const body = JSON.stringify({ type: 'Error', code: refusal.code, description: refusal.message, request_id: requestId });
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
-    if (refusal.status === 429 || refusal.status === 503) headers['Retry-After'] = RETRY_AFTER_S;
-    if (refusal.status === 401) headers['WWW-Authenticate'] = 'Bearer';
-    if (refusal.status === 405) headers.Allow = refusal.message.startsWith('use POST') ? 'POST' : 'DELETE';
-    response.writeHead(refusal.status, headers).end(body);
+    const body = refusal.body(requestId);
+    const headers: Record<string, string | number> = {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      ...refusal.headers(),
+    };
+    if (refusal.httpStatus === 401) headers['WWW-Authenticate'] = 'Bearer';
+    if (refusal.httpStatus === 405) headers.Allow = refusal.message.startsWith('use POST') ? 'POST' : 'DELETE';
+    response.writeHead(refusal.httpStatus, headers).end(body);
   }
 }
 
-function parseParams(url: URL): ListenParams {
-  try {
-    const params = parseListenParams(url);
-    if (params.multichannel) throw new ProtocolError('bad_parameter', 'multichannel: true is not supported over WebRTC');
-    return params;
-  } catch (error) {
-    if (error instanceof ProtocolError) throw new WhipRefusal(ERROR_DISPOSITIONS[error.code].httpStatus ?? 400, error.code, error.message);
-    throw error;
-  }
+function tokenOf(request: IncomingMessage): string | null {
+  return new URL(request.url ?? '/', 'http://chorus.invalid').searchParams.get('token');
 }
 
 async function readOffer(request: IncomingMessage): Promise<string> {
@@ -268,24 +254,4 @@ export function candidateTargetAllowed(line: string): boolean {
     return !(lower === '::' || lower.startsWith('ff') || lower.startsWith('fe80'));
   }
   return /^[0-9a-f-]+\.local$/i.test(address);
-}
-
-function createSession(factory: SessionFactory, params: ListenParams, whip: WhipSession) {
-  try {
-    return factory.create(
-      {
-        interimResults: params.interimResults,
-        endpointingMs: params.endpointingMs,
-        utteranceEndMs: params.utteranceEndMs,
-        vadEvents: params.vadEvents,
-        language: params.language,
-      },
-      whip.onSessionEvent,
-      whip.onSessionError,
-    );
-  } catch (error) {
-    if (error instanceof CapacityError) throw new WhipRefusal(ERROR_DISPOSITIONS.capacity_exceeded.httpStatus ?? 429, error.code, error.message);
-    if (error instanceof RangeError) throw new WhipRefusal(400, 'bad_parameter', error.message);
-    throw error;
-  }
 }

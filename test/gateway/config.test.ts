@@ -29,7 +29,8 @@ describe('parseGatewayConfig defaults', () => {
       batching: true,
       threads: 0,
       precision: null,
-      transcriptSink: null,
+      transcriptSinks: [],
+      callbackHosts: [],
       iceServers: [],
     });
   });
@@ -118,7 +119,8 @@ describe('parseGatewayConfig sources', () => {
       batching: false,
       threads: 4,
       precision: 'int8',
-      transcriptSink: '/tmp/finals.jsonl',
+      transcriptSinks: [{ kind: 'file', path: '/tmp/finals.jsonl' }],
+      callbackHosts: [],
       iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
     });
   });
@@ -169,7 +171,8 @@ describe('parseGatewayConfig sources', () => {
       batching: false,
       threads: 2,
       precision: 'fp32',
-      transcriptSink: 'finals.jsonl',
+      transcriptSinks: [{ kind: 'file', path: 'finals.jsonl' }],
+      callbackHosts: [],
       iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
     });
   });

@@ -42,6 +42,9 @@ describe('parseListenParams defaults', () => {
       model: null,
       punctuate: true,
       extra: {},
+      tag: [],
+      callback: null,
+      callbackMethod: 'POST',
       resultEncoding: 'json',
       interimStability: false,
       reportLag: false,
@@ -194,6 +197,15 @@ describe('parseListenParams language, model and result_encoding', () => {
 describe('parseListenParams other parameters', () => {
   it('collects repeated extra pairs, keeping colons in values', () => {
     expect(params('extra=team:voice&extra=url:http://x').extra).toEqual({ team: 'voice', url: 'http://x' });
+  });
+
+  it('reads tag (repeatable) and callback, which the sinks and callback delivery use', () => {
+    expect(params('tag=queue-7&tag=agent-3').tag).toEqual(['queue-7', 'agent-3']);
+    expect(params('callback=http://127.0.0.1:9/hook&callback_method=put')).toMatchObject({ callback: 'http://127.0.0.1:9/hook', callbackMethod: 'PUT' });
+    expect(() => params('callback=wss://example.org/x')).toThrow(/^callback: only http and https/);
+    expect(() => params('callback=not a url')).toThrow(/^callback: expected an http or https URL/);
+    expect(() => params('callback=http://a/&callback_method=get')).toThrow(/^callback_method/);
+    expect(() => params('tag=')).toThrow(/^tag:/);
   });
 
   it('keeps a __proto__ key as plain data', () => {
