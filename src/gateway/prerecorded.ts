@@ -203,6 +203,9 @@ function prerecordedQuery(search: URLSearchParams): PrerecordedQuery {
   }
   // One transcript per channel is what true asks for; a mixed one would be something else.
   if (listen.multichannel) throw badParameter('multichannel', 'true is not supported yet; channels can only be mixed into one transcript (multichannel=false)');
+  // Deepgram answers a file with a callback at once and posts the transcript later; answering
+  // with the transcript instead would leave the client waiting for a POST that never comes.
+  if (listen.callback !== null) throw badParameter('callback', 'asynchronous transcription of files is not supported; leave callback out to get the transcript in the response');
   const flag = (name: string): boolean => {
     const value = own.get(name)?.toLowerCase();
     if (value === undefined || value === 'false') return false;

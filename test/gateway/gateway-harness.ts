@@ -1,6 +1,7 @@
 // A real gateway on 127.0.0.1 port 0 with fake live sessions, and real `ws` clients for it.
 import { unpack } from 'msgpackr';
 import WebSocket from 'ws';
+import type { CallbackPolicy } from '../../src/gateway/callback-delivery.js';
 import { GATEWAY_DEFAULTS, type GatewayConfig } from '../../src/gateway/config.js';
 import { GatewayServer } from '../../src/gateway/server.js';
 import type { TranscriptSink } from '../../src/gateway/transcript-sink.js';
@@ -27,13 +28,13 @@ const NO_FILES: FileTranscriber = {
 
 export async function startGateway(
   overrides: Partial<GatewayConfig> = {},
-  options: { factory?: FakeSessionFactory; files?: FileTranscriber; attach?: boolean } = {},
+  options: { factory?: FakeSessionFactory; files?: FileTranscriber; attach?: boolean; callbackPolicy?: CallbackPolicy } = {},
 ): Promise<Harness> {
   const logged: Harness['logged'] = [];
   const sunk: Harness['sunk'] = [];
   const sink: TranscriptSink = { write: (record) => void sunk.push(record), close: async () => {} };
   const config: GatewayConfig = { ...GATEWAY_DEFAULTS, apiKeys: null, host: '127.0.0.1', port: 0, ...overrides };
-  const server = new GatewayServer({ config, log: (event, fields = {}) => void logged.push({ event, fields }), sink });
+  const server = new GatewayServer({ config, log: (event, fields = {}) => void logged.push({ event, fields }), sink, callbackPolicy: options.callbackPolicy });
   const factory = options.factory ?? new FakeSessionFactory();
   if (options.attach !== false) server.attach({ sessions: factory, files: options.files ?? NO_FILES });
   const url = await server.start();
