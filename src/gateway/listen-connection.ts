@@ -18,6 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { RawData, WebSocket } from 'ws';
 import { AudioInputError } from '../stream/audio-decoder.js';
+import { InterleavedSplitter } from './channel-split.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind } from './outbound-queue.js';
 import { ERROR_DISPOSITIONS, NORMAL_CLOSE, parseClientMessage, ProtocolError, type ErrorCode } from './protocol.js';
 import { encodeServerMessage, errorMessage, type ServerMessage } from './protocol-messages.js';
@@ -42,6 +43,8 @@ type Outcome = 'completed' | 'disconnected' | 'websocket_error' | ErrorCode;
 export class ListenConnection implements BridgeTransport {
   readonly bridge: SessionBridge;
   private socket: WebSocket | null = null;
+  /** multichannel: splits interleaved audio into the channels' own byte streams. */
+  private readonly splitter: InterleavedSplitter | null;
   private queue: OutboundQueue<ServerMessage> | null = null;
   /** Set once the connection is winding down; later client input is not acted on. */
   private closing = false;
@@ -54,6 +57,9 @@ export class ListenConnection implements BridgeTransport {
 
   constructor(private readonly setup: ConnectionSetup) {
     this.bridge = new SessionBridge({ ...setup, transport: 'websocket' }, this);
+    const { params } = setup;
+    this.splitter =
+      setup.decoders.length > 1 && params.encoding !== null ? new InterleavedSplitter(params.encoding === 'linear16' ? 2 : 1, setup.decoders.length) : null;
   }
 
   get requestId(): string {
@@ -129,10 +135,13 @@ export class ListenConnection implements BridgeTransport {
     }
     this.bridge.resetIdleTimer();
     this.bridge.hashAudio(bytes);
-    const samples = this.bridge.decode(0, bytes);
+    const perChannel = this.splitter === null ? [bytes] : this.splitter.split(bytes);
+    const samples = perChannel.map((part, channel) => this.bridge.decode(channel, part));
     // Audio far ahead of real time would queue minutes of work on the device every stream shares.
-    if (!this.bridge.withinPacing(0, samples.length)) throw new ProtocolError('ingest_too_fast', this.bridge.pacingDescription());
-    this.bridge.pushSamples(0, samples);
+    if (!samples.every((s, channel) => this.bridge.withinPacing(channel, s.length))) {
+      throw new ProtocolError('ingest_too_fast', this.bridge.pacingDescription());
+    }
+    samples.forEach((s, channel) => this.bridge.pushSamples(channel, s));
   }
 
   private async onText(text: string): Promise<void> {
@@ -148,7 +157,8 @@ export class ListenConnection implements BridgeTransport {
       case 'KeepAlive':
         return this.bridge.resetIdleTimer();
       case 'Finalize':
-        // Without multichannel the one channel is every channel, so `channel` changes nothing.
+        // With multichannel `channel` flushes that channel only (none that the stream has: nothing);
+        // without, the one transcript is every channel's, so `channel` changes nothing.
         this.bridge.resetIdleTimer();
         return this.bridge.finalize(message.channel);
       case 'CloseStream':

@@ -99,15 +99,18 @@ export class ListenEndpoint {
     checkKey(request, url.searchParams.get('token'), this.config.apiKeys, this.throttle);
     const params = parseStreamParams(url, 'websocket');
     checkCallback(params, this.config);
-    const decoder = await openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels });
-    // The client may have given up while the decoder was being built.
+    // multichannel: one mono decoder (and session) per channel; otherwise one that mixes them down.
+    const decoders = params.multichannel
+      ? await Promise.all(Array.from({ length: params.channels }, () => openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: 1 })))
+      : [await openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels })];
+    // The client may have given up while the decoders were being built.
     if (socket.destroyed) return;
 
     const connection = new ListenConnection({
       requestId,
       params,
       ...streamModel(params, sessions),
-      decoders: [decoder],
+      decoders,
       audioChannels: params.channels,
       settings: {
         idleTimeoutMs: this.config.idleTimeoutMs,

@@ -85,15 +85,19 @@ export function checkKey(
 export function parseStreamParams(query: URL | URLSearchParams, transport: Transport): ListenParams {
   try {
     const params = parseListenParams(query);
-    // The session contract carries one mono stream; mixing channels a client asked to keep
-    // apart would hand it one transcript where it expects several.
     if (params.multichannel) {
-      throw new ProtocolError(
-        'bad_parameter',
-        transport === 'websocket'
-          ? 'multichannel: true is not supported yet; channels can only be mixed into one transcript (multichannel=false)'
-          : `multichannel: true is not supported over ${transport === 'webrtc' ? 'WebRTC' : 'Twilio Media Streams (the tracks are always kept apart)'}`,
-      );
+      // Each channel gets its own session, fed from its own samples of interleaved raw audio.
+      // Opus and containers decode to one mixed stream here, so keeping their channels apart
+      // is refused rather than silently mixed.
+      if (transport !== 'websocket') {
+        throw new ProtocolError(
+          'bad_parameter',
+          `multichannel: true is not supported over ${transport === 'webrtc' ? 'WebRTC' : 'Twilio Media Streams (the tracks are always kept apart)'}`,
+        );
+      }
+      if (params.encoding === null || params.encoding === 'opus') {
+        throw new ProtocolError('bad_parameter', 'multichannel: true needs raw interleaved audio (encoding linear16, mulaw or alaw); Opus and containers are mixed into one transcript');
+      }
     }
     return params;
   } catch (error) {

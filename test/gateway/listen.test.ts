@@ -48,14 +48,14 @@ describe('admission', () => {
     expect((await refusedListen(harness, 'encoding=opus&sample_rate=44100')).status).toBe(400);
   });
 
-  it('refuses multichannel=true with 400 until it is supported, and takes multichannel=false', async () => {
+  it('mixes channels into one session with multichannel=false, and refuses multichannel=true where channels cannot be kept apart (Opus)', async () => {
     harness = await startGateway();
-    const stereo = `${PCM_QUERY}&channels=2`;
-    const refusal = await refusedListen(harness, `${stereo}&multichannel=true`);
+    const refusal = await refusedListen(harness, 'encoding=opus&channels=2&multichannel=true');
     expect(refusal.status).toBe(400);
     expect(refusal.body).toMatchObject({ type: 'Error', code: 'bad_parameter' });
-    expect(refusal.body.description).toMatch(/^multichannel: true is not supported yet/);
-    const mixed = await openListen(harness, `${stereo}&multichannel=false`);
+    expect(refusal.body.description).toMatch(/^multichannel: true needs raw interleaved audio/);
+    const mixed = await openListen(harness, `${PCM_QUERY}&channels=2&multichannel=false`);
+    await until(() => harness!.factory.sessions.length === 1);
     mixed.ws.close();
   });
 
