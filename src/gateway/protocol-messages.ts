@@ -24,6 +24,8 @@ export interface ResultWordInput {
   confidence: number;
   /** Probability the word survives into the final result; sent only when requested. */
   stability?: number;
+  /** Who spoke it: with diarize=true on a multichannel stream, the channel. */
+  speaker?: number;
 }
 
 export interface ResultsInput {
@@ -52,6 +54,7 @@ export interface ResultWord {
   confidence: number;
   punctuated_word: string;
   stability?: number;
+  speaker?: number;
 }
 
 export interface ResultsMessage {
@@ -147,6 +150,7 @@ export function resultsMessage(input: ResultsInput): ResultsMessage {
       punctuated_word: input.punctuate ? w.text : word,
     };
     if (w.stability !== undefined) rendered.stability = probability(w.stability);
+    if (w.speaker !== undefined) rendered.speaker = w.speaker;
     return rendered;
   });
   const message: ResultsMessage = {

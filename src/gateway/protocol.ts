@@ -113,6 +113,11 @@ export interface ListenParams {
   punctuate: boolean;
   /** `extra=key:value` pairs, echoed in Metadata. */
   extra: Record<string, string>;
+  /**
+   * `diarize=true`: only with multichannel, where each channel is one speaker, so each word's
+   * `speaker` is its channel; otherwise ignored with a warning (no diarization model).
+   */
+  diarize: boolean;
   /** `tag` labels (repeatable), recorded with every final in the transcript sinks. */
   tag: string[];
   /** Deepgram's `callback`: an http(s) URL that receives every final and the closing Metadata. */
@@ -161,7 +166,6 @@ const ENCODING_ALIASES: ReadonlyMap<string, AudioEncoding> = new Map([
 const IGNORED_DEEPGRAM_PARAMETERS = new Set([
   'alternatives',
   'detect_entities',
-  'diarize',
   'diarize_version',
   'dictation',
   'filler_words',
@@ -368,6 +372,16 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   }
 
   const warnings: ParameterWarning[] = [];
+  // Lenient, as when it was only ignored: anything but true is false.
+  const diarizeValue = take('diarize');
+  const diarize = diarizeValue?.toLowerCase() === 'true' && multichannel;
+  if (diarizeValue !== undefined && !diarize) {
+    warnings.push({
+      parameter: 'diarize',
+      type: 'unsupported_parameter',
+      message: 'diarize is not supported by Chorus and was ignored',
+    });
+  }
   for (const name of [...single.keys(), ...repeated.keys()]) {
     warnings.push(
       IGNORED_DEEPGRAM_PARAMETERS.has(name)
@@ -389,6 +403,7 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
     model,
     punctuate,
     extra,
+    diarize,
     tag,
     callback,
     callbackMethod,

@@ -16,7 +16,7 @@ import {
 export interface RenderingContext {
   requestId: string;
   model: ModelInfo;
-  params: Pick<ListenParams, 'punctuate' | 'interimStability' | 'reportLag'>;
+  params: Pick<ListenParams, 'punctuate' | 'interimStability' | 'reportLag' | 'diarize'>;
 }
 
 /** Which of a stream's separately transcribed channels a message is about. */
@@ -55,6 +55,8 @@ export function renderResults(
 ): ResultsMessage {
   const { params } = context;
   const withStability = params.interimStability && !event.isFinal;
+  // A multichannel stream's channels are its speakers (diarize is true only with multichannel).
+  const speaker = params.diarize ? { speaker: channel.channelIndex } : {};
   return resultsMessage({
     requestId: context.requestId,
     model: context.model,
@@ -72,6 +74,7 @@ export function renderResults(
       end: word.end,
       confidence: word.confidence,
       ...(withStability && word.stability !== undefined ? { stability: stabilityProbability(word.stability) } : {}),
+      ...speaker,
     })),
     punctuate: params.punctuate,
     ...(params.reportLag ? { lag: event.lag } : {}),

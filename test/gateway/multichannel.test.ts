@@ -67,6 +67,18 @@ describe('multichannel=true', () => {
     expect((await client.closed).code).toBe(1000);
   });
 
+  it('with diarize=true, gives every word its channel as its speaker', async () => {
+    harness = await startGateway();
+    const client = await openListen(harness, 'encoding=linear16&sample_rate=16000&channels=2&multichannel=true&diarize=true');
+    await client.send(interleaved(0.25, 2));
+    await client.send(JSON.stringify({ type: 'CloseStream' }));
+    await client.waitFor((m) => m.type === 'Metadata');
+    const finals = client.messages.filter((m) => m.type === 'Results');
+    expect(finals).toHaveLength(2);
+    for (const final of finals) expect(final.channel.alternatives[0].words.map((w: { speaker: number }) => w.speaker)).toEqual([final.channel_index[0]]);
+    expect(client.messages.at(-1)!.warnings).toBeUndefined();
+  });
+
   it('admits every channel or none: 3 channels with room for 2 sessions is refused with 429 and holds nothing', async () => {
     harness = await startGateway({}, { factory: new FakeSessionFactory('fake.en', 2) });
     const refused = await refusedListen(harness, 'encoding=mulaw&sample_rate=8000&channels=3&multichannel=true');

@@ -42,6 +42,7 @@ describe('parseListenParams defaults', () => {
       model: null,
       punctuate: true,
       extra: {},
+      diarize: false,
       tag: [],
       callback: null,
       callbackMethod: 'POST',
@@ -232,6 +233,11 @@ describe('parseListenParams other parameters', () => {
 
   it('refuses a non-repeatable parameter given twice', () => {
     expectProtocolError(() => params('channels=1&channels=2'), 'bad_parameter', 'channels: given more than once');
+  });
+
+  it('takes diarize=true only with multichannel, where each channel is a speaker', () => {
+    expect(params('encoding=mulaw&sample_rate=8000&channels=2&multichannel=true&diarize=true')).toMatchObject({ diarize: true, warnings: [] });
+    expect(params('diarize=true')).toMatchObject({ diarize: false, warnings: [expect.objectContaining({ parameter: 'diarize' })] });
   });
 
   it('warns about Deepgram features it ignores and parameters it does not know', () => {
