@@ -48,6 +48,25 @@ export function judgeLevel(summary: LevelSummary, criteria: CapacityCriteria, of
   return { sustainable: reasons.length === 0, reasons };
 }
 
+/**
+ * Past capacity (issue 18): the server degrades gracefully when every stream it did not refuse
+ * or shed (with the documented 429 and 1013) ran to its end within the latency bound without
+ * growing lag, and none failed in any other way.
+ */
+export function judgeOverload(summary: LevelSummary, criteria: CapacityCriteria): Verdict {
+  const reasons: string[] = [];
+  const p95 = summary.kept.finalLatencyMs.p95;
+  if (summary.ok === 0) reasons.push('no stream ran to its end');
+  if (p95 !== null && p95 > criteria.p95FinalMs) reasons.push(`p95 final latency of the streams kept ${Math.round(p95)} ms > ${criteria.p95FinalMs} ms`);
+  if (summary.kept.lagGrowthS !== null && summary.kept.lagGrowthS > criteria.maxLagGrowthS) {
+    reasons.push(`the kept streams' lag grew by ${summary.kept.lagGrowthS.toFixed(2)} s > ${criteria.maxLagGrowthS} s`);
+  }
+  if (summary.errored + summary.disconnected > 0) {
+    reasons.push(`${summary.errored} errors and ${summary.disconnected} disconnects besides refusals and sheds`);
+  }
+  return { sustainable: reasons.length === 0, reasons };
+}
+
 export interface SearchLimits {
   /** the first level */
   start: number;

@@ -5,10 +5,15 @@ import { distribution, median, type Distribution } from './distribution.js';
 
 /**
  * Each session counts once, by the first that applies: `refused` (the upgrade got an HTTP
- * status), `error` (the client failed: no connection, a timeout; or the server sent an
- * Error message), `disconnected` (closed with a code other than 1000), else `ok`.
+ * status), `shed` (admitted, then ended by the server's overload policy: Error
+ * `server_overloaded`, close code 1013), `error` (the client failed: no connection, a timeout;
+ * or the server sent an Error message), `disconnected` (closed with a code other than 1000),
+ * else `ok`.
  */
-export type SessionOutcome = 'ok' | 'refused' | 'error' | 'disconnected';
+export type SessionOutcome = 'ok' | 'refused' | 'shed' | 'error' | 'disconnected';
+
+/** The close code of a stream the server shed to keep the others within their bound (docs/protocol.md). */
+export const SHED_CLOSE_CODE = 1013;
 
 export interface SessionRecord {
   stream: number;
@@ -44,6 +49,7 @@ export interface LevelSummary {
   requested: number;
   admitted: number;
   refused: number;
+  shed: number;
   ok: number;
   errored: number;
   disconnected: number;
@@ -63,6 +69,8 @@ export interface LevelSummary {
   wer: number | null;
   refWords: number;
   wordErrors: number;
+  /** the sessions that ran to their end (`ok`): what an overload must not take from them */
+  kept: { finalLatencyMs: Distribution; lagGrowthS: number | null };
 }
 
 export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary {
@@ -77,6 +85,7 @@ export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary
     requested: sessions.length,
     admitted: admitted.length,
     refused: count('refused'),
+    shed: count('shed'),
     ok: count('ok'),
     errored: count('error'),
     disconnected: count('disconnected'),
@@ -93,5 +102,9 @@ export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary
     wer: refWords > 0 ? wordErrors / refWords : null,
     refWords,
     wordErrors,
+    kept: {
+      finalLatencyMs: distribution(sessions.filter((s) => s.outcome === 'ok').flatMap((s) => s.finalLatencyMs)),
+      lagGrowthS: median(present(sessions.filter((s) => s.outcome === 'ok').map((s) => s.lagGrowthS))),
+    },
   };
 }

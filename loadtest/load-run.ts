@@ -3,7 +3,7 @@
 // CloseStream. Returns every session's record and the level's summary.
 import { scoreWer } from '../src/eval/wer.js';
 import { framesFor, type AudioFrames, type ClientEncoding } from './audio-frames.js';
-import { summarizeLevel, type LevelSummary, type SessionOutcome, type SessionRecord } from './level-summary.js';
+import { SHED_CLOSE_CODE, summarizeLevel, type LevelSummary, type SessionOutcome, type SessionRecord } from './level-summary.js';
 import { streamProgram, type SpeechClip, type StreamProgram } from './speech-source.js';
 import { runStream, type StreamRecord } from './stream-client.js';
 import { lagGrowthS, streamMetrics } from './stream-metrics.js';
@@ -92,7 +92,9 @@ function sessionRecord(
   const outcome: SessionOutcome =
     record.refusedStatus !== null
       ? 'refused'
-      : record.error !== null || m.errors.length > 0
+      : record.closeCode === SHED_CLOSE_CODE
+        ? 'shed'
+        : record.error !== null || m.errors.length > 0
         ? 'error'
         : record.closeCode !== 1000
           ? 'disconnected'

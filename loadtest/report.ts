@@ -8,6 +8,8 @@ export interface JudgedLevel extends LevelReport {
   verdict: Verdict;
   /** WER of an `npm run eval` report's offline hypotheses of the same clips (--offline), else null */
   offlineWer: number | null;
+  /** with --overload: judgeOverload's verdict (past capacity, degrading gracefully) */
+  overload?: Verdict;
 }
 
 export interface LoadTestReport {

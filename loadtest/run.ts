@@ -11,7 +11,7 @@ import { offlineWerOf } from './offline-wer.js';
 import { repoRoot } from '../src/paths.js';
 import type { ClientEncoding } from './audio-frames.js';
 import type { Distribution } from './distribution.js';
-import { findMax, judgeLevel, type CapacityCriteria } from './find-max.js';
+import { findMax, judgeLevel, judgeOverload, type CapacityCriteria } from './find-max.js';
 import { htmlReport, latencyVersusStreams } from './html-report.js';
 import { runHttpBench } from './http-bench.js';
 import { runLevel, type LevelOptions } from './load-run.js';
@@ -59,6 +59,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       token: { type: 'string' },
       'drain-timeout': { type: 'string', default: '30' },
       'find-max': { type: 'boolean', default: false },
+      /** past capacity: judge each level by how it degrades (judgeOverload), not by whether it is sustainable */
+      overload: { type: 'boolean', default: false },
       'max-streams': { type: 'string', default: '64' },
       step: { type: 'string' },
       'p95-final-ms': { type: 'string', default: '1500' },
@@ -126,10 +128,15 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     process.stderr.write(`level: ${streams} streams\n`);
     const measured = await runLevel({ ...level, streams });
     const offlineWer = values.offline ? offlineWerOf(values.offline, measured.sessions) : null;
-    const judged: JudgedLevel = { ...measured, verdict: judgeLevel(measured.summary, criteria, offlineWer), offlineWer };
+    const judged: JudgedLevel = {
+      ...measured,
+      verdict: judgeLevel(measured.summary, criteria, offlineWer),
+      offlineWer,
+      ...(values.overload ? { overload: judgeOverload(measured.summary, criteria) } : {}),
+    };
     levels.push(judged);
     process.stdout.write(levelLine(judged) + '\n');
-    return judged.verdict.sustainable;
+    return (judged.overload ?? judged.verdict).sustainable;
   };
   const limits = {
     start: Math.min(startStreams, maxStreams),
@@ -137,6 +144,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     max: maxStreams,
   };
   const search = findMaxWanted ? await findMax(runJudged, limits, deadlineMs, levelBoundS) : null;
+  if (findMaxWanted && values.overload) throw new Error('give --find-max or --overload, not both');
   if (!findMaxWanted) await runJudged(startStreams);
 
   const http = values['http-bench']
@@ -183,20 +191,24 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   }
   lines.push(`report: ${join(dir, 'report.html')} (data in report.json, plot in latency.png)`);
   process.stdout.write(lines.join('\n') + '\n');
-  return search || levels.every((l) => l.verdict.sustainable) ? 0 : 1;
+  return search || levels.every((l) => (l.overload ?? l.verdict).sustainable) ? 0 : 1;
 }
 
 function levelLine(level: JudgedLevel): string {
   const s = level.summary;
   const ms = (d: Distribution) => `p50 ${d.p50 === null ? '–' : Math.round(d.p50)} / p95 ${d.p95 === null ? '–' : Math.round(d.p95)} ms`;
   return [
-    `${level.streams} streams: ${s.admitted} admitted, ${s.refused} refused, ${s.errored} errors, ${s.disconnected} disconnects`,
+    `${level.streams} streams: ${s.admitted} admitted, ${s.refused} refused, ${s.shed} shed, ${s.errored} errors, ${s.disconnected} disconnects`,
     `  final ${ms(s.finalLatencyMs)} (${s.finalLatencyMs.n} words), utterance final ${ms(s.utteranceFinalLatencyMs)}, ` +
       `interim ${ms(s.interimLatencyMs)}, first interim ${ms(s.timeToFirstInterimMs)}, flush ${ms(s.flushLatencyMs)}`,
     `  max lag ${s.maxLagS?.toFixed(2) ?? '–'} s, lag growth ${s.lagGrowthS?.toFixed(2) ?? '–'} s, ` +
       `WER ${s.wer === null ? '–' : (s.wer * 100).toFixed(2) + ' %'} over ${s.refWords} words` +
       (level.offlineWer === null ? '' : ` (offline ${(level.offlineWer * 100).toFixed(2)} %)`),
+    `  kept to the end: ${s.ok}, final ${ms(s.kept.finalLatencyMs)} (${s.kept.finalLatencyMs.n} words), lag growth ${s.kept.lagGrowthS?.toFixed(2) ?? '–'} s`,
     `  ${level.verdict.sustainable ? 'sustainable' : 'not sustainable: ' + level.verdict.reasons.join('; ')}`,
+    ...(level.overload
+      ? [`  past capacity: ${level.overload.sustainable ? 'degrades gracefully' : 'does not degrade gracefully: ' + level.overload.reasons.join('; ')}`]
+      : []),
   ].join('\n');
 }
 

@@ -17,6 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { RawData, WebSocket } from 'ws';
+import { OverloadError } from '../stream/admission.js';
 import { AudioInputError } from '../stream/audio-decoder.js';
 import { InterleavedSplitter } from './channel-split.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind } from './outbound-queue.js';
@@ -212,6 +213,8 @@ export class ListenConnection implements BridgeTransport {
 
   /** The session's pipeline failed after it was created: only this connection ends (1011). */
   onFailure(error: unknown): void {
+    // Shed by admission (src/stream/admission.ts, "Overload"): ended as documented, not a fault.
+    if (error instanceof OverloadError) return this.fail('server_overloaded', error.message);
     this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
     this.fail('internal_error', 'the server failed while transcribing');
   }

@@ -21,6 +21,7 @@ export type ProtocolErrorCode =
   | 'frame_too_large'
   | 'slow_consumer'
   | 'ingest_too_fast'
+  | 'server_overloaded'
   | 'shutting_down'
   | 'internal_error';
 
@@ -69,6 +70,8 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   idle_timeout: { httpStatus: null, closeCode: 4000 },
   slow_consumer: { httpStatus: null, closeCode: 4001 },
   ingest_too_fast: { httpStatus: null, closeCode: 4002 },
+  // RFC 6455's "Try Again Later": the server shed an admitted stream it could no longer keep up with.
+  server_overloaded: { httpStatus: null, closeCode: 1013 },
   shutting_down: { httpStatus: null, closeCode: 1001 },
   internal_error: { httpStatus: 500, closeCode: 1011 },
 };

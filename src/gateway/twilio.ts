@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { OverloadError } from '../stream/admission.js';
 import { AudioInputError } from '../stream/audio-decoder.js';
 import type { SessionFactory } from '../stream/session-contract.js';
 import type { FailedAuthThrottle } from './auth-throttle.js';
@@ -59,7 +60,7 @@ const MULAW_SILENCE = 0xff;
 const MAX_GAP_MS = 10_000;
 
 /** Why a call's stream ended; the label of chorus_sessions_total. */
-type TwilioEnd = 'completed' | 'disconnected' | 'idle_timeout' | 'shutting_down' | 'ingest_too_fast' | 'internal_error' | 'malformed_message' | 'unsupported_encoding';
+type TwilioEnd = 'completed' | 'disconnected' | 'idle_timeout' | 'shutting_down' | 'ingest_too_fast' | 'server_overloaded' | 'internal_error' | 'malformed_message' | 'unsupported_encoding';
 
 export class TwilioEndpoint {
   private readonly wss: WebSocketServer;
@@ -339,6 +340,8 @@ class TwilioCall implements BridgeTransport {
   }
 
   onFailure(error: unknown): void {
+    // Shed by admission (src/stream/admission.ts, "Overload"): ended as documented, not a fault.
+    if (error instanceof OverloadError) return void this.end('server_overloaded');
     this.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
     void this.end('internal_error');
   }

@@ -9,6 +9,7 @@
  * Metadata and close its side, since tearing SCTP down at once could drop the last messages.
  */
 import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCDataChannel } from 'werift';
+import { OverloadError } from '../stream/admission.js';
 import { AudioInputError } from '../stream/audio-decoder.js';
 import type { IceServer } from './config.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind, type OutboundSocket } from './outbound-queue.js';
@@ -32,7 +33,7 @@ export interface WhipSessionSetup extends Omit<BridgeSetup, 'settings' | 'transp
 }
 
 /** Why a session ended; `completed` is DELETE, the rest label chorus_sessions_total too. */
-export type WhipEnd = 'completed' | 'peer_closed' | 'ice_failed' | 'idle_timeout' | 'ingest_too_fast' | 'shutting_down' | 'internal_error';
+export type WhipEnd = 'completed' | 'peer_closed' | 'ice_failed' | 'idle_timeout' | 'ingest_too_fast' | 'server_overloaded' | 'shutting_down' | 'internal_error';
 
 /** Browsers pick this label in the demo client; any label the client opens first is used. */
 export const CAPTIONS_LABEL = 'captions';
@@ -165,6 +166,8 @@ export class WhipSession implements BridgeTransport {
   }
 
   onFailure(error: unknown): void {
+    // Shed by admission (src/stream/admission.ts, "Overload"): ended as documented, not a fault.
+    if (error instanceof OverloadError) return void this.end('server_overloaded');
     this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
     void this.end('internal_error');
   }
@@ -231,11 +234,12 @@ export class WhipSession implements BridgeTransport {
     if (!(await this.bridge.release('close'))) how = 'internal_error';
     if (how === 'completed') {
       this.send(this.bridge.metadata(), 'control');
-    } else if (how === 'shutting_down' || how === 'internal_error' || how === 'ingest_too_fast') {
+    } else if (how === 'shutting_down' || how === 'internal_error' || how === 'ingest_too_fast' || how === 'server_overloaded') {
       const description = {
         shutting_down: 'the server is shutting down',
         internal_error: 'the server failed while transcribing',
         ingest_too_fast: 'audio is arriving faster than the ingest pacing allows',
+        server_overloaded: 'the server is overloaded: this stream fell behind and was ended to keep the others within their latency bound',
       }[how];
       metrics.errors.inc({ code: how });
       this.send(errorMessage({ code: how, message: description }, this.requestId), 'control');
@@ -249,7 +253,7 @@ export class WhipSession implements BridgeTransport {
   private async closePeer(how: WhipEnd): Promise<void> {
     const { metrics } = this.setup.services;
     // Ends whose last message explains them give the client time to read it before SCTP goes.
-    if (how === 'completed' || how === 'shutting_down' || how === 'ingest_too_fast') await this.peerClosedWithin(CLOSE_LINGER_MS);
+    if (how === 'completed' || how === 'shutting_down' || how === 'ingest_too_fast' || how === 'server_overloaded') await this.peerClosedWithin(CLOSE_LINGER_MS);
     for (const item of this.queue?.close() ?? []) if (item.kind === 'final') this.bridge.logUndelivered(item.payload);
     for (const { message, kind } of this.early.splice(0)) if (kind === 'final') this.bridge.logUndelivered(message);
     this.bridge.endDelivery();

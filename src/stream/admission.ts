@@ -53,6 +53,8 @@ export interface AdmissionState {
   queueWaitS: number;
   /** above this lag or queue wait the device has no headroom left (--max-lag-s) */
   maxLagS: number;
+  /** streams the device last proved it could keep up with (OverloadState.ceiling); null: no limit learnt */
+  ceiling?: number | null;
 }
 
 export type AdmissionDecision = { accepting: true } | { accepting: false; reason: string };
@@ -65,6 +67,12 @@ export function decideAdmission(state: AdmissionState): AdmissionDecision {
     return {
       accepting: false,
       reason: `the KV memory pool is full (${state.poolStreams} sessions fit in --kv-budget-mb); try again later`,
+    };
+  }
+  if (state.ceiling != null && state.activeStreams >= state.ceiling) {
+    return {
+      accepting: false,
+      reason: `a live session was shed recently to keep the others within their latency bound; ${state.ceiling} sessions at most until the engine shows headroom; try again later`,
     };
   }
   if (state.lagP95S > state.maxLagS) {
@@ -113,4 +121,126 @@ export const DEFAULT_INGEST_PACING: IngestPacing = { rate: 2, burstS: 30 };
  */
 export function withinPacing(receivedS: number, elapsedS: number, pacing: IngestPacing): boolean {
   return receivedS <= pacing.burstS + pacing.rate * Math.max(0, elapsedS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overload: shedding and the ceiling it leaves
+//
+// Admission reads lag, which shows an overload only seconds after the streams that caused it
+// were admitted (a ramp of new streams all pass the check before the first of them lags). Past
+// that point a live stream's work grows with its backlog (each hop re-decodes everything not
+// yet final), so an overloaded device does not recover by itself: every stream's lag grows
+// without end (issue 18 item 9). An overload shows as the whole distribution of lags moving
+// up (the device's queue stays short: each hop's steps just take longer), so while the median
+// lag passes `overloadLagS` the stream furthest behind, if past `shedLagS`, is shed: ended with
+// an Error `server_overloaded` and close code 1013, its finals so far delivered. A lone stream
+// lagging on a long utterance is not an overload and is left alone. Sheds are spaced by `settleMs`, the time the device needs to show
+// what the last one gave back, and each sets a ceiling on admission at the streams left, so
+// the next new stream does not bring the overload straight back; the ceiling rises by one
+// after every `raiseMs` without a shed while the lag stays within --max-lag-s.
+
+export interface OverloadPolicy {
+  /** the device is behind while the median compute lag of the live streams passes this, seconds */
+  overloadLagS: number;
+  /** a stream whose compute lag passes this is past its latency bound and may be shed, seconds */
+  shedLagS: number;
+  /** the least time between two sheds, ms */
+  settleMs: number;
+  /** the ceiling rises by one after this long without a shed, ms */
+  raiseMs: number;
+}
+
+/**
+ * A stream that keeps up lags a hop plus a decode: a median under a second at capacity here
+ * (2 Zen 4 cores), over 2 s within seconds of a collapse starting. 2.5 s leaves a stream room
+ * for a slow final decode but sheds before finals arrive far past the 1.5 s bound of
+ * DESIGN.md's capacity.
+ */
+export const DEFAULT_OVERLOAD_POLICY: OverloadPolicy = { overloadLagS: 1.5, shedLagS: 2.5, settleMs: 1000, raiseMs: 15_000 };
+
+export interface ShedCandidate {
+  id: number;
+  /** computeLagS of the stream now, seconds */
+  lagS: number;
+  /** when it was admitted (ms, any clock shared with nowMs) */
+  admittedAtMs: number;
+}
+
+export interface OverloadState {
+  /** most streams admitted until the device shows headroom; null: none learnt (no shed yet, or raised past the limit) */
+  ceiling: number | null;
+  lastShedAtMs: number | null;
+  /** the median lag when the last stream was shed, seconds */
+  lagAtShedS: number | null;
+  /** when the ceiling last rose */
+  lastRaiseAtMs: number | null;
+}
+
+export const NO_OVERLOAD: OverloadState = { ceiling: null, lastShedAtMs: null, lagAtShedS: null, lastRaiseAtMs: null };
+
+/** After a shed, a median lag lower than at the shed is the device catching up: it gets this many settleMs to. */
+const CATCH_UP_SETTLES = 4;
+
+/**
+ * The stream to shed now, or null: while the median lag passes `overloadLagS`, the one furthest
+ * behind once it is past `shedLagS` (the latest admitted of equals, the stream whose admission
+ * the device could least afford); at most one per `settleMs`, and none while the median is
+ * still coming down from the last shed (for up to CATCH_UP_SETTLES of them), so that the
+ * device's catching up is not taken for more overload.
+ */
+export function chooseShed(nowMs: number, streams: readonly ShedCandidate[], state: OverloadState, policy: OverloadPolicy): number | null {
+  const medianLagS = percentile(streams.map((s) => s.lagS), 50);
+  if (!(medianLagS > policy.overloadLagS)) return null;
+  if (state.lastShedAtMs !== null) {
+    const sinceMs = nowMs - state.lastShedAtMs;
+    if (sinceMs < policy.settleMs) return null;
+    if (state.lagAtShedS !== null && medianLagS < state.lagAtShedS && sinceMs < CATCH_UP_SETTLES * policy.settleMs) return null;
+  }
+  let victim: ShedCandidate | null = null;
+  for (const s of streams) {
+    if (!(s.lagS > policy.shedLagS)) continue;
+    if (victim === null || s.lagS > victim.lagS || (s.lagS === victim.lagS && s.admittedAtMs > victim.admittedAtMs)) victim = s;
+  }
+  return victim?.id ?? null;
+}
+
+/**
+ * After a shed that left `streamsLeft` live streams, at a median lag of `medianLagS`: admission
+ * holds at them (one at least, so it never closes for good).
+ */
+export function afterShed(state: OverloadState, nowMs: number, streamsLeft: number, medianLagS: number): OverloadState {
+  return {
+    ceiling: Math.max(1, Math.min(state.ceiling ?? Infinity, streamsLeft)),
+    lastShedAtMs: nowMs,
+    lagAtShedS: medianLagS,
+    lastRaiseAtMs: null,
+  };
+}
+
+/**
+ * The ceiling one step later: one higher after `raiseMs` without a shed or a raise while the
+ * lag is within `maxLagS`; gone once it reaches `limit` (the sessions and memory limits).
+ */
+export function raiseCeiling(
+  state: OverloadState,
+  nowMs: number,
+  lagP95S: number,
+  maxLagS: number,
+  limit: number,
+  policy: OverloadPolicy,
+): OverloadState {
+  if (state.ceiling === null) return state;
+  const since = Math.max(state.lastShedAtMs ?? -Infinity, state.lastRaiseAtMs ?? -Infinity);
+  if (nowMs - since < policy.raiseMs || lagP95S > maxLagS) return state;
+  const ceiling = state.ceiling + 1;
+  return { ...state, ceiling: ceiling >= limit ? null : ceiling, lastRaiseAtMs: nowMs };
+}
+
+/** What a shed stream's transport is told (its onError): Error `server_overloaded`, close code 1013. */
+export class OverloadError extends Error {
+  readonly code = 'server_overloaded';
+  constructor(message: string) {
+    super(message);
+    this.name = 'OverloadError';
+  }
 }

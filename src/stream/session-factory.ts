@@ -9,12 +9,20 @@ import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
 import { WhisperModel, type Precision, type StreamSlots } from '../engine/whisper.js';
 import {
   admissionLimit,
+  afterShed,
+  chooseShed,
   computeLagS,
   decideAdmission,
   DEFAULT_MAX_LAG_S,
+  DEFAULT_OVERLOAD_POLICY,
+  NO_OVERLOAD,
+  OverloadError,
   percentile,
+  raiseCeiling,
   streamsPoolCovers,
   type AdmissionDecision,
+  type OverloadPolicy,
+  type OverloadState,
 } from './admission.js';
 import {
   CapacityError,
@@ -39,6 +47,8 @@ export interface SessionFactoryOptions {
   kvBudgetBytes?: number;
   /** new sessions are refused while admitted ones lag more than this (p95), seconds */
   maxLagS?: number;
+  /** when an admitted stream is shed (src/stream/admission.ts, "Overload"); null: never */
+  overload?: OverloadPolicy | null;
   /** false: one hypothesis per decoder call (the baseline for what batching buys) */
   batching?: boolean;
   onStep?: (stats: StepStats) => void;
@@ -71,8 +81,17 @@ export const STREAM_SLOTS: StreamSlots = {
   streamingWindows: 1,
 };
 
+/** How often the lag of admitted streams is checked for shedding. */
+const OVERLOAD_CHECK_MS = 250;
+
 /** What admission knows of one admitted stream besides the session itself. */
 interface AdmittedStream {
+  id: number;
+  admittedAtMs: number;
+  /** set when the stream is shed: its decoder then does no more work (sheddable) */
+  shed: { value: boolean };
+  /** the transport's onError: how a shed stream is ended; null: the stream cannot be shed */
+  onError: ((error: Error) => void) | null;
   /** wall time (ms) of the stream's first audio; null before it */
   firstAudioMs: number | null;
   /**
@@ -85,6 +104,10 @@ interface AdmittedStream {
 export class WhisperSessionFactory implements SessionFactory {
   /** every live session decodes its open utterance each hop, so each attached one's lag shows compute */
   private readonly admitted = new Map<StreamingSession, AdmittedStream>();
+  private nextStreamId = 1;
+  private overload: OverloadState = NO_OVERLOAD;
+  private overloadTimer: NodeJS.Timeout | null = null;
+  private shedTotal = 0;
 
   private constructor(
     readonly model: WhisperModel,
@@ -93,6 +116,7 @@ export class WhisperSessionFactory implements SessionFactory {
     private readonly poolStreams: number,
     private readonly maxLagS: number,
     private readonly decoder: LiveDecoder,
+    private readonly overloadPolicy: OverloadPolicy | null,
   ) {}
 
   static async open(options: SessionFactoryOptions): Promise<WhisperSessionFactory> {
@@ -127,6 +151,7 @@ export class WhisperSessionFactory implements SessionFactory {
       poolStreams,
       options.maxLagS ?? DEFAULT_MAX_LAG_S,
       new LiveDecoder(model),
+      options.overload === undefined ? DEFAULT_OVERLOAD_POLICY : options.overload,
     );
   }
 
@@ -169,10 +194,22 @@ export class WhisperSessionFactory implements SessionFactory {
     if (options.language && options.language !== 'en' && !this.model.multilingual) {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
-    const session = new StreamingSession(this.decoder, options, onEvent, onError);
-    const stream: AdmittedStream = { firstAudioMs: null, attached: true };
+    const shed = { value: false };
+    const session = new StreamingSession(sheddable(this.decoder, shed), options, onEvent, onError);
+    const stream: AdmittedStream = {
+      shed,
+      id: this.nextStreamId++,
+      admittedAtMs: performance.now(),
+      onError: onError ?? null,
+      firstAudioMs: null,
+      attached: true,
+    };
     this.admitted.set(session, stream);
-    const release = () => void this.admitted.delete(session);
+    this.watchOverload();
+    const release = () => {
+      this.admitted.delete(session);
+      if (this.admitted.size === 0) this.stopWatchingOverload();
+    };
     return {
       pushAudio: (samples) => {
         stream.firstAudioMs ??= performance.now();
@@ -193,22 +230,84 @@ export class WhisperSessionFactory implements SessionFactory {
     };
   }
 
+  /** Streams shed since start (chorus_sessions_total counts them too, as server_overloaded). */
+  get shedSessions(): number {
+    return this.shedTotal;
+  }
+
   close(): void {
+    this.stopWatchingOverload();
     this.model.close();
+  }
+
+  private computeLagOf(session: StreamingSession, stream: AdmittedStream, now: number): number {
+    const elapsedS = stream.firstAudioMs === null ? 0 : (now - stream.firstAudioMs) / 1000;
+    return computeLagS(session.lagSeconds, session.receivedSeconds, elapsedS);
   }
 
   private lagP95S(): number {
     const now = performance.now();
     const lags: number[] = [];
     for (const [session, stream] of this.admitted) {
-      if (!stream.attached) continue;
-      const elapsedS = stream.firstAudioMs === null ? 0 : (now - stream.firstAudioMs) / 1000;
-      lags.push(computeLagS(session.lagSeconds, session.receivedSeconds, elapsedS));
+      if (stream.attached) lags.push(this.computeLagOf(session, stream, now));
     }
     return percentile(lags, 95);
   }
 
+  private watchOverload(): void {
+    if (this.overloadPolicy === null || this.overloadTimer !== null) return;
+    this.overloadTimer = setInterval(() => this.checkOverload(), OVERLOAD_CHECK_MS);
+    this.overloadTimer.unref();
+  }
+
+  private stopWatchingOverload(): void {
+    if (this.overloadTimer !== null) clearInterval(this.overloadTimer);
+    this.overloadTimer = null;
+  }
+
+  /** Sheds the stream furthest behind once one is past the policy's lag (admission.ts, "Overload"). */
+  private checkOverload(): void {
+    const policy = this.overloadPolicy;
+    if (policy === null) return;
+    const now = performance.now();
+    const candidates = [];
+    const byId = new Map<number, AdmittedStream>();
+    for (const [session, stream] of this.admitted) {
+      if (!stream.attached || stream.onError === null) continue;
+      candidates.push({ id: stream.id, lagS: this.computeLagOf(session, stream, now), admittedAtMs: stream.admittedAtMs });
+      byId.set(stream.id, stream);
+    }
+    const victimId = chooseShed(now, candidates, this.overload, policy);
+    const victim = victimId === null ? undefined : byId.get(victimId);
+    if (victim) {
+      const lag = candidates.find((c) => c.id === victimId)!.lagS;
+      // Its lag no longer counts for admission while the transport ends it, and the backlog
+      // that made it late is not decoded: that work is what the others are waiting behind.
+      victim.attached = false;
+      victim.shed.value = true;
+      this.shedTotal++;
+      const left = [...this.admitted.values()].filter((s) => s.attached).length;
+      this.overload = afterShed(this.overload, now, left, percentile(candidates.map((c) => c.lagS), 50));
+      victim.onError!(
+        new OverloadError(
+          `the server is overloaded: this stream fell ${lag.toFixed(1)} s behind (more than ${policy.shedLagS} s) and was ended ` +
+            'to keep the others within their latency bound; reconnect later or elsewhere',
+        ),
+      );
+      return;
+    }
+    this.raiseCeiling(now);
+  }
+
+  private raiseCeiling(now: number): void {
+    if (this.overloadPolicy === null) return;
+    const limit = admissionLimit({ maxStreams: this.maxSessions, poolStreams: this.poolStreams });
+    this.overload = raiseCeiling(this.overload, now, this.lagP95S(), this.maxLagS, limit, this.overloadPolicy);
+  }
+
   private admission(): AdmissionDecision {
+    // The ceiling rises with time, also while no stream is admitted.
+    this.raiseCeiling(performance.now());
     return decideAdmission({
       activeStreams: this.admitted.size,
       maxStreams: this.maxSessions,
@@ -216,8 +315,22 @@ export class WhisperSessionFactory implements SessionFactory {
       lagP95S: this.lagP95S(),
       queueWaitS: this.model.scheduler.oldestWaitMs / 1000,
       maxLagS: this.maxLagS,
+      ceiling: this.overload.ceiling,
     });
   }
+}
+
+/**
+ * The shared decoder as one stream sees it: once the stream is shed, its decodes answer at once
+ * with nothing heard, so that closing it (which finalises) queues no work on the device. Words
+ * of its backlog that were not final when it was shed are not transcribed; the shed's Error says
+ * how far behind it was.
+ */
+function sheddable(decoder: LiveDecoder, shed: { value: boolean }): LiveDecoder {
+  const gated = Object.create(decoder) as LiveDecoder;
+  gated.final = (request) => (shed.value ? Promise.resolve({ segments: [], language: request.language }) : decoder.final(request));
+  gated.hypothesis = (request) => (shed.value ? Promise.resolve(null) : decoder.hypothesis(request));
+  return gated;
 }
 
 /** KV memory one stream of `slots` may hold at once. */

@@ -73,3 +73,41 @@ describe('over capacity', () => {
     expect(factory.capacity()).toMatchObject({ sessionsActive: 0, accepting: true });
   });
 });
+
+describe('past capacity: shedding', () => {
+  // Thresholds of 0 s make any lag an overload, so the real pipeline sheds on cue; the
+  // thresholds themselves are table-tested in test/stream/admission.test.ts.
+  it('ends the stream furthest behind with Error server_overloaded and 1013, keeps the other, and holds admission at it', async () => {
+    const shedding = await startTinyGateway({ maxSessions: 8, overload: { overloadLagS: 0, shedLagS: 0, settleMs: 600_000, raiseMs: 600_000 } });
+    try {
+      const clip = fixture('jfk');
+      const audio = framesFor((await loadAudioFile(clip.path)).samples, 'linear16', 16000);
+      const params = { encoding: 'linear16', sample_rate: 16000, interim_results: true };
+      const url = shedding.wsUrl + '/v1/listen';
+      let third: ReturnType<typeof runStream> | null = null;
+      const streams = [0, 1].map(() =>
+        runStream({ url, params, audio, speed: 1 }).then((record) => {
+          // Asked for right after the shed, while the other stream still runs.
+          if (record.closeCode === 1013) third ??= runStream({ url, params, audio: framesFor(new Float32Array(1600), 'linear16', 16000), speed: 1 });
+          return record;
+        }),
+      );
+      const records = await Promise.all(streams);
+      const shed = records.filter((r) => r.closeCode === 1013);
+      const kept = records.filter((r) => r.closeCode === 1000);
+      expect(shed).toHaveLength(1);
+      expect(kept).toHaveLength(1);
+      expect(shed[0].closeReason).toBe('server_overloaded');
+      expect(streamMetrics(shed[0]).errors).toEqual([expect.stringMatching(/^server_overloaded: the server is overloaded: this stream fell [\d.]+ s behind/)]);
+      expect(scoreWer([{ ref: clip.text, hyp: streamMetrics(kept[0]).finalText }]).wer).toBeLessThan(0.2);
+      expect((await third!)?.refusedStatus).toBe(429);
+      expect(shedding.factory.capacity()).toMatchObject({ sessionsMax: 8 });
+      // The shed stream's slots go back to the pool, its backlog undecoded.
+      await until(() => shedding.factory.activeSessions === 0 && shedding.factory.kvPool().streamingWindowsInUse === 0);
+      const metrics = await (await fetch(`${shedding.url}/metrics`)).text();
+      expect(metrics).toMatch(/chorus_sessions_total\{outcome="server_overloaded"\} 1/);
+    } finally {
+      await shedding.close();
+    }
+  }, 60_000);
+});

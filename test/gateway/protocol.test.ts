@@ -368,8 +368,8 @@ describe('ERROR_DISPOSITIONS', () => {
   it('uses only close codes a server may send', () => {
     for (const { closeCode } of Object.values(ERROR_DISPOSITIONS)) {
       if (closeCode === null) continue;
-      // 1004-1006 and 1015 are reserved; 1005/1006 are never sent on the wire.
-      expect([1001, 1007, 1008, 1009, 1011].includes(closeCode) || (closeCode >= 4000 && closeCode <= 4999)).toBe(true);
+      // 1004-1006 and 1015 are reserved; 1005/1006 are never sent on the wire; 1013 is IANA's "Try Again Later".
+      expect([1001, 1007, 1008, 1009, 1011, 1013].includes(closeCode) || (closeCode >= 4000 && closeCode <= 4999)).toBe(true);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findMax, judgeLevel, largestSustainable, nextLevel, type MeasuredLevel } from '../../loadtest/find-max.js';
+import { findMax, judgeLevel, judgeOverload, largestSustainable, nextLevel, type MeasuredLevel } from '../../loadtest/find-max.js';
 import { summarizeLevel } from '../../loadtest/level-summary.js';
 import { session } from './sample-report.js';
 
@@ -100,5 +100,31 @@ describe('judging a level', () => {
   it('fails a level where sessions were admitted but no word was finalised', () => {
     const verdict = judgeLevel(summarizeLevel([session({ finalLatencyMs: [] })]), criteria);
     expect(verdict.reasons).toEqual(['no final words arrived']);
+  });
+});
+
+describe('past capacity', () => {
+  const criteria = { p95FinalMs: 1500, maxErrorRate: 0.01, maxLagGrowthS: 1, maxWerGapPoints: null };
+  const refused = session({ outcome: 'refused', refusedStatus: 429, closeCode: null, finalLatencyMs: [], interimLatencyMs: [], utteranceFinalLatencyMs: [], lagGrowthS: null });
+  const shed = session({ outcome: 'shed', closeCode: 1013, serverErrors: ['server_overloaded: behind'], finalLatencyMs: [9000, 12000], lagGrowthS: 8 });
+
+  it('judges the streams kept to their end, and takes refusals and sheds for graceful', () => {
+    const summary = summarizeLevel([session({ finalLatencyMs: [600, 1400] }), session({ finalLatencyMs: [700] }), refused, shed]);
+    expect(summary).toMatchObject({ ok: 2, refused: 1, shed: 1, errored: 0 });
+    expect(summary.kept.finalLatencyMs).toMatchObject({ n: 3, p95: 1400 });
+    expect(summary.finalLatencyMs.p95).toBe(12000);
+    expect(judgeLevel(summary, criteria).sustainable).toBe(false);
+    expect(judgeOverload(summary, criteria)).toEqual({ sustainable: true, reasons: [] });
+  });
+
+  it('fails a collapse, a kept stream past the bound, and any other failure', () => {
+    const collapsed = summarizeLevel([session({ finalLatencyMs: [20_000], lagGrowthS: 12 }), refused]);
+    expect(judgeOverload(collapsed, criteria).reasons).toEqual([
+      'p95 final latency of the streams kept 20000 ms > 1500 ms',
+      "the kept streams' lag grew by 12.00 s > 1 s",
+    ]);
+    const failed = summarizeLevel([session(), session({ outcome: 'error', serverErrors: ['internal_error: x'] })]);
+    expect(judgeOverload(failed, criteria).reasons).toEqual(['1 errors and 0 disconnects besides refusals and sheds']);
+    expect(judgeOverload(summarizeLevel([refused, shed]), criteria).reasons).toEqual(['no stream ran to its end']);
   });
 });

@@ -25,7 +25,7 @@ export function reportInconsistencies(report: LoadTestReport): string[] {
     if (level.sessions.length !== level.streams) problems.push(`${at}: ${level.sessions.length} sessions`);
     if (s.requested !== level.streams) problems.push(`${at}: requested ${s.requested}`);
     if (s.admitted + s.refused !== s.requested) problems.push(`${at}: admitted + refused != requested`);
-    if (s.ok + s.errored + s.disconnected + s.refused !== s.requested) problems.push(`${at}: outcomes do not add up`);
+    if (s.ok + s.shed + s.errored + s.disconnected + s.refused !== s.requested) problems.push(`${at}: outcomes do not add up`);
     if (Math.abs(s.errorRate - (s.requested - s.ok) / s.requested) > 1e-12) problems.push(`${at}: error rate`);
     if (s.refWords > 0 && Math.abs(s.wer! - s.wordErrors / s.refWords) > 1e-12) problems.push(`${at}: WER`);
     problems.push(

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   admissionLimit,
+  afterShed,
+  chooseShed,
   computeLagS,
   decideAdmission,
+  NO_OVERLOAD,
   percentile,
+  raiseCeiling,
   streamsPoolCovers,
   withinPacing,
   type AdmissionState,
+  type OverloadPolicy,
+  type OverloadState,
+  type ShedCandidate,
 } from '../../src/stream/admission.js';
 
 const ROOMY: AdmissionState = { activeStreams: 3, maxStreams: 8, poolStreams: 8, lagP95S: 1.1, queueWaitS: 0.2, maxLagS: 2 };
@@ -57,6 +64,15 @@ describe('decideAdmission', () => {
     expect(decideAdmission({ ...ROOMY, lagP95S: 2, queueWaitS: 2 }).accepting).toBe(true);
   });
 
+  it('refuses at the ceiling a shed left, and only there', () => {
+    expect(decideAdmission({ ...ROOMY, activeStreams: 5, ceiling: 5 })).toMatchObject({
+      accepting: false,
+      reason: expect.stringMatching(/shed recently.*5 sessions at most/),
+    });
+    expect(decideAdmission({ ...ROOMY, activeStreams: 4, ceiling: 5 }).accepting).toBe(true);
+    expect(decideAdmission({ ...ROOMY, activeStreams: 7, ceiling: null }).accepting).toBe(true);
+  });
+
   it('reports the smaller of the two limits as the capacity', () => {
     expect(admissionLimit({ maxStreams: 8, poolStreams: 5 })).toBe(5);
     expect(admissionLimit({ maxStreams: 2, poolStreams: 5 })).toBe(2);
@@ -89,5 +105,83 @@ describe('withinPacing', () => {
 
   it('never refuses a client paced in real time, however long it streams', () => {
     for (const seconds of [1, 60, 3600, 86_400]) expect(withinPacing(seconds, seconds, { rate: 1, burstS: 0 })).toBe(true);
+  });
+});
+
+describe('overload: shedding and the ceiling', () => {
+  const POLICY: OverloadPolicy = { overloadLagS: 1.5, shedLagS: 2.5, settleMs: 1000, raiseMs: 15_000 };
+  const stream = (id: number, lagS: number, admittedAtMs = id): ShedCandidate => ({ id, lagS, admittedAtMs });
+
+  it.each<[string, ShedCandidate[], OverloadState, number, number | null]>([
+    ['nobody past the bound', [stream(1, 1.6), stream(2, 2.5), stream(3, 2.0)], NO_OVERLOAD, 10_000, null],
+    ['no streams', [], NO_OVERLOAD, 10_000, null],
+    ['one stream lagging while the median keeps up (a long utterance, not an overload)', [stream(1, 1.2), stream(2, 6), stream(3, 0.4)], NO_OVERLOAD, 10_000, null],
+    ['the one past the bound while the median is behind', [stream(1, 1.6), stream(2, 2.6), stream(3, 1.7)], NO_OVERLOAD, 10_000, 2],
+    ['the furthest behind of several', [stream(1, 4.0), stream(2, 7.5), stream(3, 3.1)], NO_OVERLOAD, 10_000, 2],
+    ['the latest admitted of equals', [stream(1, 5, 100), stream(2, 5, 300), stream(3, 5, 200)], NO_OVERLOAD, 10_000, 2],
+    ['a lone stream past both bounds', [stream(1, 3)], NO_OVERLOAD, 10_000, 1],
+    ['none within settleMs of the last shed', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_500, lagAtShedS: 8 }, 10_000, null],
+    ['the next once settleMs has passed, the median no lower', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_000, lagAtShedS: 8 }, 10_000, 1],
+    ['none while the median comes down from the last shed', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 8_000, lagAtShedS: 8 }, 10_000, null],
+    ['the next when the median has come down too slowly', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 6_000, lagAtShedS: 8 }, 10_000, 1],
+  ])('chooseShed: %s', (_what, streams, state, nowMs, expected) => {
+    expect(chooseShed(nowMs, streams, state, POLICY)).toBe(expected);
+  });
+
+  it('holds admission at the streams a shed left, never raising a lower ceiling, never below one', () => {
+    expect(afterShed(NO_OVERLOAD, 5000, 11, 2.2)).toEqual({ ceiling: 11, lastShedAtMs: 5000, lagAtShedS: 2.2, lastRaiseAtMs: null });
+    expect(afterShed({ ...NO_OVERLOAD, ceiling: 9, lastShedAtMs: 1000, lastRaiseAtMs: 3000 }, 5000, 11, 2.2)).toEqual({
+      ceiling: 9,
+      lastShedAtMs: 5000,
+      lagAtShedS: 2.2,
+      lastRaiseAtMs: null,
+    });
+    expect(afterShed(NO_OVERLOAD, 5000, 0, 9).ceiling).toBe(1);
+  });
+
+  it('raises the ceiling by one per raiseMs without a shed while the lag is within the bound, and drops it at the limit', () => {
+    const shed = afterShed(NO_OVERLOAD, 0, 6, 2);
+    expect(raiseCeiling(shed, 14_999, 0.8, 2, 8, POLICY)).toBe(shed);
+    const raised = raiseCeiling(shed, 15_000, 0.8, 2, 8, POLICY);
+    expect(raised).toEqual({ ceiling: 7, lastShedAtMs: 0, lagAtShedS: 2, lastRaiseAtMs: 15_000 });
+    // Lagging: the device has shown no headroom, the ceiling stays.
+    expect(raiseCeiling(raised, 30_000, 2.5, 2, 8, POLICY)).toBe(raised);
+    expect(raiseCeiling(raised, 29_000, 0.8, 2, 8, POLICY)).toBe(raised);
+    expect(raiseCeiling(raised, 30_000, 0.8, 2, 8, POLICY)).toEqual({ ceiling: null, lastShedAtMs: 0, lagAtShedS: 2, lastRaiseAtMs: 30_000 });
+    expect(raiseCeiling(NO_OVERLOAD, 99_000, 0.8, 2, 8, POLICY)).toBe(NO_OVERLOAD);
+  });
+
+  it('under a load twice what the device serves, sheds down to what it serves and admits no more', () => {
+    // A toy device: it serves 6 streams' audio a second; a stream beyond that makes every
+    // stream fall behind by its share, and the policy sees only lags.
+    const served = 6;
+    let streams = Array.from({ length: 12 }, (_, i) => ({ id: i + 1, lagS: 1, admittedAtMs: i * 100 }));
+    let state: OverloadState = NO_OVERLOAD;
+    let shed = 0;
+    let refused = 0;
+    for (let now = 2000; now <= 60_000; now += 250) {
+      const behind = Math.max(0, 1 - served / streams.length) * 0.25;
+      streams = streams.map((s) => ({ ...s, lagS: streams.length <= served ? Math.max(1, s.lagS - 0.25) : s.lagS + behind }));
+      const victim = chooseShed(now, streams, state, POLICY);
+      if (victim !== null) {
+        streams = streams.filter((s) => s.id !== victim);
+        state = afterShed(state, now, streams.length, percentile(streams.map((s) => s.lagS), 50));
+        shed++;
+      }
+      state = raiseCeiling(state, now, percentile(streams.map((s) => s.lagS), 95), 2, 64, POLICY);
+      // A new client every second asks to join.
+      if (now % 1000 === 0) {
+        const lagP95S = percentile(streams.map((s) => s.lagS), 95);
+        const decision = decideAdmission({ activeStreams: streams.length, maxStreams: 64, poolStreams: 64, lagP95S, queueWaitS: 0, maxLagS: 2, ceiling: state.ceiling });
+        if (decision.accepting) streams.push({ id: 1000 + now, lagS: 1, admittedAtMs: now });
+        else refused++;
+      }
+    }
+    expect(shed).toBeGreaterThanOrEqual(6);
+    expect(refused).toBeGreaterThan(40);
+    // It settles at what the device serves (the ceiling may probe one above it now and then).
+    expect(streams.length).toBeGreaterThanOrEqual(served - 1);
+    expect(streams.length).toBeLessThanOrEqual(served + 1);
+    expect(Math.max(...streams.map((s) => s.lagS))).toBeLessThanOrEqual(POLICY.shedLagS + 0.5);
   });
 });
