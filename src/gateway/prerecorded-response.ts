@@ -25,6 +25,8 @@ export interface PrerecordedOptions {
   paragraphs: boolean;
   /** name the detected language on the channel (`detected_language`) */
   detectLanguage: boolean;
+  /** with several channels: each word's `speaker` is its channel (diarize=true with multichannel) */
+  speakerPerChannel?: boolean;
 }
 
 export interface PrerecordedContext {
@@ -44,6 +46,8 @@ export interface PrerecordedWord {
   confidence: number;
   /** only with punctuation on, as Deepgram sends it */
   punctuated_word?: string;
+  /** with diarize=true on a multichannel file: the channel */
+  speaker?: number;
 }
 
 export interface Sentence {
@@ -64,6 +68,8 @@ export interface Utterance {
   end: number;
   confidence: number;
   channel: number;
+  /** with diarize=true on a multichannel file: the channel */
+  speaker?: number;
   transcript: string;
   words: PrerecordedWord[];
   id: string;
@@ -79,7 +85,8 @@ export interface Alternative {
 export interface PrerecordedResponse {
   metadata: Omit<MetadataMessage, 'type'>;
   results: {
-    channels: [{ alternatives: [Alternative]; detected_language?: string }];
+    /** One per channel: one mixed channel, or each channel of a multichannel file. */
+    channels: Array<{ alternatives: [Alternative]; detected_language?: string }>;
     utterances?: Utterance[];
   };
 }
@@ -97,28 +104,42 @@ export const PARAGRAPH_MAX_WORDS = 100;
 // A sentence ends at terminal punctuation, possibly followed by closing quotes or brackets.
 const SENTENCE_END = /[.?!…。？！]["'”’)\]]*$/u;
 
-export function prerecordedResponse(transcript: Transcript, options: PrerecordedOptions, context: PrerecordedContext): PrerecordedResponse {
-  const timed = timedWords(transcript);
-  const words = timed.map((w) => renderWord(w, options.punctuate));
-  const text = transcript.text.trim();
-  const alternative: Alternative = {
-    transcript: options.punctuate ? text : plainTranscript(text),
-    confidence: meanConfidence(timed),
-    words,
-  };
-  if (options.paragraphs) alternative.paragraphs = paragraphsOf(timed);
-  const channel: PrerecordedResponse['results']['channels'][0] = { alternatives: [alternative] };
-  if (options.detectLanguage && transcript.language !== null) channel.detected_language = transcript.language;
-  const results: PrerecordedResponse['results'] = { channels: [channel] };
-  if (options.utterances) results.utterances = utterancesOf(timed, options);
+/**
+ * `transcript`: the file's, or one per channel of a multichannel file (`results.channels[c]`,
+ * and utterances of every channel in time order, each naming its channel).
+ */
+export function prerecordedResponse(transcript: Transcript | Transcript[], options: PrerecordedOptions, context: PrerecordedContext): PrerecordedResponse {
+  const transcripts = Array.isArray(transcript) ? transcript : [transcript];
+  const speakers = options.speakerPerChannel === true && transcripts.length > 1;
+  const timedByChannel = transcripts.map((t) => timedWords(t));
+  const channels = transcripts.map((t, c) => {
+    const timed = timedByChannel[c];
+    const words = timed.map((w) => renderWord(w, options.punctuate, speakers ? c : undefined));
+    const text = t.text.trim();
+    const alternative: Alternative = {
+      transcript: options.punctuate ? text : plainTranscript(text),
+      confidence: meanConfidence(timed),
+      words,
+    };
+    if (options.paragraphs) alternative.paragraphs = paragraphsOf(timed);
+    const channel: PrerecordedResponse['results']['channels'][0] = { alternatives: [alternative] };
+    if (options.detectLanguage && t.language !== null) channel.detected_language = t.language;
+    return channel;
+  });
+  const results: PrerecordedResponse['results'] = { channels };
+  if (options.utterances) {
+    results.utterances = timedByChannel
+      .flatMap((timed, c) => utterancesOf(timed, options, c, speakers ? c : undefined))
+      .sort((a, b) => a.start - b.start || a.channel - b.channel);
+  }
 
   const { type: _type, ...metadata } = metadataMessage({
     requestId: context.requestId,
     sha256: context.sha256,
     created: context.created,
-    duration: transcript.durationS,
-    // Channels are mixed into one transcript (multichannel=true is refused).
-    channels: 1,
+    duration: Math.max(...transcripts.map((t) => t.durationS)),
+    // One transcript of the mixed channels, or one per channel with multichannel=true.
+    channels: transcripts.length,
     model: context.model,
     extra: context.extra,
     warnings: context.warnings,
@@ -133,9 +154,10 @@ function timedWords(transcript: Transcript): Word[] {
     .filter((w) => plainWord(w.word) !== '');
 }
 
-function renderWord(w: Word, punctuate: boolean): PrerecordedWord {
+function renderWord(w: Word, punctuate: boolean, speaker?: number): PrerecordedWord {
   const rendered: PrerecordedWord = { word: plainWord(w.word), start: w.start, end: w.end, confidence: w.confidence };
   if (punctuate) rendered.punctuated_word = w.word;
+  if (speaker !== undefined) rendered.speaker = speaker;
   return rendered;
 }
 
@@ -150,7 +172,12 @@ function pauseReaches(from: number, to: number, seconds: number): boolean {
 }
 
 /** Splits the words where the pause between two of them reaches `uttSplit`, as Deepgram's utterances do. */
-export function utterancesOf(words: readonly Word[], options: Pick<PrerecordedOptions, 'uttSplit' | 'punctuate'>): Utterance[] {
+export function utterancesOf(
+  words: readonly Word[],
+  options: Pick<PrerecordedOptions, 'uttSplit' | 'punctuate'>,
+  channel = 0,
+  speaker?: number,
+): Utterance[] {
   const groups: Word[][] = [];
   for (const word of words) {
     const current = groups[groups.length - 1];
@@ -158,12 +185,13 @@ export function utterancesOf(words: readonly Word[], options: Pick<PrerecordedOp
     else groups.push([word]);
   }
   return groups.map((group) => {
-    const rendered = group.map((w) => renderWord(w, options.punctuate));
+    const rendered = group.map((w) => renderWord(w, options.punctuate, speaker));
     return {
       start: group[0].start,
       end: group[group.length - 1].end,
       confidence: meanConfidence(group),
-      channel: 0,
+      channel,
+      ...(speaker === undefined ? {} : { speaker }),
       transcript: rendered.map((w) => w.punctuated_word ?? w.word).join(' '),
       words: rendered,
       id: randomUUID(),

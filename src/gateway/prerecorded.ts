@@ -15,8 +15,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeAudioBytes, decodeStreamBytes } from '../audio/load.js';
-import { AudioFormatError, looksLikeWav } from '../audio/wav.js';
+import { AudioFormatError, looksLikeWav, readWavLayout } from '../audio/wav.js';
 import { AudioInputError, createAudioDecoder } from '../stream/audio-decoder.js';
+import { InterleavedSplitter } from './channel-split.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { modelInfoFor } from './model-info.js';
@@ -94,13 +95,14 @@ export class PrerecordedEndpoint {
       if (body.length === 0) throw new PrerecordedError(400, 'EMPTY_BODY', 'the request body holds no audio; send the audio file as the body');
       const { warning } = resolveModel(query.listen.model, [transcriber.modelName], transcriber.modelName);
       const created = new Date();
-      const transcript = await slot.run(async () =>
-        transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), {
-          task: 'transcribe',
-          language: requested ?? transcriber.defaultLanguage,
-          wordTimestamps: true,
-        }),
-      );
+      const options = { task: 'transcribe' as const, language: requested ?? transcriber.defaultLanguage, wordTimestamps: true };
+      const transcript = await slot.run(async () => {
+        if (!query.listen.multichannel) return transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), options);
+        // One channel after the other, in the one file slot: a stereo file costs two files' time.
+        const transcripts = [];
+        for (const samples of await decodeChannels(body, query, this.jobs.maxDurationS)) transcripts.push(await transcriber.transcribe(samples, options));
+        return transcripts;
+      });
       const answer = prerecordedResponse(transcript, query.options, {
         requestId,
         sha256: createHash('sha256').update(body).digest('hex'),
@@ -201,8 +203,12 @@ function prerecordedQuery(search: URLSearchParams): PrerecordedQuery {
     if (error instanceof ProtocolError) throw new PrerecordedError(400, 'INVALID_QUERY_PARAMETER', error.message);
     throw error;
   }
-  // One transcript per channel is what true asks for; a mixed one would be something else.
-  if (listen.multichannel) throw badParameter('multichannel', 'true is not supported yet; channels can only be mixed into one transcript (multichannel=false)');
+  // One transcript per channel is what true asks for: each channel is decoded from its own
+  // samples, which raw interleaved audio and a WAV file give (checked with the body); other
+  // files are decoded mixed.
+  if (listen.multichannel && search.has('encoding') && (listen.encoding === null || listen.encoding === 'opus')) {
+    throw badParameter('multichannel', 'true needs raw interleaved audio (encoding linear16, mulaw or alaw) or a WAV file; Opus is decoded mixed');
+  }
   // Deepgram answers a file with a callback at once and posts the transcript later; answering
   // with the transcript instead would leave the client waiting for a POST that never comes.
   if (listen.callback !== null) throw badParameter('callback', 'asynchronous transcription of files is not supported; leave callback out to get the transcript in the response');
@@ -228,6 +234,7 @@ function prerecordedQuery(search: URLSearchParams): PrerecordedQuery {
       uttSplit: parseUttSplit(own.get('utt_split')),
       paragraphs,
       detectLanguage,
+      speakerPerChannel: listen.diarize,
     },
   };
 }
@@ -262,6 +269,41 @@ function checkContentType(request: IncomingMessage): void {
     );
   }
   throw new PrerecordedError(415, 'UNSUPPORTED_CONTENT_TYPE', `Content-Type ${type} is not audio: send the audio file as the body with Content-Type audio/* or application/octet-stream`);
+}
+
+/**
+ * multichannel=true: each channel's 16 kHz samples. From raw interleaved audio (`encoding`), or
+ * a WAV file of 16-bit PCM, mu-law or A-law, whose data chunk is the same interleaved samples.
+ */
+async function decodeChannels(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array[]> {
+  const label = 'the request body';
+  try {
+    let raw: { encoding: 'linear16' | 'mulaw' | 'alaw'; sampleRate: number; channels: number; bytes: Uint8Array };
+    if (looksLikeWav(body)) {
+      const { format, dataOffset, frames } = readWavLayout(body, label);
+      const encoding = format.encoding === 'pcm' && format.containerBytes === 2 ? 'linear16' : format.encoding === 'mulaw' || format.encoding === 'alaw' ? format.encoding : null;
+      if (encoding === null) {
+        throw badParameter('multichannel', `true reads WAV files of 16-bit PCM, mu-law or A-law; this one holds ${format.encoding} of ${format.containerBytes * 8} bits`);
+      }
+      const frameBytes = format.containerBytes * format.channels;
+      raw = { encoding, sampleRate: format.sampleRate, channels: format.channels, bytes: body.subarray(dataOffset, dataOffset + frames * frameBytes) };
+    } else if (query.rawEncoding && query.listen.encoding !== null && query.listen.encoding !== 'opus') {
+      raw = { encoding: query.listen.encoding, sampleRate: query.listen.sampleRate, channels: query.listen.channels, bytes: body };
+    } else {
+      throw badParameter('multichannel', 'true needs raw interleaved audio (encoding linear16, mulaw or alaw) or a WAV file; other files are decoded mixed');
+    }
+    const parts = new InterleavedSplitter(raw.encoding === 'linear16' ? 2 : 1, raw.channels).split(raw.bytes);
+    const channels: Float32Array[] = [];
+    for (const part of parts) {
+      const decoder = await createAudioDecoder({ encoding: raw.encoding, sampleRate: raw.sampleRate, channels: 1 });
+      channels.push(await decodeStreamBytes(decoder, part, label, { maxDurationS }));
+    }
+    return channels;
+  } catch (error) {
+    if (error instanceof AudioFormatError && error.code === 'too_long') throw new PrerecordedError(413, 'AUDIO_TOO_LONG', error.message);
+    if (error instanceof AudioFormatError || error instanceof AudioInputError) throw new PrerecordedError(400, 'INVALID_AUDIO', error.message);
+    throw error;
+  }
 }
 
 async function decodeBody(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array> {

@@ -52,6 +52,46 @@ describe('POST /v1/listen', () => {
     expect(body.results.channels[0].alternatives[0].paragraphs.paragraphs).toHaveLength(1);
   });
 
+  it('with multichannel=true gives one transcript per channel of raw or WAV audio, utterances naming their channel, speaker with diarize', async () => {
+    const files = new FakeFileTranscriber();
+    const h = await gateway(files);
+    // 0.5 s of 8 kHz stereo mu-law: headerless with encoding, and the same samples in a WAV file.
+    const stereo = new Uint8Array(8000).fill(0xff);
+    const wav = Buffer.concat([Buffer.alloc(44), stereo]);
+    wav.write('RIFF', 0);
+    wav.writeUInt32LE(36 + stereo.length, 4);
+    wav.write('WAVEfmt ', 8);
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(7, 20); // mu-law
+    wav.writeUInt16LE(2, 22);
+    wav.writeUInt32LE(8000, 24);
+    wav.writeUInt32LE(16000, 28);
+    wav.writeUInt16LE(2, 32);
+    wav.writeUInt16LE(8, 34);
+    wav.write('data', 36);
+    wav.writeUInt32LE(stereo.length, 40);
+    for (const [query, body] of [
+      ['?multichannel=true&channels=2&encoding=mulaw&sample_rate=8000&utterances=true&diarize=true', stereo],
+      ['?multichannel=true&utterances=true&diarize=true', wav],
+    ] as const) {
+      const response = await listen(h, query, body);
+      expect(response.status).toBe(200);
+      const answer = (await response.json()) as Record<string, any>;
+      expect(answer.metadata.channels).toBe(2);
+      expect(answer.metadata.warnings).toBeUndefined();
+      expect(answer.results.channels).toHaveLength(2);
+      expect(answer.results.channels.map((c: any) => c.alternatives[0].words.map((w: any) => w.speaker)[0])).toEqual([0, 1]);
+      expect(answer.results.utterances.map((u: any) => [u.channel, u.speaker])).toEqual([
+        [0, 0],
+        [1, 1],
+        [0, 0],
+        [1, 1],
+      ]);
+    }
+    // Each channel on its own, two jobs per file: half a second each, 8,000 samples at 16 kHz.
+    expect(files.samples).toEqual([8000, 8000, 8000, 8000]);
+  });
+
   it('detects the language with language=multi or detect_language=true', async () => {
     const files = new FakeFileTranscriber('small', true);
     const h = await gateway(files);
@@ -87,7 +127,7 @@ describe('POST /v1/listen', () => {
     await expectRefusal(await listen(h, '?utterances=maybe', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^utterances: /);
     await expectRefusal(await listen(h, '?utt_split=0', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^utt_split: /);
     await expectRefusal(await listen(h, '?paragraphs=true&paragraphs=false', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^paragraphs: /);
-    await expectRefusal(await listen(h, '?multichannel=true', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^multichannel: /);
+    await expectRefusal(await listen(h, '?multichannel=true&encoding=opus', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^multichannel: /);
     await expectRefusal(await listen(h, '?redact=pci', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^redact: /);
     await expectRefusal(await listen(h, '?language=de', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^language: /);
     expect(await metricValue(h, 'chorus_errors_total{code="invalid_query_parameter"}')).toBe(6);
