@@ -7,7 +7,7 @@ const USAGE = `usage:
   chorus transcribe FILE... [--model NAME|PATH] [--json] [--language L] [--threads N]
                            [--precision fp32|bf16|int8|int8-encoder]
                            [--beam-size N] [--task transcribe|translate] [--prompt TEXT]
-                           [--without-timestamps]
+                           [--without-timestamps] [--multichannel]
   chorus model [NAME...]          fetch registered models into the cache (default tiny.en)
   chorus model --list             list registered models and what is cached
   chorus model --verify [NAME...] check cached models' sizes and checksums

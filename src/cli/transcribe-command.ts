@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
+import { looksLikeWav } from '../audio/wav.js';
+import { decodeChannels, wavInterleaved } from '../gateway/channel-split.js';
 import { transcribe, type TranscribeOptions } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
@@ -44,6 +47,7 @@ export async function runTranscribe(args: string[]): Promise<number> {
       task: { type: 'string', default: 'transcribe' },
       prompt: { type: 'string' },
       'without-timestamps': { type: 'boolean', default: false },
+      multichannel: { type: 'boolean', default: false },
     },
   });
   if (positionals.length === 0) {
@@ -91,29 +95,37 @@ export async function runTranscribe(args: string[]): Promise<number> {
     for (const file of positionals) {
       const started = performance.now();
       try {
-        const audio = await loadAudioFile(file);
-        const result = await transcribe(model, audio.samples, { ...options, onProgress: progressBar(basename(file)) });
-        const elapsed = (performance.now() - started) / 1000;
-        if (values.json) {
-          const record = {
-            file,
-            duration_s: Number(audio.durationS.toFixed(3)),
-            elapsed_s: Number(elapsed.toFixed(3)),
-            language: result.language,
-            text: result.text.trim(),
-            segments: result.segments.map((s) => ({
-              start: Number(s.start.toFixed(2)),
-              end: Number(s.end.toFixed(2)),
-              text: s.text.trim(),
-            })),
-          };
-          process.stdout.write(JSON.stringify(record) + '\n');
-        } else {
-          process.stdout.write(`# ${file} (${audio.durationS.toFixed(1)} s of audio in ${elapsed.toFixed(1)} s)\n`);
-          for (const s of result.segments) {
-            process.stdout.write(`[${formatTime(s.start)} --> ${formatTime(s.end)}] ${s.text.trim()}\n`);
+        // --multichannel: each channel of the file transcribed on its own, one after the other.
+        const channels = values.multichannel ? await fileChannels(file) : [(await loadAudioFile(file)).samples];
+        for (const [channel, samples] of channels.entries()) {
+          const label = channels.length > 1 ? `${basename(file)} channel ${channel}` : basename(file);
+          const result = await transcribe(model, samples, { ...options, onProgress: progressBar(label) });
+          const elapsed = (performance.now() - started) / 1000;
+          const durationS = samples.length / 16000;
+          const which = values.multichannel ? { channel, channels: channels.length } : {};
+          if (values.json) {
+            const record = {
+              file,
+              ...which,
+              duration_s: Number(durationS.toFixed(3)),
+              elapsed_s: Number(elapsed.toFixed(3)),
+              language: result.language,
+              text: result.text.trim(),
+              segments: result.segments.map((s) => ({
+                start: Number(s.start.toFixed(2)),
+                end: Number(s.end.toFixed(2)),
+                text: s.text.trim(),
+              })),
+            };
+            process.stdout.write(JSON.stringify(record) + '\n');
+          } else {
+            const heading = values.multichannel ? `${file}, channel ${channel} of ${channels.length}` : file;
+            process.stdout.write(`# ${heading} (${durationS.toFixed(1)} s of audio in ${elapsed.toFixed(1)} s)\n`);
+            for (const s of result.segments) {
+              process.stdout.write(`[${formatTime(s.start)} --> ${formatTime(s.end)}] ${s.text.trim()}\n`);
+            }
+            process.stdout.write(`${result.text.trim()}\n\n`);
           }
-          process.stdout.write(`${result.text.trim()}\n\n`);
         }
       } catch (err) {
         failures++;
@@ -124,4 +136,12 @@ export async function runTranscribe(args: string[]): Promise<number> {
     model.close();
   }
   return failures === 0 ? 0 : 1;
+}
+
+/** Each channel's 16 kHz samples of a WAV file of 16-bit PCM, mu-law or A-law. */
+async function fileChannels(file: string): Promise<Float32Array[]> {
+  const bytes = await readFile(file);
+  const audio = looksLikeWav(bytes) ? wavInterleaved(bytes, file) : null;
+  if (audio === null) throw new Error('--multichannel reads WAV files of 16-bit PCM, mu-law or A-law, whose channels can be read apart');
+  return decodeChannels(audio, file);
 }

@@ -15,9 +15,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeAudioBytes, decodeStreamBytes } from '../audio/load.js';
-import { AudioFormatError, looksLikeWav, readWavLayout } from '../audio/wav.js';
+import { AudioFormatError, looksLikeWav } from '../audio/wav.js';
 import { AudioInputError, createAudioDecoder } from '../stream/audio-decoder.js';
-import { InterleavedSplitter } from './channel-split.js';
+import { decodeChannels, wavInterleaved, type InterleavedAudio } from './channel-split.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { modelInfoFor } from './model-info.js';
@@ -100,7 +100,7 @@ export class PrerecordedEndpoint {
         if (!query.listen.multichannel) return transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), options);
         // One channel after the other, in the one file slot: a stereo file costs two files' time.
         const transcripts = [];
-        for (const samples of await decodeChannels(body, query, this.jobs.maxDurationS)) transcripts.push(await transcriber.transcribe(samples, options));
+        for (const samples of await decodeFileChannels(body, query, this.jobs.maxDurationS)) transcripts.push(await transcriber.transcribe(samples, options));
         return transcripts;
       });
       const answer = prerecordedResponse(transcript, query.options, {
@@ -275,30 +275,19 @@ function checkContentType(request: IncomingMessage): void {
  * multichannel=true: each channel's 16 kHz samples. From raw interleaved audio (`encoding`), or
  * a WAV file of 16-bit PCM, mu-law or A-law, whose data chunk is the same interleaved samples.
  */
-async function decodeChannels(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array[]> {
+async function decodeFileChannels(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array[]> {
   const label = 'the request body';
   try {
-    let raw: { encoding: 'linear16' | 'mulaw' | 'alaw'; sampleRate: number; channels: number; bytes: Uint8Array };
+    let raw: InterleavedAudio | null;
     if (looksLikeWav(body)) {
-      const { format, dataOffset, frames } = readWavLayout(body, label);
-      const encoding = format.encoding === 'pcm' && format.containerBytes === 2 ? 'linear16' : format.encoding === 'mulaw' || format.encoding === 'alaw' ? format.encoding : null;
-      if (encoding === null) {
-        throw badParameter('multichannel', `true reads WAV files of 16-bit PCM, mu-law or A-law; this one holds ${format.encoding} of ${format.containerBytes * 8} bits`);
-      }
-      const frameBytes = format.containerBytes * format.channels;
-      raw = { encoding, sampleRate: format.sampleRate, channels: format.channels, bytes: body.subarray(dataOffset, dataOffset + frames * frameBytes) };
+      raw = wavInterleaved(body, label);
+      if (raw === null) throw badParameter('multichannel', 'true reads WAV files of 16-bit PCM, mu-law or A-law; this one holds another sample format');
     } else if (query.rawEncoding && query.listen.encoding !== null && query.listen.encoding !== 'opus') {
       raw = { encoding: query.listen.encoding, sampleRate: query.listen.sampleRate, channels: query.listen.channels, bytes: body };
     } else {
       throw badParameter('multichannel', 'true needs raw interleaved audio (encoding linear16, mulaw or alaw) or a WAV file; other files are decoded mixed');
     }
-    const parts = new InterleavedSplitter(raw.encoding === 'linear16' ? 2 : 1, raw.channels).split(raw.bytes);
-    const channels: Float32Array[] = [];
-    for (const part of parts) {
-      const decoder = await createAudioDecoder({ encoding: raw.encoding, sampleRate: raw.sampleRate, channels: 1 });
-      channels.push(await decodeStreamBytes(decoder, part, label, { maxDurationS }));
-    }
-    return channels;
+    return await decodeChannels(raw, label, { maxDurationS });
   } catch (error) {
     if (error instanceof AudioFormatError && error.code === 'too_long') throw new PrerecordedError(413, 'AUDIO_TOO_LONG', error.message);
     if (error instanceof AudioFormatError || error instanceof AudioInputError) throw new PrerecordedError(400, 'INVALID_AUDIO', error.message);
