@@ -146,6 +146,13 @@ export interface OverloadPolicy {
   shedLagS: number;
   /** the least time between two sheds, ms */
   settleMs: number;
+  /**
+   * the least share of the live streams shed in one step (at least one stream): an overload of
+   * a few streams in forty is gone in one step
+   */
+  shedShare: number;
+  /** the most shed in one step, whatever the lag's growth says */
+  maxShedShare: number;
   /** the ceiling rises by one after this long without a shed, ms */
   raiseMs: number;
 }
@@ -156,7 +163,14 @@ export interface OverloadPolicy {
  * for a slow final decode but sheds before finals arrive far past the 1.5 s bound of
  * DESIGN.md's capacity.
  */
-export const DEFAULT_OVERLOAD_POLICY: OverloadPolicy = { overloadLagS: 1.5, shedLagS: 2.5, settleMs: 1000, raiseMs: 15_000 };
+export const DEFAULT_OVERLOAD_POLICY: OverloadPolicy = {
+  overloadLagS: 1.5,
+  shedLagS: 2,
+  settleMs: 1000,
+  shedShare: 0.1,
+  maxShedShare: 0.5,
+  raiseMs: 15_000,
+};
 
 export interface ShedCandidate {
   id: number;
@@ -182,26 +196,49 @@ export const NO_OVERLOAD: OverloadState = { ceiling: null, lastShedAtMs: null, l
 const CATCH_UP_SETTLES = 4;
 
 /**
- * The stream to shed now, or null: while the median lag passes `overloadLagS`, the one furthest
- * behind once it is past `shedLagS` (the latest admitted of equals, the stream whose admission
- * the device could least afford); at most one per `settleMs`, and none while the median is
- * still coming down from the last shed (for up to CATCH_UP_SETTLES of them), so that the
- * device's catching up is not taken for more overload.
+ * How fast the median lag grows, seconds per second, from samples [ms, median lag s] of the
+ * last second or so (oldest first); 0 with fewer than two. While every stream speaks, a device
+ * that serves a share f of the work they ask for leaves each one 1 - f seconds behind per
+ * second, so the growth is the share of streams it cannot serve.
  */
-export function chooseShed(nowMs: number, streams: readonly ShedCandidate[], state: OverloadState, policy: OverloadPolicy): number | null {
+export function medianLagGrowth(samples: readonly (readonly [number, number])[]): number {
+  if (samples.length < 2) return 0;
+  const [t0, lag0] = samples[0];
+  const [t1, lag1] = samples[samples.length - 1];
+  return t1 > t0 ? (lag1 - lag0) / ((t1 - t0) / 1000) : 0;
+}
+
+/**
+ * The streams to shed now (ids, possibly none): while the median lag passes `overloadLagS`,
+ * those furthest behind past `shedLagS` (the latest admitted of equals: the streams whose
+ * admission the device could least afford). As many as the median lag's growth per second
+ * says the device cannot serve (`growthPerS` of the live streams), within `shedShare` and
+ * `maxShedShare`, and one at least: a stream's work grows with its backlog, so an overload
+ * cut late takes the streams kept down with it. One such step per `settleMs`, and none while
+ * the median is still coming down from the last shed (for up to CATCH_UP_SETTLES of them), so
+ * that the device's catching up is not taken for more overload.
+ */
+export function chooseShed(
+  nowMs: number,
+  streams: readonly ShedCandidate[],
+  state: OverloadState,
+  policy: OverloadPolicy,
+  growthPerS = 0,
+): number[] {
   const medianLagS = percentile(streams.map((s) => s.lagS), 50);
-  if (!(medianLagS > policy.overloadLagS)) return null;
+  if (!(medianLagS > policy.overloadLagS)) return [];
   if (state.lastShedAtMs !== null) {
     const sinceMs = nowMs - state.lastShedAtMs;
-    if (sinceMs < policy.settleMs) return null;
-    if (state.lagAtShedS !== null && medianLagS < state.lagAtShedS && sinceMs < CATCH_UP_SETTLES * policy.settleMs) return null;
+    if (sinceMs < policy.settleMs) return [];
+    if (state.lagAtShedS !== null && medianLagS < state.lagAtShedS && sinceMs < CATCH_UP_SETTLES * policy.settleMs) return [];
   }
-  let victim: ShedCandidate | null = null;
-  for (const s of streams) {
-    if (!(s.lagS > policy.shedLagS)) continue;
-    if (victim === null || s.lagS > victim.lagS || (s.lagS === victim.lagS && s.admittedAtMs > victim.admittedAtMs)) victim = s;
-  }
-  return victim?.id ?? null;
+  const share = Math.min(policy.maxShedShare, Math.max(policy.shedShare, growthPerS));
+  const most = Math.max(1, Math.round(share * streams.length));
+  return streams
+    .filter((s) => s.lagS > policy.shedLagS)
+    .sort((a, b) => b.lagS - a.lagS || b.admittedAtMs - a.admittedAtMs)
+    .slice(0, most)
+    .map((s) => s.id);
 }
 
 /**

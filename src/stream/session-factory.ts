@@ -15,6 +15,7 @@ import {
   decideAdmission,
   DEFAULT_MAX_LAG_S,
   DEFAULT_OVERLOAD_POLICY,
+  medianLagGrowth,
   NO_OVERLOAD,
   OverloadError,
   percentile,
@@ -108,6 +109,8 @@ export class WhisperSessionFactory implements SessionFactory {
   private overload: OverloadState = NO_OVERLOAD;
   private overloadTimer: NodeJS.Timeout | null = null;
   private shedTotal = 0;
+  /** [ms, median lag s] of the last second of overload checks, for the lag's growth */
+  private medianLags: Array<[number, number]> = [];
 
   private constructor(
     readonly model: WhisperModel,
@@ -277,23 +280,31 @@ export class WhisperSessionFactory implements SessionFactory {
       candidates.push({ id: stream.id, lagS: this.computeLagOf(session, stream, now), admittedAtMs: stream.admittedAtMs });
       byId.set(stream.id, stream);
     }
-    const victimId = chooseShed(now, candidates, this.overload, policy);
-    const victim = victimId === null ? undefined : byId.get(victimId);
-    if (victim) {
-      const lag = candidates.find((c) => c.id === victimId)!.lagS;
-      // Its lag no longer counts for admission while the transport ends it, and the backlog
-      // that made it late is not decoded: that work is what the others are waiting behind.
-      victim.attached = false;
-      victim.shed.value = true;
-      this.shedTotal++;
+    const medianLagS = percentile(candidates.map((c) => c.lagS), 50);
+    this.medianLags.push([now, medianLagS]);
+    while (this.medianLags.length > 0 && now - this.medianLags[0][0] > 1000) this.medianLags.shift();
+    const victims = chooseShed(now, candidates, this.overload, policy, medianLagGrowth(this.medianLags));
+    if (victims.length > 0) {
+      this.medianLags = [];
+      for (const id of victims) {
+        const victim = byId.get(id)!;
+        // Its lag no longer counts for admission while the transport ends it, and the backlog
+        // that made it late is not decoded: that work is what the others are waiting behind.
+        victim.attached = false;
+        victim.shed.value = true;
+      }
+      this.shedTotal += victims.length;
       const left = [...this.admitted.values()].filter((s) => s.attached).length;
-      this.overload = afterShed(this.overload, now, left, percentile(candidates.map((c) => c.lagS), 50));
-      victim.onError!(
-        new OverloadError(
-          `the server is overloaded: this stream fell ${lag.toFixed(1)} s behind (more than ${policy.shedLagS} s) and was ended ` +
-            'to keep the others within their latency bound; reconnect later or elsewhere',
-        ),
-      );
+      this.overload = afterShed(this.overload, now, left, medianLagS);
+      for (const id of victims) {
+        const lag = candidates.find((c) => c.id === id)!.lagS;
+        byId.get(id)!.onError!(
+          new OverloadError(
+            `the server is overloaded: this stream fell ${lag.toFixed(1)} s behind (more than ${policy.shedLagS} s) and was ended ` +
+              'to keep the others within their latency bound; reconnect later or elsewhere',
+          ),
+        );
+      }
       return;
     }
     this.raiseCeiling(now);

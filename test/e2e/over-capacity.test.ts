@@ -78,7 +78,7 @@ describe('past capacity: shedding', () => {
   // Thresholds of 0 s make any lag an overload, so the real pipeline sheds on cue; the
   // thresholds themselves are table-tested in test/stream/admission.test.ts.
   it('ends the stream furthest behind with Error server_overloaded and 1013, keeps the other, and holds admission at it', async () => {
-    const shedding = await startTinyGateway({ maxSessions: 8, overload: { overloadLagS: 0, shedLagS: 0, settleMs: 600_000, raiseMs: 600_000 } });
+    const shedding = await startTinyGateway({ maxSessions: 8, overload: { overloadLagS: 0, shedLagS: 0, settleMs: 600_000, shedShare: 0, maxShedShare: 0, raiseMs: 600_000 } });
     try {
       const clip = fixture('jfk');
       const audio = framesFor((await loadAudioFile(clip.path)).samples, 'linear16', 16000);

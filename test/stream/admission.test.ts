@@ -5,6 +5,7 @@ import {
   chooseShed,
   computeLagS,
   decideAdmission,
+  medianLagGrowth,
   NO_OVERLOAD,
   percentile,
   raiseCeiling,
@@ -109,23 +110,41 @@ describe('withinPacing', () => {
 });
 
 describe('overload: shedding and the ceiling', () => {
-  const POLICY: OverloadPolicy = { overloadLagS: 1.5, shedLagS: 2.5, settleMs: 1000, raiseMs: 15_000 };
+  const POLICY: OverloadPolicy = { overloadLagS: 1.5, shedLagS: 2.5, settleMs: 1000, shedShare: 0.2, maxShedShare: 0.5, raiseMs: 15_000 };
   const stream = (id: number, lagS: number, admittedAtMs = id): ShedCandidate => ({ id, lagS, admittedAtMs });
 
-  it.each<[string, ShedCandidate[], OverloadState, number, number | null]>([
-    ['nobody past the bound', [stream(1, 1.6), stream(2, 2.5), stream(3, 2.0)], NO_OVERLOAD, 10_000, null],
-    ['no streams', [], NO_OVERLOAD, 10_000, null],
-    ['one stream lagging while the median keeps up (a long utterance, not an overload)', [stream(1, 1.2), stream(2, 6), stream(3, 0.4)], NO_OVERLOAD, 10_000, null],
-    ['the one past the bound while the median is behind', [stream(1, 1.6), stream(2, 2.6), stream(3, 1.7)], NO_OVERLOAD, 10_000, 2],
-    ['the furthest behind of several', [stream(1, 4.0), stream(2, 7.5), stream(3, 3.1)], NO_OVERLOAD, 10_000, 2],
-    ['the latest admitted of equals', [stream(1, 5, 100), stream(2, 5, 300), stream(3, 5, 200)], NO_OVERLOAD, 10_000, 2],
-    ['a lone stream past both bounds', [stream(1, 3)], NO_OVERLOAD, 10_000, 1],
-    ['none within settleMs of the last shed', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_500, lagAtShedS: 8 }, 10_000, null],
-    ['the next once settleMs has passed, the median no lower', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_000, lagAtShedS: 8 }, 10_000, 1],
-    ['none while the median comes down from the last shed', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 8_000, lagAtShedS: 8 }, 10_000, null],
-    ['the next when the median has come down too slowly', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 6_000, lagAtShedS: 8 }, 10_000, 1],
-  ])('chooseShed: %s', (_what, streams, state, nowMs, expected) => {
-    expect(chooseShed(nowMs, streams, state, POLICY)).toBe(expected);
+  it.each<[string, ShedCandidate[], OverloadState, number, number[]]>([
+    ['nobody past the bound', [stream(1, 1.6), stream(2, 2.5), stream(3, 2.0)], NO_OVERLOAD, 10_000, []],
+    ['no streams', [], NO_OVERLOAD, 10_000, []],
+    ['one stream lagging while the median keeps up (a long utterance, not an overload)', [stream(1, 1.2), stream(2, 6), stream(3, 0.4)], NO_OVERLOAD, 10_000, []],
+    ['the one past the bound while the median is behind', [stream(1, 1.6), stream(2, 2.6), stream(3, 1.7)], NO_OVERLOAD, 10_000, [2]],
+    ['the furthest behind of several', [stream(1, 4.0), stream(2, 7.5), stream(3, 3.1)], NO_OVERLOAD, 10_000, [2]],
+    ['the latest admitted of equals', [stream(1, 5, 100), stream(2, 5, 300), stream(3, 5, 200)], NO_OVERLOAD, 10_000, [2]],
+    ['a lone stream past both bounds', [stream(1, 3)], NO_OVERLOAD, 10_000, [1]],
+    ['none within settleMs of the last shed', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_500, lagAtShedS: 8 }, 10_000, []],
+    ['the next once settleMs has passed, the median no lower', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_000, lagAtShedS: 8 }, 10_000, [1]],
+    ['none while the median comes down from the last shed', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 8_000, lagAtShedS: 8 }, 10_000, []],
+    ['the next when the median has come down too slowly', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 6_000, lagAtShedS: 8 }, 10_000, [1]],
+      ['a share of the live streams at once, furthest behind first', Array.from({ length: 10 }, (_, i) => stream(i + 1, 3 + i)), NO_OVERLOAD, 10_000, [10, 9]],
+    ['never one past shedLagS', [stream(1, 1.6), stream(2, 1.7), stream(3, 1.8), stream(4, 1.9), stream(5, 2.6)], NO_OVERLOAD, 10_000, [5]],
+])('chooseShed: %s', (_what, streams, state, nowMs, expected) => {
+    expect(chooseShed(nowMs, streams, state, POLICY)).toEqual(expected);
+  });
+
+  it('sheds the share of streams the growth of the median lag says the device cannot serve, within bounds', () => {
+    const behind = Array.from({ length: 20 }, (_, i) => stream(i + 1, 3 + i / 10));
+    expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0)).toHaveLength(4);
+    expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0.35)).toHaveLength(7);
+    expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0.9)).toHaveLength(10);
+    expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, -2)).toHaveLength(4);
+    expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0.35)).toEqual([20, 19, 18, 17, 16, 15, 14]);
+  });
+
+  it('measures the growth of the median lag per second', () => {
+    expect(medianLagGrowth([])).toBe(0);
+    expect(medianLagGrowth([[0, 1]])).toBe(0);
+    expect(medianLagGrowth([[1000, 1.5], [1250, 1.7], [1500, 1.9], [2000, 2.0]])).toBeCloseTo(0.5);
+    expect(medianLagGrowth([[1000, 3], [1500, 2.5]])).toBeCloseTo(-1);
   });
 
   it('holds admission at the streams a shed left, never raising a lower ceiling, never below one', () => {
@@ -162,11 +181,11 @@ describe('overload: shedding and the ceiling', () => {
     for (let now = 2000; now <= 60_000; now += 250) {
       const behind = Math.max(0, 1 - served / streams.length) * 0.25;
       streams = streams.map((s) => ({ ...s, lagS: streams.length <= served ? Math.max(1, s.lagS - 0.25) : s.lagS + behind }));
-      const victim = chooseShed(now, streams, state, POLICY);
-      if (victim !== null) {
-        streams = streams.filter((s) => s.id !== victim);
+      const victims = chooseShed(now, streams, state, POLICY);
+      if (victims.length > 0) {
+        streams = streams.filter((s) => !victims.includes(s.id));
         state = afterShed(state, now, streams.length, percentile(streams.map((s) => s.lagS), 50));
-        shed++;
+        shed += victims.length;
       }
       state = raiseCeiling(state, now, percentile(streams.map((s) => s.lagS), 95), 2, 64, POLICY);
       // A new client every second asks to join.
