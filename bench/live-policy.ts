@@ -18,7 +18,7 @@ import { chainClips, playStreams, scoreLive, type LiveClip } from '../src/eval/l
 import { clipsBySet } from '../src/eval/manifest.js';
 import { svgToPng } from '../loadtest/png-plot.js';
 import { lineChart, type Series } from '../loadtest/svg-chart.js';
-import { COMMIT_POLICIES } from '../src/stream/session.js';
+import { COMMIT_POLICIES } from '../src/stream/commit-policy.js';
 
 const { values } = parseArgs({
   options: {

@@ -14,7 +14,8 @@ import { alignWords, scoreWer, type WerScore } from './wer.js';
 import { normalizeFor } from '../text/normalize.js';
 import { LiveDecoder, type LiveWindowPolicy } from '../engine/live-decoder.js';
 import type { WhisperModel } from '../engine/whisper.js';
-import { StreamingSession, type CommitPolicy } from '../stream/session.js';
+import type { CommitPolicy } from '../stream/commit-policy.js';
+import { StreamingSession } from '../stream/session.js';
 import type { SessionEvent } from '../stream/session-contract.js';
 
 export const CHUNK_SAMPLES = 1600;

@@ -14,7 +14,7 @@ import { transcribe } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { repoRoot } from '../paths.js';
-import { COMMIT_POLICIES } from '../stream/session.js';
+import { COMMIT_POLICIES } from '../stream/commit-policy.js';
 import { chainClips, playStreams, scoreLive, type LiveClip, type LiveScore, type StreamResult } from './live.js';
 import { loadManifest, evalDir } from './manifest.js';
 

@@ -61,37 +61,35 @@ export function agreementKey(word: string, match: StabilizerPolicy['match']): st
   return match === 'words' ? normalizeBasic(word) : word.trim().toLowerCase();
 }
 
-export class HypothesisStabilizer {
-  private previous: string[] = [];
-  private agreedRuns: number[] = [];
-  private readonly policy: StabilizerPolicy;
+/** What the last hypothesis left open: its words' agreement keys and how many agreed on each. */
+export interface AgreementState {
+  keys: readonly string[];
+  runs: readonly number[];
+}
 
-  constructor(policy: Partial<StabilizerPolicy> = {}) {
-    this.policy = { ...DEFAULT_STABILIZER, ...policy };
-  }
+/** Before the first hypothesis of an utterance. */
+export const NO_AGREEMENT: AgreementState = { keys: [], runs: [] };
 
-  /**
-   * Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits;
-   * none when the caller knows the hypothesis is unsafe to commit from (mayCommit false).
-   */
-  update(tail: readonly TailWord[], audioEndS: number, mayCommit = true): Agreement {
-    const { agreement, rightGuardS, match, holdLastWord } = this.policy;
-    const keys = tail.map((w) => agreementKey(w.word, match));
-    let agreed = 0;
-    while (agreed < keys.length && agreed < this.previous.length && keys[agreed] === this.previous[agreed]) agreed++;
-    const stability = keys.map((_, i) => (i < agreed ? (this.agreedRuns[i] ?? 1) + 1 : 1));
-    let commit = 0;
-    if (mayCommit) while (commit < keys.length && stability[commit] >= agreement) commit++;
-    if (holdLastWord) commit = Math.max(0, Math.min(commit, keys.length - 1));
-    while (commit > 0 && tail[commit - 1].end > audioEndS - rightGuardS) commit--;
-    this.previous = keys.slice(commit);
-    this.agreedRuns = stability.slice(commit);
-    return { commit, stability };
-  }
-
-  /** The utterance ended: the next hypothesis starts a new one. */
-  reset(): void {
-    this.previous = [];
-    this.agreedRuns = [];
-  }
+/**
+ * Takes the next hypothesis of the open tail, heard up to audioEndS, and decides commits;
+ * none when the caller knows the hypothesis is unsafe to commit from (mayCommit false). The
+ * returned state is what the next hypothesis is compared with.
+ */
+export function agree(
+  previous: AgreementState,
+  tail: readonly TailWord[],
+  audioEndS: number,
+  mayCommit: boolean,
+  policy: StabilizerPolicy,
+): Agreement & { state: AgreementState } {
+  const { agreement, rightGuardS, match, holdLastWord } = policy;
+  const keys = tail.map((w) => agreementKey(w.word, match));
+  let agreed = 0;
+  while (agreed < keys.length && agreed < previous.keys.length && keys[agreed] === previous.keys[agreed]) agreed++;
+  const stability = keys.map((_, i) => (i < agreed ? (previous.runs[i] ?? 1) + 1 : 1));
+  let commit = 0;
+  if (mayCommit) while (commit < keys.length && stability[commit] >= agreement) commit++;
+  if (holdLastWord) commit = Math.max(0, Math.min(commit, keys.length - 1));
+  while (commit > 0 && tail[commit - 1].end > audioEndS - rightGuardS) commit--;
+  return { commit, stability, state: { keys: keys.slice(commit), runs: stability.slice(commit) } };
 }

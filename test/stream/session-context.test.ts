@@ -7,7 +7,8 @@ import { loadAudioFile } from '../../src/audio/load.js';
 import type { FinalTranscript, Hypothesis, HypothesisRequest, LiveDecodeRequest, LiveDecoder } from '../../src/engine/live-decoder.js';
 import type { Segment } from '../../src/engine/transcribe.js';
 import type { SessionEvent } from '../../src/stream/session-contract.js';
-import { COMMIT_POLICIES, StreamingSession } from '../../src/stream/session.js';
+import { COMMIT_POLICIES } from '../../src/stream/commit-policy.js';
+import { StreamingSession } from '../../src/stream/session.js';
 import { fixture } from '../helpers.js';
 
 const SAMPLE_RATE = 16000;
@@ -73,7 +74,7 @@ async function play(decoder: LiveDecoder, pauseS: number): Promise<string[]> {
     (error) => {
       throw error;
     },
-    COMMIT_POLICIES.context,
+    COMMIT_POLICIES.default,
   );
   // A turn of the event loop per 100 ms chunk, as a real stream leaves the session between
   // chunks: the scripted decodes finish before the next chunk.

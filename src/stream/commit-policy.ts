@@ -1,0 +1,44 @@
+// When a live session's words become final, and what an ended utterance leaves in the
+// decoder's window. The measurements that chose the default are in bench/RESULTS.md ("Live
+// finals against offline"); every policy here stays selectable for `npm run eval -- --live
+// --policy NAME` and bench/live-policy.ts.
+import { DEFAULT_STABILIZER, type StabilizerPolicy } from './stabilizer.js';
+
+export interface CommitPolicy extends StabilizerPolicy {
+  /** new audio between hypotheses of an open utterance: commits wait about two hops */
+  hopS: number;
+  /**
+   * Past this much audio, final words leave the decoding window (they still prompt it): it
+   * bounds what each hop encodes.
+   */
+  maxWindowS: number;
+  /**
+   * Keep an ended utterance in the window as the next one's context, until a pause of
+   * CONTEXT_PAUSE_S (src/stream/session-step.ts): Whisper decodes a sentence better with the
+   * speech before it in its window, as offline it always has.
+   */
+  keepContext: boolean;
+}
+
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_STABILIZER, hopS: 0.4, maxWindowS: 20, keepContext: true };
+
+/** The selectable commit policies, by name. */
+export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
+  default: DEFAULT_COMMIT_POLICY,
+  /** the policy before exact spellings: punctuation ignored, the last word committable */
+  'la2-words': { ...DEFAULT_COMMIT_POLICY, match: 'words', holdLastWord: false },
+  /** exact spellings, but the hypothesis' last word may commit */
+  'la2-last-word': { ...DEFAULT_COMMIT_POLICY, holdLastWord: false },
+  'guard-0s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0 },
+  'hop-0.3s': { ...DEFAULT_COMMIT_POLICY, hopS: 0.3 },
+  /** the hop before session 7: 0.1 points closer to offline, 120 ms later */
+  'hop-0.5s': { ...DEFAULT_COMMIT_POLICY, hopS: 0.5 },
+  /** every endpoint empties the window: the next utterance hears none of the one before */
+  'no-context': { ...DEFAULT_COMMIT_POLICY, keepContext: false },
+  la3: { ...DEFAULT_COMMIT_POLICY, agreement: 3 },
+  'guard-0.5s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 },
+  'guard-1s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1 },
+  'la3-guard-0.5s': { ...DEFAULT_COMMIT_POLICY, agreement: 3, rightGuardS: 0.5 },
+  /** nothing final before the utterance ends: the accuracy bound of the utterance decode */
+  'endpoint-only': { ...DEFAULT_COMMIT_POLICY, rightGuardS: Infinity },
+};
