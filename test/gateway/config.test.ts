@@ -217,10 +217,33 @@ describe('parseGatewayConfig validation', () => {
     [['--host', ' '], '--host'],
     [['--model', ''], '--model'],
     [['--transcript-sink', ''], '--transcript-sink'],
+    [['--transcript-sink', 'nats://127.0.0.1:4222'], '--transcript-sink'],
+    [['--transcript-sink', 'nats://127.0.0.1:4222/bad subject'], '--transcript-sink'],
+    [['--transcript-sink', 'kafka://broker/topic'], '--transcript-sink'],
+    [['--callback-host', 'http://hooks.example.org/'], '--callback-host'],
     [['--ice-server', 'stun.example.org'], '--ice-server'],
     [['--ice-server', 'turn:turn.example.org'], '--ice-username'],
   ])('refuses %j', (argv, mention) => {
     expectConfigError(() => parseGatewayConfig(argv, {}), mention);
+  });
+
+  it('reads transcript sinks (files and NATS JetStream subjects, repeatable) and callback hosts', () => {
+    const config = parseGatewayConfig(
+      ['--transcript-sink', 'finals.jsonl', '--transcript-sink', 'nats://user:pw@nats.internal:4222/calls.finals', '--callback-host', 'Hooks.Example.org', '--callback-host', '127.0.0.1:9000'],
+      {},
+    );
+    expect(config.transcriptSinks).toEqual([
+      { kind: 'file', path: 'finals.jsonl' },
+      { kind: 'nats', servers: 'nats://user:pw@nats.internal:4222', subject: 'calls.finals' },
+    ]);
+    expect(config.callbackHosts).toEqual(['hooks.example.org', '127.0.0.1:9000']);
+    expect(parseGatewayConfig([], { CHORUS_TRANSCRIPT_SINK: 'file:///var/log/f.jsonl,nats://n:4222/x', CHORUS_CALLBACK_HOSTS: '*' })).toMatchObject({
+      transcriptSinks: [
+        { kind: 'file', path: '/var/log/f.jsonl' },
+        { kind: 'nats', servers: 'nats://n:4222', subject: 'x' },
+      ],
+      callbackHosts: ['*'],
+    });
   });
 
   it('names the variable when the bad value came from the environment', () => {
