@@ -44,6 +44,8 @@ export const DEFAULT_CALLBACK_POLICY: CallbackPolicy = {
   maxQueued: 50_000,
 };
 
+export type CallbackOutcome = 'delivered' | 'given_up' | 'dropped';
+
 interface Pending {
   message: ServerMessage;
   body: string;
@@ -68,6 +70,7 @@ class CallbackStream implements StreamDelivery {
   deliver(message: ServerMessage): void {
     if (this.ended || this.givenUp) return;
     if (!this.dispatcher.reserve()) {
+      this.dispatcher.count('dropped', 1);
       this.dispatcher.log('callback_dropped', {
         request_id: this.requestId,
         host: this.url.host,
@@ -120,6 +123,7 @@ class CallbackStream implements StreamDelivery {
       }
       this.queue.shift();
       this.dispatcher.release(1);
+      this.dispatcher.count('delivered', 1);
     }
   }
 
@@ -158,6 +162,7 @@ class CallbackStream implements StreamDelivery {
     const lost = this.queue.splice(0);
     this.dispatcher.release(lost.length);
     if (lost.length === 0) return;
+    this.dispatcher.count('given_up', lost.length);
     this.dispatcher.log('callback_given_up', {
       request_id: this.requestId,
       host: this.url.host,
@@ -198,6 +203,8 @@ export class CallbackDispatcher {
   constructor(
     readonly log: GatewayLog,
     readonly policy: CallbackPolicy = DEFAULT_CALLBACK_POLICY,
+    /** What became of messages, for metrics. */
+    readonly count: (outcome: CallbackOutcome, messages: number) => void = () => {},
   ) {}
 
   /** Messages waiting, across all streams. */

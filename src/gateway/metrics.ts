@@ -30,6 +30,7 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private capacitySource: (() => CapacitySnapshot) | null = null;
   private device: DeviceStatus | null = null;
+  private delivery: { callbackPending(): number; sinkPending(): number | undefined } | null = null;
 
   /** outcome: `completed` (CloseStream), `disconnected` (client vanished), or the error code that ended it. */
   readonly sessionsTotal = new Counter({
@@ -81,6 +82,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly callbackMessages = new Counter({
+    name: 'chorus_callback_messages_total',
+    help: 'Deepgram callback messages (finals and Metadata) by outcome: delivered, given_up (retries exhausted or shutdown), dropped (queue full)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sinkRecords = new Counter({
+    name: 'chorus_transcript_sink_records_total',
+    help: 'Final records the NATS transcript sink finished with, by outcome: stored, duplicate (already stored under its id), dropped (queue full or shutdown)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly engineBatchSize = new Histogram({
     name: 'chorus_engine_batch_size',
     help: 'Sessions decoded together in one engine step',
@@ -125,7 +140,16 @@ export class GatewayMetrics {
     this.scraped('chorus_kv_pool_bytes', 'KV pool size in bytes when every slot is in use (slots are allocated on first use)', () =>
       this.device?.kvPool().bytes,
     );
+    this.scraped('chorus_callback_pending', 'Deepgram callback messages waiting to be delivered, all streams', () => this.delivery?.callbackPending());
+    this.scraped('chorus_transcript_sink_pending', 'Final records waiting for the NATS transcript sink to acknowledge them (what a crash would lose)', () =>
+      this.delivery?.sinkPending(),
+    );
     this.scraped('chorus_scheduler_queue_depth', 'Encoder and decoder requests waiting for the device', () => this.device?.queueDepth);
+  }
+
+  /** Delivery gauges follow these from now on. */
+  watchDelivery(delivery: { callbackPending(): number; sinkPending(): number | undefined }): void {
+    this.delivery = delivery;
   }
 
   /** Capacity gauges follow this source from now on. */

@@ -20,7 +20,7 @@
  */
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import type { GatewayLog } from './log.js';
-import type { FinalRecord, TranscriptSink } from './transcript-sink.js';
+import type { FinalRecord, SinkOutcome, TranscriptSink } from './transcript-sink.js';
 
 export interface NatsSinkOptions {
   /** nats://[user:pass@]HOST:PORT */
@@ -44,7 +44,7 @@ export function streamNameFor(subject: string): string {
 }
 
 export class NatsTranscriptSink implements TranscriptSink {
-  private readonly pending: FinalRecord[] = [];
+  private readonly queue: FinalRecord[] = [];
   private connection: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
   private pumping: Promise<void> | null = null;
@@ -55,6 +55,7 @@ export class NatsTranscriptSink implements TranscriptSink {
   /** Records acknowledged as stored, and of those, how many JetStream reported as duplicates. */
   published = 0;
   duplicates = 0;
+  private onOutcome: (outcome: SinkOutcome) => void = () => {};
 
   constructor(
     private readonly options: NatsSinkOptions,
@@ -64,15 +65,23 @@ export class NatsTranscriptSink implements TranscriptSink {
   }
 
   get pendingCount(): number {
-    return this.pending.length;
+    return this.queue.length;
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  watch(onOutcome: (outcome: SinkOutcome) => void): void {
+    this.onOutcome = onOutcome;
   }
 
   write(record: FinalRecord): void {
     if (this.stopped) return this.drop(record, 'the sink is closed');
-    if (this.pending.length >= (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
+    if (this.queue.length >= (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
       return this.drop(record, `more than ${this.options.maxPending ?? DEFAULT_MAX_PENDING} finals are waiting for NATS`);
     }
-    this.pending.push(record);
+    this.queue.push(record);
     this.kick();
   }
 
@@ -84,19 +93,20 @@ export class NatsTranscriptSink implements TranscriptSink {
     clearTimeout(timer);
     this.stopped = true;
     this.wake?.();
-    for (const record of this.pending.splice(0)) this.drop(record, 'the gateway shut down before NATS acknowledged it');
+    for (const record of this.queue.splice(0)) this.drop(record, 'the gateway shut down before NATS acknowledged it');
     await this.pumping;
     await this.connection?.drain().catch(() => this.connection?.close());
   }
 
   private async drained(): Promise<void> {
-    while (this.pending.length > 0 && !this.stopped) {
+    while (this.queue.length > 0 && !this.stopped) {
       await this.pumping;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
   private drop(record: FinalRecord, reason: string): void {
+    this.onOutcome('dropped');
     this.log('transcript_sink_dropped', {
       sink: 'nats',
       reason,
@@ -146,7 +156,7 @@ export class NatsTranscriptSink implements TranscriptSink {
     if (this.js === null || this.pumping !== null) return;
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
-      if (this.pending.length > 0 && !this.stopped) this.kick();
+      if (this.queue.length > 0 && !this.stopped) this.kick();
     });
   }
 
@@ -154,8 +164,8 @@ export class NatsTranscriptSink implements TranscriptSink {
   private async pump(): Promise<void> {
     let delay = 100;
     let failing = false;
-    while (this.pending.length > 0 && !this.stopped) {
-      const record = this.pending[0];
+    while (this.queue.length > 0 && !this.stopped) {
+      const record = this.queue[0];
       try {
         const ack = await this.js!.publish(`${this.options.subject}.${record.request_id}`, JSON.stringify(record), {
           msgID: record.id,
@@ -163,12 +173,13 @@ export class NatsTranscriptSink implements TranscriptSink {
         });
         this.published += 1;
         if (ack.duplicate) this.duplicates += 1;
-        if (this.pending[0] === record) this.pending.shift();
-        if (failing) this.log('transcript_sink_recovered', { sink: 'nats', pending: this.pending.length });
+        this.onOutcome(ack.duplicate ? 'duplicate' : 'stored');
+        if (this.queue[0] === record) this.queue.shift();
+        if (failing) this.log('transcript_sink_recovered', { sink: 'nats', pending: this.queue.length });
         failing = false;
         delay = 100;
       } catch (error) {
-        if (!failing) this.log('transcript_sink_failed', { sink: 'nats', error: message(error), pending: this.pending.length, retrying: true });
+        if (!failing) this.log('transcript_sink_failed', { sink: 'nats', error: message(error), pending: this.queue.length, retrying: true });
         failing = true;
         await this.sleep(delay);
         delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 10_000);

@@ -78,7 +78,9 @@ export class GatewayServer {
 
   constructor(private readonly options: GatewayOptions) {
     const { config, log, sink } = options;
-    this.callbacks = new CallbackDispatcher(log, options.callbackPolicy);
+    this.callbacks = new CallbackDispatcher(log, options.callbackPolicy, (outcome, messages) => this.metrics.callbackMessages.inc({ outcome }, messages));
+    sink?.watch?.((outcome) => this.metrics.sinkRecords.inc({ outcome }));
+    this.metrics.watchDelivery({ callbackPending: () => this.callbacks.pending, sinkPending: () => sink?.pending?.() });
     const services = { metrics: this.metrics, log, sink, callbacks: this.callbacks };
     this.listen = new ListenEndpoint(config, services, this.throttle);
     this.whip = new WhipEndpoint(config, services);

@@ -58,11 +58,17 @@ export type FinalRecord = {
   call: CallInfo | null;
 };
 
+export type SinkOutcome = 'stored' | 'duplicate' | 'dropped';
+
 export interface TranscriptSink {
   /** Never throws and never blocks the stream: a failing destination logs, it does not fail sessions. */
   write(record: FinalRecord): void;
   /** Delivers what is pending (within the sink's own bounds), then releases the destination. */
   close(): Promise<void>;
+  /** Records written and not yet stored, for sinks that queue (metrics); absent: none queue. */
+  pending?(): number;
+  /** Tells `onOutcome` what became of each record, for sinks that acknowledge (metrics). */
+  watch?(onOutcome: (outcome: SinkOutcome) => void): void;
 }
 
 export function openJsonlSink(path: string, log: GatewayLog): TranscriptSink {
@@ -93,6 +99,12 @@ export function fanOut(sinks: TranscriptSink[]): TranscriptSink | null {
     },
     async close() {
       await Promise.all(sinks.map((sink) => sink.close()));
+    },
+    pending() {
+      return sinks.reduce((sum, sink) => sum + (sink.pending?.() ?? 0), 0);
+    },
+    watch(onOutcome) {
+      for (const sink of sinks) sink.watch?.(onOutcome);
     },
   };
 }

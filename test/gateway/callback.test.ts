@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { DeepgramClient } from '@deepgram/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallbackPolicy } from '../../src/gateway/callback-delivery.js';
-import { openListen, PCM_QUERY, pcmSeconds, refusedListen, startGateway, until, type Harness } from './gateway-harness.js';
+import { metricValue, openListen, PCM_QUERY, pcmSeconds, refusedListen, startGateway, until, type Harness } from './gateway-harness.js';
 
 /** Quick retries for tests: 0.2 s doubling to 1 s, so a receiver down 10 s costs about 11 s. */
 const QUICK: CallbackPolicy = { maxAttempts: 30, firstDelayMs: 200, maxDelayMs: 1000, requestTimeoutMs: 2000, maxQueued: 1000 };
@@ -108,6 +108,8 @@ describe('callback (Deepgram live)', () => {
     expect(hook.accepted.at(-1)).toMatchObject({ type: 'Metadata', request_id: finals[0].metadata.request_id, duration: 120 });
     expect(harness.logged.some((l) => l.event === 'callback_retrying')).toBe(true);
     expect(harness.logged.some((l) => l.event === 'callback_given_up')).toBe(false);
+    expect(await metricValue(harness, 'chorus_callback_messages_total{outcome="delivered"}')).toBe(61);
+    expect(await metricValue(harness, 'chorus_callback_pending')).toBe(0);
   }, 60_000);
 
   it('gives up a receiver that keeps failing and logs every final it did not get', async () => {
@@ -125,6 +127,7 @@ describe('callback (Deepgram live)', () => {
     expect((givenUp.undelivered_finals as Array<{ transcript: string }>).map((f) => f.transcript)).toEqual(['final 1', 'final 2']);
     expect(hook.refused).toBe(3);
     expect(hook.methods).toEqual(new Set(['PUT']));
+    expect(await metricValue(harness, 'chorus_callback_messages_total{outcome="given_up"}')).toBe(3);
   });
 
   it('holds at most maxQueued messages and logs the finals beyond them', async () => {
@@ -138,6 +141,8 @@ describe('callback (Deepgram live)', () => {
     }
     await until(() => harness!.logged.filter((l) => l.event === 'callback_dropped').length === 2);
     expect(harness.logged.filter((l) => l.event === 'callback_dropped').map((l) => l.fields.transcript)).toEqual(['final 3', 'final 4']);
+    expect(await metricValue(harness, 'chorus_callback_messages_total{outcome="dropped"}')).toBe(2);
+    expect(await metricValue(harness, 'chorus_callback_pending')).toBe(2);
     client.ws.terminate();
   });
 

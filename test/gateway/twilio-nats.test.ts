@@ -17,7 +17,7 @@ import { GatewayServer } from '../../src/gateway/server.js';
 import { whisperFileTranscriber } from '../../src/gateway/transcriptions.js';
 import { WhisperSessionFactory } from '../../src/stream/session-factory.js';
 import { fixture } from '../helpers.js';
-import { until } from './gateway-harness.js';
+import { metricValue, until, type Harness } from './gateway-harness.js';
 import { replay, storedCount } from './nats-replay.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { TwilioSender } from './twilio-client.js';
@@ -31,6 +31,7 @@ let factory: WhisperSessionFactory;
 let server: GatewayServer;
 let sink: NatsTranscriptSink;
 let wsUrl: string;
+let httpUrl: string;
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -44,7 +45,8 @@ beforeAll(async () => {
     sink,
   });
   server.attach({ sessions: factory, files: whisperFileTranscriber(factory.model, 'tiny.en'), device: factory });
-  wsUrl = (await server.start()).replace(/^http/, 'ws');
+  httpUrl = await server.start();
+  wsUrl = httpUrl.replace(/^http/, 'ws');
 }, 60_000);
 
 afterAll(async () => {
@@ -145,5 +147,9 @@ describe('a Twilio call into NATS JetStream (tiny.en)', () => {
     for (const { record } of stored) sink.write(record);
     await until(() => sink.published === published + stored.length, 10_000);
     expect(await storedCount(nats.url, STREAM)).toBe(before);
+    const metrics = { url: httpUrl } as Harness;
+    expect(await metricValue(metrics, 'chorus_transcript_sink_records_total{outcome="stored"}', KEY)).toBe(stored.length);
+    expect(await metricValue(metrics, 'chorus_transcript_sink_records_total{outcome="duplicate"}', KEY)).toBe(stored.length);
+    expect(await metricValue(metrics, 'chorus_transcript_sink_pending', KEY)).toBe(0);
   }, 120_000);
 });
