@@ -5,14 +5,16 @@
 //   1. work of sessions that are flushing (an utterance ended, Finalize, CloseStream, files):
 //      someone is waiting for finals;
 //   2. decode steps of hypotheses in progress: each holds a KV slot and produces a token;
-//   3. new encoder runs (interim re-decodes start here).
+//   3. new encoder runs (interim re-decodes start here);
+//   4. batch work: file transcriptions, which have no real-time bound to keep, so that an
+//      upload takes what live streams leave of the device rather than an equal share of it.
 // Within a class, oldest first. A request older than `maxWaitMs` jumps every class, so no
 // session starves however busy the device is.
 // A step decodes one token (or a prompt) for every chosen hypothesis in one batched call,
 // within a token budget, and runs encoder windows within a separate frame budget, so that
 // neither decoding nor encoding can crowd the other out.
 
-export type Urgency = 'flush' | 'live';
+export type Urgency = 'flush' | 'live' | 'batch';
 
 export interface PendingEncode {
   id: number;
@@ -58,6 +60,7 @@ export interface StepPlan {
 function rank(urgency: Urgency, kind: 'decode' | 'encode', waitedMs: number, maxWaitMs: number): number {
   if (waitedMs > maxWaitMs) return 0;
   if (urgency === 'flush') return 1;
+  if (urgency === 'batch') return 4;
   return kind === 'decode' ? 2 : 3;
 }
 

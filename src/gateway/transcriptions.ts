@@ -43,7 +43,8 @@ export function whisperFileTranscriber(model: WhisperModel, modelName: string): 
     multilingual: model.multilingual,
     acceptsLanguage: (code) => (model.multilingual ? model.tokenizer.special.languages.has(code) : code === 'en'),
     defaultLanguage: model.multilingual ? null : 'en',
-    transcribe: (pcm, options) => transcribe(model, pcm, options),
+    // Files have no real-time bound: the device serves them after live streams' work (scheduler-step.ts).
+    transcribe: (pcm, options) => transcribe(model, pcm, { ...options, urgency: 'batch' }),
   };
 }
 

@@ -127,17 +127,23 @@ export function withinPacing(receivedS: number, elapsedS: number, pacing: Ingest
 // Overload: shedding and the ceiling it leaves
 //
 // Admission reads lag, which shows an overload only seconds after the streams that caused it
-// were admitted (a ramp of new streams all pass the check before the first of them lags). Past
-// that point a live stream's work grows with its backlog (each hop re-decodes everything not
-// yet final), so an overloaded device does not recover by itself: every stream's lag grows
-// without end (issue 18 item 9). An overload shows as the whole distribution of lags moving
-// up (the device's queue stays short: each hop's steps just take longer), so while the median
-// lag passes `overloadLagS` the stream furthest behind, if past `shedLagS`, is shed: ended with
-// an Error `server_overloaded` and close code 1013, its finals so far delivered. A lone stream
-// lagging on a long utterance is not an overload and is left alone. Sheds are spaced by `settleMs`, the time the device needs to show
-// what the last one gave back, and each sets a ceiling on admission at the streams left, so
-// the next new stream does not bring the overload straight back; the ceiling rises by one
-// after every `raiseMs` without a shed while the lag stays within --max-lag-s.
+// were admitted (a ramp of new streams all pass the check before the first of them lags), and
+// the machine's CPU can be taken from streams already admitted. Past that point a live
+// stream's work grows with its backlog (each hop re-decodes everything not yet final), so an
+// overloaded device does not recover by itself: every stream's lag grows without end (issue 18
+// item 9). An overload shows as the whole distribution of lags moving up (the device's queue
+// stays short: each hop's steps just take longer), so while the median lag passes
+// `overloadLagS`:
+//  - the backlog of streams whose client has gone is dropped (no one waits for it live; it
+//    would otherwise be decoded at flush priority ahead of every live stream);
+//  - live streams past `shedLagS` are shed, the newest first, as many as the lag's growth says
+//    the device cannot serve: ended with an Error `server_overloaded` and close code 1013,
+//    their finals so far delivered, their backlog not decoded.
+// A lone stream lagging on a long utterance is not an overload and is left alone. Sheds are
+// spaced by `settleMs`, the time the device needs to show what the last one gave back, and each
+// sets a ceiling on admission at the streams left, so the next new stream does not bring the
+// overload straight back; the ceiling rises by one after every `raiseMs` without a shed while
+// the lag stays within --max-lag-s.
 
 export interface OverloadPolicy {
   /** the device is behind while the median compute lag of the live streams passes this, seconds */
@@ -208,15 +214,21 @@ export function medianLagGrowth(samples: readonly (readonly [number, number])[])
   return t1 > t0 ? (lag1 - lag0) / ((t1 - t0) / 1000) : 0;
 }
 
+/** Whether the live streams' median lag says the device is behind. */
+export function overloaded(streams: readonly ShedCandidate[], policy: OverloadPolicy): boolean {
+  return percentile(streams.map((s) => s.lagS), 50) > policy.overloadLagS;
+}
+
 /**
  * The streams to shed now (ids, possibly none): while the median lag passes `overloadLagS`,
- * those furthest behind past `shedLagS` (the latest admitted of equals: the streams whose
- * admission the device could least afford). As many as the median lag's growth per second
- * says the device cannot serve (`growthPerS` of the live streams), within `shedShare` and
- * `maxShedShare`, and one at least: a stream's work grows with its backlog, so an overload
- * cut late takes the streams kept down with it. One such step per `settleMs`, and none while
- * the median is still coming down from the last shed (for up to CATCH_UP_SETTLES of them), so
- * that the device's catching up is not taken for more overload.
+ * streams past `shedLagS`, the latest admitted first (the streams whose admission the device
+ * could least afford: a client that opens stream after stream loses its newest, not the streams
+ * that were there before it; the furthest behind first among equals). As many as the median
+ * lag's growth per second says the device cannot serve (`growthPerS` of the live streams),
+ * within `shedShare` and `maxShedShare`, and one at least: a stream's work grows with its
+ * backlog, so an overload cut late takes the streams kept down with it. One such step per
+ * `settleMs`, and none while the median is still coming down from the last shed (for up to
+ * CATCH_UP_SETTLES of them), so that the device's catching up is not taken for more overload.
  */
 export function chooseShed(
   nowMs: number,
@@ -225,8 +237,8 @@ export function chooseShed(
   policy: OverloadPolicy,
   growthPerS = 0,
 ): number[] {
+  if (!overloaded(streams, policy)) return [];
   const medianLagS = percentile(streams.map((s) => s.lagS), 50);
-  if (!(medianLagS > policy.overloadLagS)) return [];
   if (state.lastShedAtMs !== null) {
     const sinceMs = nowMs - state.lastShedAtMs;
     if (sinceMs < policy.settleMs) return [];
@@ -236,7 +248,7 @@ export function chooseShed(
   const most = Math.max(1, Math.round(share * streams.length));
   return streams
     .filter((s) => s.lagS > policy.shedLagS)
-    .sort((a, b) => b.lagS - a.lagS || b.admittedAtMs - a.admittedAtMs)
+    .sort((a, b) => b.admittedAtMs - a.admittedAtMs || b.lagS - a.lagS)
     .slice(0, most)
     .map((s) => s.id);
 }

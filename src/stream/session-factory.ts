@@ -17,6 +17,7 @@ import {
   DEFAULT_OVERLOAD_POLICY,
   medianLagGrowth,
   NO_OVERLOAD,
+  overloaded,
   OverloadError,
   percentile,
   raiseCeiling,
@@ -109,6 +110,7 @@ export class WhisperSessionFactory implements SessionFactory {
   private overload: OverloadState = NO_OVERLOAD;
   private overloadTimer: NodeJS.Timeout | null = null;
   private shedTotal = 0;
+  private backlogsDroppedTotal = 0;
   /** [ms, median lag s] of the last second of overload checks, for the lag's growth */
   private medianLags: Array<[number, number]> = [];
 
@@ -238,6 +240,11 @@ export class WhisperSessionFactory implements SessionFactory {
     return this.shedTotal;
   }
 
+  /** Streams whose client had gone whose backlog was dropped, not decoded, during an overload. */
+  get backlogsDropped(): number {
+    return this.backlogsDroppedTotal;
+  }
+
   close(): void {
     this.stopWatchingOverload();
     this.model.close();
@@ -279,6 +286,15 @@ export class WhisperSessionFactory implements SessionFactory {
       if (!stream.attached || stream.onError === null) continue;
       candidates.push({ id: stream.id, lagS: this.computeLagOf(session, stream, now), admittedAtMs: stream.admittedAtMs });
       byId.set(stream.id, stream);
+    }
+    if (overloaded(candidates, policy)) {
+      // No one waits live for the backlog of a client that has gone: while live streams are
+      // behind, it is dropped rather than decoded at flush priority ahead of them.
+      for (const stream of this.admitted.values()) {
+        if (stream.attached || stream.shed.value) continue;
+        stream.shed.value = true;
+        this.backlogsDroppedTotal++;
+      }
     }
     const medianLagS = percentile(candidates.map((c) => c.lagS), 50);
     this.medianLags.push([now, medianLagS]);

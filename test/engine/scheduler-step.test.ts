@@ -4,8 +4,8 @@ import { planStep, type PendingDecode, type PendingEncode, type StepBudgets } fr
 const BUDGETS: StepBudgets = { decodeTokens: 8, encodeFrames: 3000, decodeBatch: 4, encodeBatch: 2, maxWaitMs: 1000 };
 
 let nextId = 1;
-const decode = (urgency: 'flush' | 'live', enqueuedAtMs = 0, tokens = 1): PendingDecode => ({ id: nextId++, urgency, tokens, enqueuedAtMs });
-const encode = (urgency: 'flush' | 'live', enqueuedAtMs = 0, frames = 3000): PendingEncode => ({ id: nextId++, urgency, frames, enqueuedAtMs });
+const decode = (urgency: 'flush' | 'live' | 'batch', enqueuedAtMs = 0, tokens = 1): PendingDecode => ({ id: nextId++, urgency, tokens, enqueuedAtMs });
+const encode = (urgency: 'flush' | 'live' | 'batch', enqueuedAtMs = 0, frames = 3000): PendingEncode => ({ id: nextId++, urgency, frames, enqueuedAtMs });
 
 describe('planStep', () => {
   it('batches every ready hypothesis into one decoder call', () => {
@@ -67,5 +67,26 @@ describe('planStep', () => {
     }
     expect(servedAtMs).not.toBeNull();
     expect(servedAtMs!).toBeLessThanOrEqual(BUDGETS.maxWaitMs + 50);
+  });
+
+  it('serves batch work (files) after live work, in the room live work leaves', () => {
+    const fileWindow = encode('batch', 0, 3000);
+    const hop = encode('live', 5, 150);
+    // The file's 30 s window waited longer, but the live hop goes first and the window does not fit beside it.
+    expect(planStep({ nowMs: 10, encodes: [fileWindow, hop], decodes: [] }, BUDGETS).encode).toEqual([hop.id]);
+    // Alone, it runs.
+    expect(planStep({ nowMs: 10, encodes: [fileWindow], decodes: [] }, BUDGETS).encode).toEqual([fileWindow.id]);
+    const fileStep = decode('batch', 0);
+    const liveSteps = [decode('live', 5), decode('live', 6), decode('live', 7), decode('live', 8)];
+    expect(planStep({ nowMs: 10, encodes: [], decodes: [fileStep, ...liveSteps] }, BUDGETS).decode).toEqual(liveSteps.map((d) => d.id));
+    // With room in the batch, it joins the live steps' decoder call.
+    expect(planStep({ nowMs: 10, encodes: [], decodes: [fileStep, ...liveSteps.slice(1)] }, BUDGETS).decode).toEqual([...liveSteps.slice(1).map((d) => d.id), fileStep.id]);
+  });
+
+  it('lets batch work not starve either: a file step waiting past maxWaitMs goes first', () => {
+    const fileStep = decode('batch', 0);
+    const flushes = Array.from({ length: 4 }, (_, i) => decode('flush', 500 + i));
+    expect(planStep({ nowMs: 900, encodes: [], decodes: [fileStep, ...flushes] }, BUDGETS).decode).not.toContain(fileStep.id);
+    expect(planStep({ nowMs: 1100, encodes: [], decodes: [fileStep, ...flushes] }, BUDGETS).decode[0]).toBe(fileStep.id);
   });
 });

@@ -7,6 +7,7 @@ import {
   decideAdmission,
   medianLagGrowth,
   NO_OVERLOAD,
+  overloaded,
   percentile,
   raiseCeiling,
   streamsPoolCovers,
@@ -118,14 +119,14 @@ describe('overload: shedding and the ceiling', () => {
     ['no streams', [], NO_OVERLOAD, 10_000, []],
     ['one stream lagging while the median keeps up (a long utterance, not an overload)', [stream(1, 1.2), stream(2, 6), stream(3, 0.4)], NO_OVERLOAD, 10_000, []],
     ['the one past the bound while the median is behind', [stream(1, 1.6), stream(2, 2.6), stream(3, 1.7)], NO_OVERLOAD, 10_000, [2]],
-    ['the furthest behind of several', [stream(1, 4.0), stream(2, 7.5), stream(3, 3.1)], NO_OVERLOAD, 10_000, [2]],
-    ['the latest admitted of equals', [stream(1, 5, 100), stream(2, 5, 300), stream(3, 5, 200)], NO_OVERLOAD, 10_000, [2]],
+    ['the latest admitted, not the one longest there (a client opening stream after stream loses its newest)', [stream(1, 7.5, 100), stream(2, 4.0, 300), stream(3, 3.1, 200)], NO_OVERLOAD, 10_000, [2]],
+    ['the furthest behind of streams admitted at once', [stream(1, 4.0, 100), stream(2, 7.5, 100), stream(3, 3.1, 100)], NO_OVERLOAD, 10_000, [2]],
     ['a lone stream past both bounds', [stream(1, 3)], NO_OVERLOAD, 10_000, [1]],
     ['none within settleMs of the last shed', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_500, lagAtShedS: 8 }, 10_000, []],
     ['the next once settleMs has passed, the median no lower', [stream(1, 9)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 9_000, lagAtShedS: 8 }, 10_000, [1]],
     ['none while the median comes down from the last shed', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 8_000, lagAtShedS: 8 }, 10_000, []],
     ['the next when the median has come down too slowly', [stream(1, 7)], { ...NO_OVERLOAD, ceiling: 3, lastShedAtMs: 6_000, lagAtShedS: 8 }, 10_000, [1]],
-      ['a share of the live streams at once, furthest behind first', Array.from({ length: 10 }, (_, i) => stream(i + 1, 3 + i)), NO_OVERLOAD, 10_000, [10, 9]],
+      ['a share of the live streams at once, newest first', Array.from({ length: 10 }, (_, i) => stream(i + 1, 12 - i)), NO_OVERLOAD, 10_000, [10, 9]],
     ['never one past shedLagS', [stream(1, 1.6), stream(2, 1.7), stream(3, 1.8), stream(4, 1.9), stream(5, 2.6)], NO_OVERLOAD, 10_000, [5]],
 ])('chooseShed: %s', (_what, streams, state, nowMs, expected) => {
     expect(chooseShed(nowMs, streams, state, POLICY)).toEqual(expected);
@@ -138,6 +139,12 @@ describe('overload: shedding and the ceiling', () => {
     expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0.9)).toHaveLength(10);
     expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, -2)).toHaveLength(4);
     expect(chooseShed(10_000, behind, NO_OVERLOAD, POLICY, 0.35)).toEqual([20, 19, 18, 17, 16, 15, 14]);
+  });
+
+  it('calls it an overload when the median lag, not one stream, is behind', () => {
+    expect(overloaded([stream(1, 9), stream(2, 0.3), stream(3, 0.5)], POLICY)).toBe(false);
+    expect(overloaded([stream(1, 9), stream(2, 1.6), stream(3, 0.5)], POLICY)).toBe(true);
+    expect(overloaded([], POLICY)).toBe(false);
   });
 
   it('measures the growth of the median lag per second', () => {
