@@ -52,12 +52,6 @@ export const TWILIO_TRACKS = ['inbound', 'outbound'] as const;
 const MULAW_RATE = 8000;
 /** A mu-law byte of silence (zero amplitude). */
 const MULAW_SILENCE = 0xff;
-/**
- * A jump in a track's timestamps longer than this is not a pause to fill with silence (a
- * sender restarting its clock, or a hostile one): filling it would push minutes of silence
- * through the engine for nothing.
- */
-const MAX_GAP_MS = 10_000;
 
 /** Why a call's stream ended; the label of chorus_sessions_total. */
 type TwilioEnd = 'completed' | 'disconnected' | 'idle_timeout' | 'shutting_down' | 'ingest_too_fast' | 'server_overloaded' | 'internal_error' | 'malformed_message' | 'unsupported_encoding';
@@ -292,33 +286,40 @@ class TwilioCall implements BridgeTransport {
     const bytes = Buffer.from(fields.payload, 'base64');
     this.bridge.hashAudio(bytes);
     const timestamp = Number(fields.timestamp);
-    const audio = this.withGapFilled(index, Number.isFinite(timestamp) ? timestamp : null, bytes);
+    const gapMs = this.gapBefore(index, Number.isFinite(timestamp) ? timestamp : null, bytes.length);
+    // The silence a gap adds counts against the pacing before it is made, so a timestamp far
+    // ahead of the wall clock (a hostile or broken sender) ends the stream instead of
+    // allocating hours of silence.
+    const gapSamples = Math.round((gapMs / 1000) * 16000);
+    if (gapSamples > 0 && !this.bridge.withinPacing(index, gapSamples + bytes.length * 2)) return this.tooFast();
+    const audio = gapSamples > 0 ? Buffer.concat([Buffer.alloc(Math.round((gapMs / 1000) * MULAW_RATE), MULAW_SILENCE), bytes]) : bytes;
     const samples = this.bridge.decode(index, audio);
-    if (!this.bridge.withinPacing(index, samples.length)) {
-      this.services.log('session_error', { request_id: this.requestId, code: 'ingest_too_fast', description: this.bridge.pacingDescription() });
-      return void this.end('ingest_too_fast');
-    }
+    if (!this.bridge.withinPacing(index, samples.length)) return this.tooFast();
     this.bridge.pushSamples(index, samples);
   }
 
+  private tooFast(): void {
+    this.services.log('session_error', { request_id: this.requestId, code: 'ingest_too_fast', description: this.bridge.pacingDescription() });
+    void this.end('ingest_too_fast');
+  }
+
   /**
-   * The media's bytes, preceded by mu-law silence for any time its track skipped: word times
+   * Milliseconds of silence to put before this media: the time its track skipped. Word times
    * count samples, so a gap left out would pull every later word of that channel earlier and
-   * out of step with the other channel.
+   * out of step with the other channel. A track's first media is placed from the stream's
+   * start (an outbound leg that begins when the agent answers), so both channels share the
+   * call's clock.
    */
-  private withGapFilled(channel: number, timestampMs: number | null, bytes: Buffer): Buffer {
+  private gapBefore(channel: number, timestampMs: number | null, bytes: number): number {
     const expected = this.nextMs[channel];
-    const durationMs = (bytes.length / MULAW_RATE) * 1000;
+    const durationMs = (bytes / MULAW_RATE) * 1000;
     if (timestampMs === null) {
       if (expected !== null) this.nextMs[channel] = expected + durationMs;
-      return bytes;
+      return 0;
     }
     this.nextMs[channel] = Math.max(expected ?? 0, timestampMs + durationMs);
-    // A track's first media fills from the stream's start, so both channels share one clock.
     const gapMs = timestampMs - (expected ?? 0);
-    if (gapMs < 1 || gapMs > MAX_GAP_MS) return bytes;
-    const silence = Buffer.alloc(Math.round((gapMs / 1000) * MULAW_RATE), MULAW_SILENCE);
-    return Buffer.concat([silence, bytes]);
+    return gapMs < 1 ? 0 : gapMs;
   }
 
   private refuse(code: 'malformed_message' | 'unsupported_encoding', description: string): void {

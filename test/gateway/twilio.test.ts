@@ -121,6 +121,23 @@ describe('Twilio Media Streams (/v1/twilio)', () => {
     expect(harness.sunk).toEqual([expect.objectContaining({ channel: 0, call: expect.objectContaining({ tracks: ['inbound', 'outbound'] }) })]);
   });
 
+  it('places a track that starts late on the call clock, and ends a stream whose timestamps run far ahead of real time (4002)', async () => {
+    harness = await startGateway();
+    const call = await TwilioSender.open(twilioUrl(harness, ''));
+    await call.start();
+    await call.streamTracks({ inbound: mulaw(0.5) }, false);
+    // The other leg answers 12 s into the call.
+    await call.media('outbound', 12_000, mulaw(0.5));
+    // 12 s of silence, then the half second (less the few ms the resampler holds until the end).
+    await until(() => Math.abs(harness!.factory.sessions[1].received - 12.5 * 16000) < 200);
+    // An hour ahead of the wall clock: far past the ingest pacing, refused before any silence is made.
+    await call.media('inbound', 3_600_000, mulaw(0.02));
+    expect(await call.closed).toEqual({ code: 4002, reason: 'ingest_too_fast' });
+    expect(harness.factory.sessions[0].received).toBeLessThan(16000);
+    // The finals of what came within the pacing are kept.
+    await until(() => harness!.sunk.length === 2);
+  });
+
   it('keeps the finals of a call that drops without stop', async () => {
     harness = await startGateway();
     const call = await TwilioSender.open(twilioUrl(harness, ''));
