@@ -81,6 +81,7 @@ export async function runServe(args: string[]): Promise<number> {
     kv_pool_streaming_windows: pool.streamingWindowsTotal,
     kv_pool_sessions: pool.sessionsTotal,
     batching: config.batching,
+    agent_port: server.agentPortInUse,
   });
 
   await stopped;

@@ -52,6 +52,8 @@ export interface GatewayConfig {
   callbackHosts: string[];
   /** STUN/TURN servers for WebRTC ingest; none: host candidates only (loopback, LAN). */
   iceServers: IceServer[];
+  /** TCP port of the HAProxy agent check (readiness as weight and state); null: none. */
+  agentPort: number | null;
 }
 
 export interface IceServer {
@@ -96,6 +98,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   transcriptSinks: [],
   callbackHosts: [],
   iceServers: [],
+  agentPort: null,
 };
 
 export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
@@ -126,7 +129,8 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
                                                               name (* for any); none: callbacks are refused
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers
-  --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers`;
+  --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers
+  --agent-port N                CHORUS_AGENT_PORT             answer HAProxy's agent check on this TCP port (docs/deploy.md); none by default`;
 
 function precisionSetting(name: string, value: string): Precision {
   try {
@@ -253,6 +257,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'ice-server': { type: 'string', multiple: true },
         'ice-username': { type: 'string' },
         'ice-credential': { type: 'string' },
+        'agent-port': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -288,6 +293,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const ingestBurst = pick('ingest-burst-s', 'CHORUS_INGEST_BURST_S');
   const shutdownGrace = pick('shutdown-grace-s', 'CHORUS_SHUTDOWN_GRACE_S');
   const threads = pick('threads', 'CHORUS_THREADS');
+  const agentPort = pick('agent-port', 'CHORUS_AGENT_PORT');
   const precision = pick('precision', 'CHORUS_PRECISION');
   // The flag can only switch batching off; the variable says either way.
   const batchingFromEnv = env.CHORUS_BATCHING ? onOffSetting('CHORUS_BATCHING', env.CHORUS_BATCHING) : null;
@@ -341,5 +347,6 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     transcriptSinks,
     callbackHosts,
     iceServers,
+    agentPort: agentPort ? integerSetting(agentPort.name, agentPort.value, 0, 65_535) : GATEWAY_DEFAULTS.agentPort,
   };
 }

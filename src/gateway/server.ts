@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { repoRoot } from '../paths.js';
 import type { SessionFactory } from '../stream/session-contract.js';
+import { AgentCheckServer } from './agent-check.js';
 import { FailedAuthThrottle } from './auth-throttle.js';
 import { CallbackDispatcher, type CallbackPolicy } from './callback-delivery.js';
 import type { GatewayConfig } from './config.js';
@@ -31,6 +32,7 @@ import { GatewayMetrics, type DeviceStatus } from './metrics.js';
 import { OpenAiError, openAiErrorBody, sendOpenAiError } from './openai-errors.js';
 import { checkAuth } from './protocol.js';
 import { PrerecordedEndpoint } from './prerecorded.js';
+import { agentReply, readiness, readyzBody, type Readiness } from './readiness.js';
 import { answerClientError, MAX_HEADER_BYTES, refuseOnSocket, urlTooLong } from './request-limits.js';
 import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
@@ -53,8 +55,6 @@ export interface GatewayEngine {
   device?: DeviceStatus;
 }
 
-type NotReadyReason = 'model_loading' | 'shutting_down';
-
 /** Endpoints whose requests run until an answer is ready, so shutdown waits for them. */
 const FILE_PATHS = new Set(['/v1/audio/transcriptions', '/v1/audio/translations', '/v1/listen']);
 
@@ -75,6 +75,8 @@ export class GatewayServer {
   private readonly fileRequests = new Map<ServerResponse, string>();
   private engine: GatewayEngine | null = null;
   private shuttingDown = false;
+  /** HAProxy's agent check (--agent-port): the same readiness, as weight and state words */
+  private agent: AgentCheckServer | null = null;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, log, sink } = options;
@@ -108,8 +110,13 @@ export class GatewayServer {
     this.files.attach(engine.files);
   }
 
-  /** Resolves with the URL clients use, e.g. `http://127.0.0.1:8080`. */
-  start(): Promise<string> {
+  /** Resolves with the URL clients use, e.g. `http://127.0.0.1:8080`; the agent check listens first when asked for. */
+  async start(): Promise<string> {
+    const { agentPort, host } = this.options.config;
+    if (agentPort !== null) {
+      this.agent = new AgentCheckServer(() => agentReply(this.readiness()));
+      this.agentPortInUse = await this.agent.listen(agentPort, host);
+    }
     return new Promise((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.options.config.port, this.options.config.host, () => {
@@ -127,6 +134,15 @@ export class GatewayServer {
    * that rather than a refused connection. Live sessions flush their finals and close with
    * 1001; file requests in flight get their answer, or 503 if the grace period ends first.
    */
+  /** The port of the agent check, once started (null without --agent-port). */
+  agentPortInUse: number | null = null;
+
+  /** What /readyz and the agent check say now (readiness.ts). */
+  readiness(): Readiness {
+    const sessions = this.engine?.sessions;
+    return readiness(sessions ? { model: sessions.modelName, capacity: sessions.capacity() } : null, this.shuttingDown, this.options.config.maxLagS);
+  }
+
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     await Promise.all([this.listen.shutdown(), this.whip.shutdown(), this.twilio.shutdown(), this.drainFileRequests()]);
@@ -134,7 +150,7 @@ export class GatewayServer {
     await this.callbacks.close(this.options.config.shutdownGraceMs);
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
-    await stopped;
+    await Promise.all([stopped, this.agent?.close()]);
   }
 
   private async drainFileRequests(): Promise<void> {
@@ -147,11 +163,6 @@ export class GatewayServer {
       if (response.headersSent) response.destroy();
       else sendShuttingDown(response, path);
     }
-  }
-
-  private notReadyReason(): NotReadyReason | null {
-    if (this.shuttingDown) return 'shutting_down';
-    return this.engine === null ? 'model_loading' : null;
   }
 
   private route(request: IncomingMessage, response: ServerResponse): void {
@@ -193,21 +204,10 @@ export class GatewayServer {
         return only('GET', () => sendJson(response, 200, { status: 'ok' }));
       case '/readyz':
         return only('GET', () => {
-          const reason = this.notReadyReason();
-          if (reason !== null) return sendJson(response, 503, { status: 'not_ready', reason });
-          // A full server is still ready: it serves its streams, it only admits no more.
-          const { sessions } = this.engine!;
-          const capacity = sessions.capacity();
-          sendJson(response, 200, {
-            status: 'ready',
-            model: sessions.modelName,
-            capacity: {
-              sessions_active: capacity.sessionsActive,
-              sessions_max: capacity.sessionsMax,
-              lag_p95_s: Math.round(capacity.lagP95S * 1000) / 1000,
-              accepting: capacity.accepting,
-            },
-          });
+          // 503 while loading, draining or full (a stream asked for now would get 429), so a
+          // balancer or Kubernetes sends new streams elsewhere; the body says how much is free.
+          const { status, body } = readyzBody(this.readiness(), this.engine?.sessions.modelName ?? null);
+          sendJson(response, status, body);
         });
       case '/metrics':
         return only('GET', async () => {

@@ -32,6 +32,7 @@ describe('parseGatewayConfig defaults', () => {
       transcriptSinks: [],
       callbackHosts: [],
       iceServers: [],
+      agentPort: null,
     });
   });
 
@@ -96,6 +97,8 @@ describe('parseGatewayConfig sources', () => {
         'cert.pem',
         '--tls-key',
         'key.pem',
+        '--agent-port',
+        '9001',
       ],
       {},
     );
@@ -122,6 +125,7 @@ describe('parseGatewayConfig sources', () => {
       transcriptSinks: [{ kind: 'file', path: '/tmp/finals.jsonl' }],
       callbackHosts: [],
       iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
+      agentPort: 9001,
     });
   });
 
@@ -150,6 +154,7 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_SHUTDOWN_GRACE_S: '0',
       CHORUS_TLS_CERT: '/etc/chorus/cert.pem',
       CHORUS_TLS_KEY: '/etc/chorus/key.pem',
+      CHORUS_AGENT_PORT: '9002',
     });
     expect(config).toEqual({
       host: '::',
@@ -174,6 +179,7 @@ describe('parseGatewayConfig sources', () => {
       transcriptSinks: [{ kind: 'file', path: 'finals.jsonl' }],
       callbackHosts: [],
       iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
+      agentPort: 9002,
     });
   });
 

@@ -26,21 +26,28 @@ describe('probes and metrics', () => {
     expect(await ready.json()).toEqual({
       status: 'ready',
       model: 'tiny.en',
-      capacity: { sessions_active: 0, sessions_max: 100, lag_p95_s: 0, accepting: true },
+      capacity: { sessions_active: 0, sessions_max: 100, sessions_free: 100, lag_p95_s: 0, lag_headroom: 1, accepting: true, weight_percent: 100 },
     });
   });
 
-  it('stays ready when full, saying it accepts no more streams', async () => {
+  it('is not ready when full (a new stream would get 429), and ready again when a stream leaves', async () => {
     harness = await startGateway({}, { factory: new FakeSessionFactory('fake.en', 1) });
     const client = await openListen(harness, PCM_QUERY);
     const full = await fetch(`${harness.url}/readyz`);
-    expect(full.status).toBe(200);
-    expect((await full.json()).capacity).toEqual({ sessions_active: 1, sessions_max: 1, lag_p95_s: 0, accepting: false });
+    expect(full.status).toBe(503);
+    expect(await full.json()).toEqual({
+      status: 'not_ready',
+      reason: 'full',
+      model: 'fake.en',
+      capacity: { sessions_active: 1, sessions_max: 1, sessions_free: 0, lag_p95_s: 0, lag_headroom: 1, accepting: false, weight_percent: 0 },
+    });
     expect(await metricValue(harness, 'chorus_capacity_sessions')).toBe(1);
     expect(await metricValue(harness, 'chorus_capacity_accepting')).toBe(0);
     client.ws.close();
     await until(() => harness!.factory.activeSessions === 0);
-    expect((await (await fetch(`${harness.url}/readyz`)).json()).capacity.accepting).toBe(true);
+    const again = await fetch(`${harness.url}/readyz`);
+    expect(again.status).toBe(200);
+    expect((await again.json()).capacity).toMatchObject({ accepting: true, weight_percent: 100 });
   });
 
   it('reads the device pool and queue at scrape time and observes engine steps', async () => {
