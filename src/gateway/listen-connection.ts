@@ -174,12 +174,20 @@ export class ListenConnection implements BridgeTransport {
     await this.flushAndClose(null);
   }
 
+  /** Shed for overload (src/stream/admission.ts): its results so far go out, then the Error and 1013. */
+  private async shed(description: string): Promise<void> {
+    if (this.closing || this.socket === null) return;
+    this.closing = true;
+    this.outcome = 'server_overloaded';
+    await this.flushAndClose('server_overloaded', description);
+  }
+
   /**
    * The ends that keep results: finalise the session, let every result out, then Metadata
-   * (CloseStream) or an Error (shutdown), then the close frame. A client that does not read
-   * its last results within the idle timeout is treated as gone.
+   * (CloseStream) or an Error (shutdown, overload), then the close frame. A client that does
+   * not read its last results within the idle timeout is treated as gone.
    */
-  private async flushAndClose(errorCode: 'shutting_down' | null): Promise<void> {
+  private async flushAndClose(errorCode: 'shutting_down' | 'server_overloaded' | null, description = 'the server is shutting down'): Promise<void> {
     this.bridge.clearIdleTimer();
     this.bridge.flushDecoders();
     await this.releaseSession('close');
@@ -187,7 +195,7 @@ export class ListenConnection implements BridgeTransport {
       this.send(this.bridge.metadata(), 'control');
     } else {
       this.bridge.countError(errorCode);
-      this.send(errorMessage({ code: errorCode, message: 'the server is shutting down' }, this.requestId), 'control');
+      this.send(errorMessage({ code: errorCode, message: description }, this.requestId), 'control');
     }
     const drained = await drainWithin(this.queue?.whenEmpty(), this.setup.settings.idleTimeoutMs);
     // Something else (a failure, the client leaving) may have ended the connection meanwhile.
@@ -214,7 +222,7 @@ export class ListenConnection implements BridgeTransport {
   /** The session's pipeline failed after it was created: only this connection ends (1011). */
   onFailure(error: unknown): void {
     // Shed by admission (src/stream/admission.ts, "Overload"): ended as documented, not a fault.
-    if (error instanceof OverloadError) return this.fail('server_overloaded', error.message);
+    if (error instanceof OverloadError) return void this.shed(error.message);
     this.setup.services.log('session_failed', { request_id: this.requestId, error: describe(error) });
     this.fail('internal_error', 'the server failed while transcribing');
   }
@@ -241,7 +249,7 @@ export class ListenConnection implements BridgeTransport {
   private fail(code: ErrorCode, description: string, clientText?: string, closeCode = ERROR_DISPOSITIONS[code].closeCode ?? 1011): void {
     const socket = this.socket;
     // Only a graceful end in progress may turn into a failure; the first failure is the one reported.
-    if (socket === null || (this.outcome !== null && this.outcome !== 'completed' && this.outcome !== 'shutting_down')) return;
+    if (socket === null || (this.outcome !== null && this.outcome !== 'completed' && this.outcome !== 'shutting_down' && this.outcome !== 'server_overloaded')) return;
     this.outcome = code;
     this.closing = true;
     this.bridge.clearIdleTimer();

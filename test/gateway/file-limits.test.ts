@@ -3,6 +3,7 @@
 // sample rates and durations outside the documented limits are refused before decoding.
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { forgedWav as wav, openAiForm } from '../../reliability/hostile-files.js';
 import { FakeFileTranscriber } from './file-fakes.js';
 import { startGateway, type Harness } from './gateway-harness.js';
 
@@ -15,36 +16,6 @@ afterEach(async () => {
 async function gateway(files: FakeFileTranscriber, maxUploadBytes = 1024 * 1024): Promise<Harness> {
   harness = await startGateway({ maxUploadBytes }, { files });
   return harness;
-}
-
-/** A PCM WAV whose header says what the test needs, with `dataBytes` of noise after it. */
-function wav({ rate, bits = 16, channels = 1, dataBytes }: { rate: number; bits?: number; channels?: number; dataBytes: number }): Buffer {
-  const header = Buffer.alloc(44);
-  const blockAlign = channels * Math.ceil(bits / 8);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + dataBytes, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(channels, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE((rate * blockAlign) >>> 0, 28);
-  header.writeUInt16LE(blockAlign, 32);
-  header.writeUInt16LE(bits, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(dataBytes, 40);
-  const data = Buffer.alloc(dataBytes);
-  for (let i = 0; i < dataBytes; i++) data[i] = (i * 7919) & 0xff;
-  return Buffer.concat([header, data]);
-}
-
-/** Encoded before it is sent, so that the client's own work is not timed with the server's. */
-async function openAiForm(file: Buffer): Promise<{ body: Buffer; type: string }> {
-  const form = new FormData();
-  form.append('file', new Blob([file], { type: 'audio/wav' }), 'upload.wav');
-  form.append('model', 'whisper-1');
-  const encoded = new Response(form);
-  return { body: Buffer.from(await encoded.arrayBuffer()), type: encoded.headers.get('content-type')! };
 }
 
 async function openAi(h: Harness, file: Buffer): Promise<Response> {

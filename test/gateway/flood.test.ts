@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadAudioFile } from '../../src/audio/load.js';
 import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
+import { floodAndLeave, floodBytes } from '../../reliability/hostile-streams.js';
 import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { fixture } from '../helpers.js';
 
@@ -24,11 +25,8 @@ afterAll(async () => {
 });
 
 /** 20 MiB of 16 kHz linear16 speech: the JFK clip over and over, 655 s. */
-async function floodBytes(): Promise<Buffer> {
-  const { samples } = await loadAudioFile(fixture('jfk').path);
-  const clip = Buffer.alloc(samples.length * 2);
-  samples.forEach((s, i) => clip.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(s * 32767))), i * 2));
-  return Buffer.concat(Array.from({ length: Math.ceil((20 * 2 ** 20) / clip.length) }, () => clip)).subarray(0, 20 * 2 ** 20);
+async function floodOfSpeech(): Promise<Buffer> {
+  return floodBytes((await loadAudioFile(fixture('jfk').path)).samples);
 }
 
 function open(): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
@@ -43,18 +41,9 @@ function open(): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason
 
 describe('flood and leave', () => {
   it('cuts the flood with 4002 ingest_too_fast and admits an honest stream within 2 s of the flooder leaving', async () => {
-    const bytes = await floodBytes();
-    const flooder = await open();
-    for (let at = 0; at < bytes.length && flooder.ws.readyState === WebSocket.OPEN; at += 256 * 1024) {
-      flooder.ws.send(bytes.subarray(at, at + 256 * 1024));
-    }
-    const { code, reason } = await Promise.race([
-      flooder.closed,
-      new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: 0, reason: 'still open' }), 5000)),
-    ]);
-    flooder.ws.terminate();
+    const flood = await floodAndLeave(`${wsUrl}/v1/listen?encoding=linear16&sample_rate=16000`, await floodOfSpeech());
     const left = Date.now();
-    expect({ code, reason }).toEqual({ code: 4002, reason: 'ingest_too_fast' });
+    expect({ code: flood.code, reason: flood.reason }).toEqual({ code: 4002, reason: 'ingest_too_fast' });
 
     let honest: Awaited<ReturnType<typeof open>> | null = null;
     while (honest === null && Date.now() - left < 2000) {

@@ -1,10 +1,11 @@
 // What an offer may cost the server before its sender has proved anything (issue 18): slots
 // held by offers that never connect, connectivity checks to targets of the sender's choosing,
 // and ending a session one does not own.
-import { RTCPeerConnection, RTCRtpCodecParameters, MediaStreamTrack } from 'werift';
+import type { RTCPeerConnection } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { candidateTargetAllowed, MAX_OFFER_CANDIDATES, MAX_PENDING_OFFERS, offerCandidates, PENDING_OFFER_TIMEOUT_MS } from '../../src/gateway/whip.js';
 import { opusEncoderAvailable } from '../../loadtest/audio-frames.js';
+import { candidateLine, postOffer, silentOffer, withCandidates } from '../../reliability/hostile-offers.js';
 import { startGateway, until, type Harness } from './gateway-harness.js';
 import { connectWhip, opusPackets } from './whip-peer.js';
 
@@ -16,26 +17,17 @@ afterEach(async () => {
   harness = null;
 });
 
-/** A browser-like offer (Opus track and a DataChannel) from a peer that will never connect. */
+/** A browser-like offer from a peer that will never connect (closed after the test). */
 async function offer(): Promise<string> {
-  const pc = new RTCPeerConnection({ codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })] } });
+  const { pc, sdp } = await silentOffer();
   peers.push(pc);
-  pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
-  pc.createDataChannel('captions');
-  await pc.setLocalDescription(await pc.createOffer());
-  return pc.localDescription!.sdp;
+  return sdp;
 }
-
-function post(url: string, sdp: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${url}/v1/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: sdp });
-}
-
-const CANDIDATE = (address: string, port: number) => `a=candidate:1 1 udp 2130706431 ${address} ${port} typ host`;
 
 describe('offer candidates', () => {
   it('keeps unicast and mDNS targets on unprivileged ports and drops the rest', () => {
     for (const [address, port] of [['192.168.1.5', 50000], ['127.0.0.1', 40000], ['2001:db8::1', 5000], ['1f3c-aa.local', 61000]] as const) {
-      expect(candidateTargetAllowed(CANDIDATE(address, port))).toBe(true);
+      expect(candidateTargetAllowed(candidateLine(address, port))).toBe(true);
     }
     for (const [address, port] of [
       ['0.0.0.0', 50000],
@@ -48,17 +40,17 @@ describe('offer candidates', () => {
       ['fe80::1', 50000],
       ['internal.example.com', 50000],
     ] as const) {
-      expect(candidateTargetAllowed(CANDIDATE(address, port))).toBe(false);
+      expect(candidateTargetAllowed(candidateLine(address, port))).toBe(false);
     }
-    const sdp = ['v=0', CANDIDATE('10.0.0.2', 50000), CANDIDATE('10.0.0.2', 53), 'a=end-of-candidates', ''].join('\r\n');
-    expect(offerCandidates(sdp)).toBe(['v=0', CANDIDATE('10.0.0.2', 50000), 'a=end-of-candidates', ''].join('\r\n'));
+    const sdp = ['v=0', candidateLine('10.0.0.2', 50000), candidateLine('10.0.0.2', 53), 'a=end-of-candidates', ''].join('\r\n');
+    expect(offerCandidates(sdp)).toBe(['v=0', candidateLine('10.0.0.2', 50000), 'a=end-of-candidates', ''].join('\r\n'));
   });
 
   it(`refuses an offer with more than ${MAX_OFFER_CANDIDATES} candidates`, async () => {
     harness = await startGateway();
     const sdp = await offer();
-    const many = Array.from({ length: MAX_OFFER_CANDIDATES + 1 }, (_, i) => CANDIDATE('10.0.0.3', 40000 + i)).join('\r\n');
-    const response = await post(harness.url, sdp.replace(/(m=audio[^\r\n]*\r\n)/, `$1${many}\r\n`));
+    const many = Array.from({ length: MAX_OFFER_CANDIDATES + 1 }, (_, i) => candidateLine('10.0.0.3', 40000 + i));
+    const response = await postOffer(harness.url, withCandidates(sdp, many));
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ code: 'malformed_offer' });
     expect(harness.factory.activeSessions).toBe(0);
@@ -68,21 +60,21 @@ describe('offer candidates', () => {
 describe('offers that never connect', () => {
   it(`hold at most ${MAX_PENDING_OFFERS} slots, each for ${PENDING_OFFER_TIMEOUT_MS / 1000} s`, async () => {
     harness = await startGateway();
-    const answered = await Promise.all(Array.from({ length: MAX_PENDING_OFFERS }, async () => post(harness!.url, await offer())));
+    const answered = await Promise.all(Array.from({ length: MAX_PENDING_OFFERS }, async () => postOffer(harness!.url, await offer())));
     expect(answered.map((r) => r.status)).toEqual(Array(MAX_PENDING_OFFERS).fill(201));
-    const refused = await post(harness.url, await offer());
+    const refused = await postOffer(harness.url, await offer());
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(harness.factory.activeSessions).toBe(MAX_PENDING_OFFERS);
     await until(() => harness!.factory.activeSessions === 0, PENDING_OFFER_TIMEOUT_MS + 2000);
-    expect((await post(harness.url, await offer())).status).toBe(201);
+    expect((await postOffer(harness.url, await offer())).status).toBe(201);
   }, 15_000);
 });
 
 describe('DELETE /v1/whip/<id>', () => {
   it('needs the key, and the resource id is not the public request id', async () => {
     harness = await startGateway({ apiKeys: new Set(['secret']) });
-    const response = await post(harness.url, await offer(), { Authorization: 'Bearer secret' });
+    const response = await postOffer(harness.url, await offer(), { Authorization: 'Bearer secret' });
     expect(response.status).toBe(201);
     const location = response.headers.get('location')!;
     const requestId = response.headers.get('dg-request-id')!;
