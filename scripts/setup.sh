@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 need=()
 # ffmpeg decodes uploads in formats with no in-process decoder (MP4/M4A with AAC, ...); its
 # ffprobe reports their source format. opusenc only for tests that encode real Opus at test
-# time; chromium for the browser test; nats-server (JetStream) for the transcript sink's tests.
-for tool in cmake:cmake ninja:ninja-build g++:g++ unzip:unzip ffmpeg:ffmpeg opusenc:opus-tools chromium:chromium nats-server:nats-server; do
+# time; chromium for the browser test; nats-server (JetStream) for the transcript sink's tests;
+# haproxy for chorus cluster and its tests (test/cluster/).
+for tool in cmake:cmake ninja:ninja-build g++:g++ unzip:unzip ffmpeg:ffmpeg opusenc:opus-tools chromium:chromium nats-server:nats-server haproxy:haproxy; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
 done
 if ((${#need[@]} > 0)); then

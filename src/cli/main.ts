@@ -1,4 +1,5 @@
 // `chorus` command line: transcribe files, fetch models, serve the gateway.
+import { runCluster } from './cluster-command.js';
 import { runModelCommand } from './model-command.js';
 import { runServe } from './serve-command.js';
 import { runTranscribe } from './transcribe-command.js';
@@ -11,7 +12,8 @@ const USAGE = `usage:
   chorus model [NAME...]          fetch registered models into the cache (default tiny.en)
   chorus model --list             list registered models and what is cached
   chorus model --verify [NAME...] check cached models' sizes and checksums
-  chorus serve [options]          run the gateway (chorus serve --help lists the options)`;
+  chorus serve [options]          run the gateway (chorus serve --help lists the options)
+  chorus cluster [options]        N gateways behind HAProxy on this machine (chorus cluster --help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       return runModelCommand(rest);
     case 'serve':
       return runServe(rest);
+    case 'cluster':
+      return runCluster(rest);
     case undefined:
     case '-h':
     case '--help':
