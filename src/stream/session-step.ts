@@ -53,9 +53,11 @@ const WORD_END_SLACK_S = 0.2;
 /**
  * An utterance heard right after a kept context is checked once it holds this much speech: its
  * audio is decoded on its own and judged as a second look is (heardAsSpeech) before any of its
- * words may become final.
+ * words may become final. A check that says noise is repeated each time the utterance's speech
+ * has doubled: half a second of a first word is often judged noise, and the checks of a long
+ * stretch of applause stay few.
  */
-const SPEECH_CHECK_AFTER_S = 0.5;
+const SPEECH_CHECK_AFTER_S = 0.6;
 /** An utterance longer than this is finalised at its last complete segment. */
 export const MAX_UTTERANCE_S = 25;
 
@@ -76,7 +78,13 @@ export enum SessionPhase {
  * a last word read as "See you next week." and two hops agreed on it; the check decodes the
  * utterance's own audio, where the no-speech judgement sees only it.
  */
-export type SpeechCheck = 'unchecked' | 'checking' | 'speech' | 'noise';
+export interface SpeechCheck {
+  verdict: 'unchecked' | 'checking' | 'speech' | 'noise';
+  /** seconds of the utterance's speech that the latest check heard */
+  heardS: number;
+}
+
+const UNCHECKED: SpeechCheck = { verdict: 'unchecked', heardS: 0 };
 
 /** Why an utterance is flushed: its endpoint, Finalize/CloseStream, or its length cap. */
 export type FlushKind = 'endpoint' | 'finalize' | 'cap';
@@ -223,7 +231,7 @@ export function initialState(): SessionState {
     utteranceEndSent: true,
     generation: 0,
     agreement: NO_AGREEMENT,
-    speechCheck: 'unchecked',
+    speechCheck: UNCHECKED,
     flush: null,
   };
 }
@@ -251,8 +259,8 @@ function transition(
     case 'hypothesis':
       return onHypothesis(s, input, speech, config, out);
     case 'speech-checked':
-      if (input.generation !== s.generation || s.speechCheck !== 'checking') return s;
-      return { ...s, speechCheck: heardAsSpeech(input.segments).length > 0 ? 'speech' : 'noise' };
+      if (input.generation !== s.generation || s.speechCheck.verdict !== 'checking') return s;
+      return { ...s, speechCheck: { ...s.speechCheck, verdict: heardAsSpeech(input.segments).length > 0 ? 'speech' : 'noise' } };
     case 'tail-decoded':
       return onFlushDecoded(s, input, speech, config, out);
     case 'own-decoded':
@@ -320,10 +328,11 @@ function onWork(
   // One hop (or speech check) at a time per session, stale ones included, so a stream never
   // holds more engine slots than admission accounted for.
   if (s.phase !== SessionPhase.Speaking || hopInFlight) return s;
-  if (speechCheckDue(s, speech)) {
+  const heardS = speechCheckDue(s, speech);
+  if (heardS !== null) {
     const from = committedEnd(s);
     out.push({ type: 'check-speech', generation: s.generation, from, until: s.received, previousText: appendText(s.finalText, committedWords(s)) });
-    return { ...s, speechCheck: 'checking' };
+    return { ...s, speechCheck: { verdict: 'checking', heardS } };
   }
   if (s.received - s.lastHopAt < config.policy.hopS * SAMPLE_RATE) return s;
   s = slideWindow(s, config, out);
@@ -346,7 +355,7 @@ function onHypothesis(
   // the VAD heard since the last final word commits nothing: a later one, or the utterance's
   // last decode, covers that speech.
   const skipped = speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, words[0].start - WORD_ONSET_SLACK_S);
-  const unchecked = followsContext(s) && s.speechCheck !== 'speech';
+  const unchecked = followsContext(s) && s.speechCheck.verdict !== 'speech';
   const { commit, stability, state: agreement } = agree(
     s.agreement,
     words,
@@ -368,7 +377,7 @@ function onHypothesis(
   const open = words.slice(commit).map((w, i) => ({ ...w, stability: stability[commit + i] }));
   s = { ...s, openTailStart: open.length > 0 ? Math.round(open[0].start * SAMPLE_RATE) : null };
   // What the check judged noise is not shown as words, even grey ones.
-  const noise = unchecked && s.speechCheck === 'noise';
+  const noise = unchecked && s.speechCheck.verdict === 'noise';
   if (open.length === 0 || !config.interimResults || noise) return s;
   s = { ...s, lastWordEnd: open[open.length - 1].end };
   const openStart = Math.min(committedEnd(s), Math.round(open[0].start * SAMPLE_RATE));
@@ -495,7 +504,7 @@ function finishFlush(state: SessionState, speech: SpeechEvidence, config: Sessio
     openTailStart: null,
     emittedUntil: Math.max(s.emittedUntil, cutAt),
     agreement: NO_AGREEMENT,
-    speechCheck: 'unchecked',
+    speechCheck: UNCHECKED,
     lastHopAt: cutAt,
     flush: null,
   };
@@ -518,9 +527,12 @@ function followsContext(s: SessionState): boolean {
   return s.contextWords > 0 && s.committed.length === s.contextWords;
 }
 
-function speechCheckDue(s: SessionState, speech: SpeechEvidence): boolean {
-  if (!followsContext(s) || s.speechCheck !== 'unchecked') return false;
-  return speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, s.received / SAMPLE_RATE) >= SPEECH_CHECK_AFTER_S;
+/** The seconds of speech a speech check would hear now, if one is due. */
+function speechCheckDue(s: SessionState, speech: SpeechEvidence): number | null {
+  const { verdict, heardS } = s.speechCheck;
+  if (!followsContext(s) || verdict === 'checking' || verdict === 'speech') return null;
+  const heard = speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, s.received / SAMPLE_RATE);
+  return heard >= Math.max(SPEECH_CHECK_AFTER_S, 2 * heardS) ? heard : null;
 }
 
 /** A decode of the open tail up to `until`, in the stream's window, after the final words. */

@@ -167,18 +167,19 @@ describe('hops of an open utterance', () => {
 describe('an utterance\'s end', () => {
   it('with final words: decodes the open tail once more, sends it as speech_final and lets the audio go', () => {
     const speech = speechIn([[0.5, 3]]);
+    const noContext = config({ policy: COMMIT_POLICIES['no-context'] });
     let s: SessionState = {
       ...speaking(),
       received: sec(3.6),
       committed: [{ word: { word: 'ask', start: 0.5, end: 0.9, confidence: 1 }, tokens: [7] }],
     };
     s = run(s, [audio(0, [speechEnd(3, 3.5)])], speech).state;
-    const flush = step(s, { type: 'work', hopInFlight: false }, speech, config());
+    const flush = step(s, { type: 'work', hopInFlight: false }, speech, noContext);
     expect(flush.state.phase).toBe(SessionPhase.Flushing);
     expect(decodes(flush.commands)).toEqual([
       expect.objectContaining({ type: 'decode-tail', purpose: 'final', until: sec(3.5), prefixTokens: [7] }),
     ]);
-    const done = step(flush.state, { type: 'tail-decoded', origin: 0, words: said('not what you', 1.5) }, speech, config());
+    const done = step(flush.state, { type: 'tail-decoded', origin: 0, words: said('not what you', 1.5) }, speech, noContext);
     const [final] = finals(done.commands);
     expect(final).toMatchObject({ transcript: 'not what you', speechFinal: true, fromFinalize: false });
     expect(done.state.phase).toBe(SessionPhase.Listening);
@@ -283,7 +284,8 @@ describe('an utterance right after a kept context', () => {
     const { state, speech } = afterContext();
     const { state: checking, commands } = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg);
     expect(decodes(commands)).toEqual([expect.objectContaining({ type: 'check-speech', from: sec(3), until: sec(5.1) })]);
-    expect(checking.speechCheck).toBe('checking');
+    expect(checking.speechCheck.verdict).toBe('checking');
+    expect(checking.speechCheck.heardS).toBeCloseTo(1.1);
   });
 
   it('commits nothing until the check says speech, then commits what the hops agreed on', () => {
@@ -292,7 +294,7 @@ describe('an utterance right after a kept context', () => {
     const held = run(s, [hypothesis(s, 'see you next week.', 5.1), hypothesis(s, 'see you next week.', 5.5)], speech, cfg);
     expect(finals(held.commands)).toEqual([]);
     s = step(held.state, { type: 'speech-checked', generation: s.generation, segments: [segment(' See you', 0, 1.5, 0.1)] }, speech, cfg).state;
-    expect(s.speechCheck).toBe('speech');
+    expect(s.speechCheck.verdict).toBe('speech');
     const committed = step(s, hypothesis(s, 'see you next week.', 6), speech, cfg);
     expect(finals(committed.commands).map((f) => f.transcript)).toEqual(['see you next']);
   });
@@ -301,17 +303,29 @@ describe('an utterance right after a kept context', () => {
     const { state, speech } = afterContext();
     let s = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
     s = step(s, { type: 'speech-checked', generation: s.generation, segments: [segment(' Thank you.', 0, 2, 0.74)] }, speech, cfg).state;
-    expect(s.speechCheck).toBe('noise');
+    expect(s.speechCheck.verdict).toBe('noise');
     const { commands } = run(s, [hypothesis(s, 'see you next week.', 5.1), hypothesis(s, 'see you next week.', 5.5)], speech, cfg);
     expect(emitted(commands)).toEqual([]);
+  });
+
+  it('checks again once the utterance\'s speech has doubled, not before', () => {
+    const { state, speech } = afterContext();
+    let s = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
+    s = step(s, { type: 'speech-checked', generation: s.generation, segments: [] }, speech, cfg).state;
+    const checks = (commands: SessionCommand[]) => commands.filter((c) => c.type === 'check-speech');
+    const soon = run(s, [audio(1), { type: 'work', hopInFlight: false }], speech, cfg);
+    expect(checks(soon.commands)).toEqual([]);
+    const later = run(soon.state, [audio(0.2), { type: 'work', hopInFlight: false }], speech, cfg);
+    expect(checks(later.commands)).toHaveLength(1);
+    expect(later.state.speechCheck.heardS).toBeCloseTo(2.3);
   });
 
   it('ignores a check that a flush overtook, and checks the next utterance afresh', () => {
     const { state, speech } = afterContext();
     const checking = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
-    const flushed = { ...checking, generation: checking.generation + 1, speechCheck: 'unchecked' as const };
+    const flushed: SessionState = { ...checking, generation: checking.generation + 1, speechCheck: { verdict: 'unchecked', heardS: 0 } };
     const late = step(flushed, { type: 'speech-checked', generation: checking.generation, segments: [segment(' Yes.', 0, 1)] }, speech, cfg);
-    expect(late.state.speechCheck).toBe('unchecked');
+    expect(late.state.speechCheck.verdict).toBe('unchecked');
   });
 });
 
