@@ -1,0 +1,174 @@
+// Drain, rolling restart and failure behind a real HAProxy (issue 20 items 4 and 5), with two
+// tiny.en gateways (one thread each) and NATS JetStream (nats-server -js started by the
+// cluster) as the transcript sink:
+//  - a rolling restart while callers stream JFK at real-time pace loses no final: every
+//    session ends with 1000, or with Error shutting_down and 1001 when its gateway drained (the
+//    caller then reconnects through the front, as a client should), and every session's finals
+//    in JetStream are exactly those its client received; no stream is refused for the restart
+//    (429 is capacity, and on two shared cores the gateway left alone may shed: 1013, documented);
+//  - kill -9 of one gateway ends only its streams; the other's run to their end with their
+//    finals, new streams go to the survivor at once, and HAProxy marks the dead one down.
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, freePort, HAPROXY_MISSING } from '../../src/cluster/cluster.js';
+import { streamNameFor } from '../../src/gateway/nats-sink.js';
+import { replay } from '../gateway/nats-replay.js';
+import { isStream, jfkPcm, openStream, until, type Stream } from './clients.js';
+
+let cluster: Cluster;
+let natsUrl: string;
+const SUBJECT = 'roll.finals';
+
+beforeAll(async () => {
+  if (spawnSync('haproxy', ['-v']).error) throw new Error(HAPROXY_MISSING);
+  if (spawnSync('nats-server', ['--version']).error) throw new Error('nats-server is not installed: apt-get install -y nats-server');
+  natsUrl = `nats://127.0.0.1:${await freePort()}`;
+  cluster = new Cluster({
+    gateways: 2,
+    port: 0,
+    host: '127.0.0.1',
+    threads: 1,
+    serveArgs: ['--max-sessions', '2', '--shutdown-grace-s', '10', '--transcript-sink', `${natsUrl}/${SUBJECT}`],
+  });
+  await cluster.start();
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+interface SessionResult {
+  gateway: string | null;
+  requestId: string | null;
+  finals: string[];
+  close: { code: number; reason: string } | null;
+  errorCode: string | null;
+  refused: number | null;
+}
+
+const words = (finals: string[]) => finals.join(' ').toLowerCase().replace(/[^a-z' ]+/g, ' ').replace(/\s+/g, ' ');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const PCM = jfkPcm();
+const CHUNK = 8000; // 0.25 s of 16 kHz linear16
+
+/** Streams JFK at real-time pace through the front, then CloseStream; resolves when it closed. */
+async function streamJfk(stream: Stream): Promise<SessionResult> {
+  const started = performance.now();
+  for (let i = 0; i * CHUNK < PCM.length; i++) {
+    const wait = started + i * 250 - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (stream.ws.readyState !== stream.ws.OPEN) break;
+    stream.ws.send(PCM.subarray(i * CHUNK, (i + 1) * CHUNK));
+  }
+  if (stream.ws.readyState === stream.ws.OPEN) stream.ws.send(JSON.stringify({ type: 'CloseStream' }));
+  const close = await stream.closed;
+  const requestId = stream.messages.map((m) => (m.metadata?.request_id ?? m.request_id) as string | undefined).find(Boolean) ?? null;
+  return {
+    gateway: stream.gateway,
+    requestId,
+    finals: stream.messages.filter((m) => m.type === 'Results' && m.is_final).map((m) => m.channel.alternatives[0].transcript as string),
+    close,
+    errorCode: (stream.messages.find((m) => m.type === 'Error')?.code as string | undefined) ?? null,
+    refused: null,
+  };
+}
+
+/** A caller that streams JFK again and again (reconnecting after a drain) until `done()`. */
+async function caller(done: () => boolean, results: SessionResult[]): Promise<void> {
+  while (!done()) {
+    const opened = await openStream(cluster.frontUrl);
+    if (!isStream(opened)) {
+      results.push({ gateway: null, requestId: null, finals: [], close: null, errorCode: null, refused: opened.status });
+      await sleep(250);
+      continue;
+    }
+    results.push(await streamJfk(opened));
+  }
+}
+
+describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', () => {
+  it('restarts every gateway, one at a time, under load without losing a final', async () => {
+    const results: SessionResult[] = [];
+    let restarted = false;
+    const callers = Array.from({ length: 2 }, (_, i) => sleep(i * 700).then(() => caller(() => restarted, results)));
+    await sleep(4000);
+    const before = cluster.gateways.map((g) => g.child.pid);
+    await cluster.rollingRestart();
+    restarted = true;
+    await Promise.all(callers);
+    expect(cluster.gateways.map((g) => g.child.pid)).not.toEqual(expect.arrayContaining(before));
+
+    console.log(results.map((r) => `${r.gateway}:${r.refused ?? r.close?.code}:${r.errorCode}:${r.finals.length}`).join(' '));
+    // A drain is never seen as a failure: no 502/503 from the front or a draining gateway. A 429
+    // is capacity (the one gateway left may have shed on these shared cores), retried by the caller.
+    expect(results.filter((r) => r.refused !== null && r.refused !== 429)).toEqual([]);
+    // Some sessions were live on a gateway as it drained, or the test proved nothing.
+    const sessions = results.filter((r) => r.refused === null);
+    const drained = sessions.filter((r) => r.close?.code === 1001);
+    expect(drained.length).toBeGreaterThan(0);
+    for (const r of sessions) {
+      if (r.close?.code === 1001) expect(r).toMatchObject({ errorCode: 'shutting_down', close: { reason: 'shutting_down' } });
+      // On two shared cores a gateway that has every stream while the other restarts (and loads
+      // its model) can fall behind and shed one, as documented (docs/gateway.md, "Overload").
+      else if (r.close?.code === 1013) expect(r).toMatchObject({ errorCode: 'server_overloaded' });
+      else expect(r).toMatchObject({ errorCode: null, close: { code: 1000 } });
+      expect(r.requestId).not.toBeNull();
+    }
+    const completed = sessions.filter((r) => r.close?.code === 1000);
+    expect(completed.length).toBeGreaterThan(0);
+    for (const r of completed) expect(words(r.finals)).toContain('ask not what your country can do for you');
+
+    // Every final a client got is in JetStream, and nothing else: per session, the same finals in order.
+    await until(async () => (await replay(natsUrl, streamNameFor(SUBJECT), `${SUBJECT}.>`)).length >= results.reduce((n, r) => n + r.finals.length, 0), 10_000, 'the finals in NATS');
+    const stored = await replay(natsUrl, streamNameFor(SUBJECT), `${SUBJECT}.>`);
+    for (const r of sessions) {
+      const ofSession = stored.filter((s) => s.record.request_id === r.requestId).sort((a, b) => a.record.seq - b.record.seq);
+      expect(ofSession.map((s) => s.record.transcript)).toEqual(r.finals);
+    }
+    expect(stored.length).toBe(results.reduce((n, r) => n + r.finals.length, 0));
+  }, 150_000);
+
+  it('kill -9 of one gateway ends only its streams; new streams go to the survivor', async () => {
+    await until(async () => (await cluster.stat()).every((s) => s.status === 'UP'), 10_000, 'both gateways up');
+    const streams: Stream[] = [];
+    for (let i = 0; i < 2; i++) {
+      const opened = await openStream(cluster.frontUrl);
+      if (!isStream(opened)) throw new Error(`refused: ${opened.status} ${opened.body}`);
+      streams.push(opened);
+    }
+    expect(streams.map((s) => s.gateway).sort()).toEqual(['g1', 'g2']);
+    const running = streams.map((s) => streamJfk(s));
+    await sleep(3000);
+    const victim = cluster.gateways.find((g) => g.name === 'g1')!;
+    const killedAt = performance.now();
+    victim.child.kill('SIGKILL');
+    // New streams right after the kill: HAProxy retries a refused connection on the survivor.
+    const probes: Array<string | number | null> = [];
+    let markedDownMs: number | null = null;
+    while (performance.now() - killedAt < 3000) {
+      const opened = await openStream(cluster.frontUrl);
+      if (isStream(opened)) {
+        probes.push(opened.gateway);
+        opened.ws.close();
+        await opened.closed;
+      } else probes.push(opened.status);
+      if (markedDownMs === null && (await cluster.stat()).find((s) => s.name === 'g1')?.status.startsWith('DOWN')) {
+        markedDownMs = performance.now() - killedAt;
+      }
+      await sleep(100);
+    }
+    const results = await Promise.all(running);
+    console.log(`kill -9: probes ${probes.join(' ')}; marked down after ${markedDownMs} ms`);
+    // None reaches the dead gateway or fails for it (502/503); a 429 is the survivor full (its
+    // own stream, and the last probe still flushing, take both its sessions).
+    expect(probes.filter((p) => p !== 'g2' && p !== 429)).toEqual([]);
+    expect(probes.filter((p) => p === 'g2').length).toBeGreaterThan(3);
+    expect(markedDownMs).not.toBeNull();
+    expect(markedDownMs!).toBeLessThan(2500); // inter 1 s, fall 1
+    for (const r of results.filter((r) => r.gateway === 'g1')) expect(r.close?.code).toBe(1006);
+    for (const r of results.filter((r) => r.gateway === 'g2')) {
+      expect(r.close?.code).toBe(1000);
+      expect(words(r.finals)).toContain('ask not what your country can do for you');
+    }
+  }, 90_000);
+});
