@@ -23,6 +23,8 @@ export interface SessionRecord {
   audioS: number;
   outcome: SessionOutcome;
   refusedStatus: number | null;
+  /** where it ran or was refused: a balancer's x-chorus-gateway, else the --url it used when several were given; null: one target, no header */
+  gateway?: string | null;
   closeCode: number | null;
   clientError: string | null;
   serverErrors: string[];

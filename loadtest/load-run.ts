@@ -11,6 +11,8 @@ import { lagGrowthS, streamMetrics } from './stream-metrics.js';
 export interface LevelOptions {
   /** ws://host:port/v1/listen */
   url: string;
+  /** several targets (gateways without a balancer): stream i goes to urls[i % n]; overrides url */
+  urls?: string[];
   streams: number;
   /** seconds of audio each stream plays at least */
   durationS: number;
@@ -57,15 +59,18 @@ export async function runLevel(options: LevelOptions): Promise<LevelReport> {
       const startOffsetS = (stream * options.rampS) / options.streams;
       const waitMs = startOffsetS * 1000 - (performance.now() - started);
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      const urls = options.urls ?? [options.url];
+      const url = urls[stream % urls.length];
       const record = await runStream({
-        url: options.url,
+        url,
         params: { encoding: options.encoding, sample_rate: options.rate, interim_results: true, lag: true },
         audio,
         speed: options.speed,
         headers: options.token ? { Authorization: `Token ${options.token}` } : undefined,
         timeoutMs: options.drainTimeoutS * 1000,
       });
-      return sessionRecord(stream, startOffsetS, program, audio, record);
+      const session = sessionRecord(stream, startOffsetS, program, audio, record);
+      return { ...session, gateway: record.gateway ?? (urls.length > 1 ? new URL(url).host : null) };
     }),
   );
   return {

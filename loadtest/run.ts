@@ -15,6 +15,7 @@ import { findMax, judgeLevel, judgeOverload, type CapacityCriteria } from './fin
 import { htmlReport, latencyVersusStreams } from './html-report.js';
 import { runHttpBench } from './http-bench.js';
 import { runLevel, type LevelOptions } from './load-run.js';
+import { spreadLines, spreadOf } from './spread.js';
 import { svgToPng } from './png-plot.js';
 import type { JudgedLevel, LoadTestReport } from './report.js';
 import { clipsFromFiles, clipsFromSets, longestProgramS } from './speech-source.js';
@@ -46,7 +47,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string', default: 'ws://127.0.0.1:8080/v1/listen' },
+      /** repeatable: several gateways without a balancer, streams dealt round robin */
+      url: { type: 'string', multiple: true, default: ['ws://127.0.0.1:8080/v1/listen'] },
       transport: { type: 'string', default: 'ws' },
       streams: { type: 'string', default: '1' },
       duration: { type: 'string', default: '30' },
@@ -84,7 +86,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const encoding = values.encoding as ClientEncoding;
   if (!ENCODINGS.includes(encoding)) throw new Error(`--encoding must be one of ${ENCODINGS.join(', ')}`);
   if (values.sets && values.files) throw new Error('give --sets or --files, not both');
-  const target = targetOf(values.url!);
+  const targets = values.url!.map(targetOf);
+  const target = targets[0];
   const findMaxWanted = values['find-max']!;
   const maxStreams = numberOption('max-streams', values['max-streams']!, 1, MAX_STREAMS, true);
   const startStreams = numberOption('streams', values.streams!, 1, MAX_STREAMS, true);
@@ -105,6 +108,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
   const level: Omit<LevelOptions, 'streams'> = {
     url: target.url,
+    ...(targets.length > 1 ? { urls: targets.map((t) => t.url) } : {}),
     durationS: numberOption('duration', values.duration!, 0.1, MAX_LEVEL_DURATION_S),
     rampS: numberOption('ramp', values.ramp!, 0, MAX_LEVEL_DURATION_S),
     speed: numberOption('speed', values.speed!, 0.1, 100),
@@ -136,6 +140,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     };
     levels.push(judged);
     process.stdout.write(levelLine(judged) + '\n');
+    const spread = spreadOf(judged.sessions);
+    if (spread) process.stdout.write(['  spread over the gateways:', ...spreadLines(spread)].join('\n') + '\n');
     return (judged.overload ?? judged.verdict).sustainable;
   };
   const limits = {

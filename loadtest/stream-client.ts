@@ -37,6 +37,8 @@ export interface StreamRecord {
   closeReason: string;
   /** an HTTP status when the upgrade was refused */
   refusedStatus: number | null;
+  /** the gateway that took (or refused) the stream, from a balancer's `x-chorus-gateway` header; null without one */
+  gateway: string | null;
   error: string | null;
 }
 
@@ -56,6 +58,7 @@ export function runStream(options: StreamOptions): Promise<StreamRecord> {
     closeCode: null,
     closeReason: '',
     refusedStatus: null,
+    gateway: null,
     error: null,
   };
   const msgpack = options.params.result_encoding === 'msgpack';
@@ -71,8 +74,14 @@ export function runStream(options: StreamOptions): Promise<StreamRecord> {
       clearTimeout(deadline);
       resolve(record);
     };
+    const gatewayOf = (headers: Record<string, string | string[] | undefined>) => {
+      const value = headers['x-chorus-gateway'];
+      return typeof value === 'string' ? value : null;
+    };
+    ws.on('upgrade', (res) => (record.gateway = gatewayOf(res.headers)));
     ws.on('unexpected-response', (_req, res) => {
       record.refusedStatus = res.statusCode ?? null;
+      record.gateway = gatewayOf(res.headers);
       res.resume();
       finish();
     });
