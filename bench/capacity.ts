@@ -18,6 +18,8 @@ import { offlineWerOf } from '../loadtest/offline-wer.js';
 import { svgToPng } from '../loadtest/png-plot.js';
 import type { JudgedLevel, LoadTestReport } from '../loadtest/report.js';
 import { clipsFromFiles, clipsFromSets, longestProgramS } from '../loadtest/speech-source.js';
+import { describeCpu, formatCpuLine, type CpuDescription } from '../src/engine/cpu-class.js';
+import { defaultPrecision } from '../src/engine/whisper.js';
 import { repoRoot } from '../src/paths.js';
 import { residentBytes, sampleResidentPeak, startGateway } from './capacity-gateway.js';
 import { deviceUsage, scrapeDeviceCounters } from './device-usage.js';
@@ -108,6 +110,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   if (2 * modeMinimumS + overCapacityReserveS > maxWallS) {
     throw new Error(`--max-wall ${maxWallS} s cannot fit one level per mode (${Math.ceil(2 * modeMinimumS + overCapacityReserveS)} s needed)`);
   }
+  // Every figure says which CPU class and kernel path produced it (issue 21). The gateway is
+  // a child on this machine with this environment (CHORUS_ISA included), so the addon's
+  // choice here is its choice.
+  const cpu = await describeCpu();
+  const cpuLine = `${formatCpuLine(cpu)}${cpu.kernels.startsWith('unknown') ? '' : `, default precision ${defaultPrecision(cpu.kernels)}`}`;
+  say(cpuLine);
   const started = performance.now();
   const startedAt = new Date();
   const endMs = started + maxWallS * 1000;
@@ -231,10 +239,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const over = !values['skip-over-capacity'] && batched.maxStreams > 0 ? await overCapacity(batched.maxStreams) : null;
 
   const cpuList = cpus();
-  const report: CapacityReport = {
+  const report: CapacityReport & { cpu: CpuDescription } = {
     date: startedAt.toISOString(),
     wallS: (performance.now() - started) / 1000,
     machine: { cpus: availableParallelism(), cpuModel: cpuList[0]?.model.trim() ?? 'unknown' },
+    cpu,
     model: values.model!,
     threads,
     audio,
@@ -246,7 +255,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     overCapacity: over,
   };
   writeFileSync(outPath, JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(`${markdownSummary(report)}\n\ndata: ${outPath}\n`);
+  process.stdout.write(`${cpuLine}\n\n${markdownSummary(report)}\n\ndata: ${outPath}\n`);
   return 0;
 }
 

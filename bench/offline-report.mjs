@@ -50,8 +50,26 @@ for (const r of rows) if (r.status === "ok" && ref) {
   r.best_ratio_vs_fw_int8 = r.best_rtf / ref.best_rtf;
 }
 
+// Which CPU class and kernel path produced these figures (issue 21): the helper shared with
+// bench:capacity and the evaluation, from the build bin/chorus.js runs (dist/).
+let cpu = null, cpuLine = "CPU class: unknown (dist/src/engine/cpu-class.js missing: npm run build)";
+try {
+  const { describeCpu, formatCpuLine } = await import("../dist/src/engine/cpu-class.js");
+  cpu = await describeCpu();
+  cpuLine = formatCpuLine(cpu);
+  if (!cpu.kernels.startsWith("unknown")) {
+    const { defaultPrecision } = await import("../dist/src/engine/whisper.js");
+    cpu.defaultPrecision = defaultPrecision(cpu.kernels);
+    cpuLine += `, chorus default precision ${cpu.defaultPrecision}`;
+  }
+} catch (err) {
+  cpuLine = `CPU class: unknown (${err.message.split("\n")[0]})`;
+}
+
 const f = (x, d = 2) => (x === undefined ? "—" : x.toFixed(d));
 const lines = [
+  cpuLine,
+  "",
   `Offline benchmark: set(s) ${sets}, ${clips.length} clips, ${audioS.toFixed(1)} s audio, model ${model}, ` +
     `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}). RTF = audio s / wall s (higher is faster); ` +
     `wall = whole process incl. model load; wall/RTF/ratio/RSS are medians over the runs, "best" uses the ` +
@@ -76,7 +94,7 @@ console.log(lines.join("\n"));
 fs.writeFileSync(outJson, JSON.stringify({
   date: new Date().toISOString(), sets, clips: clips.map((c) => c.id), audio_s: audioS, model, threads: Number(threads),
   host: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, platform: `${os.platform()} ${os.arch()}`,
-    node: process.version, openblas_coretype: process.env.OPENBLAS_CORETYPE ?? null },
+    node: process.version, openblas_coretype: process.env.OPENBLAS_CORETYPE ?? null, cpu },
   rtf_definition: "audio_s / wall_s (whole process incl. model load)", engines: rows,
 }, null, 2) + "\n");
 console.error(`wrote ${path.relative(process.cwd(), outJson)}`);

@@ -4,10 +4,10 @@
 // latency and words per final; it names every clip that lost 3 or more offline words, writes
 // a JSON report and fails when a mode's gap over all its clips exceeds --max-gap points.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
+import { cpuClassLine } from '../engine/cpu-class.js';
 import { LIVE_WINDOWS } from '../engine/live-decoder.js';
 import { DEFAULT_ENDPOINTING_MS } from '../gateway/protocol.js';
 import { transcribe } from '../engine/transcribe.js';
@@ -73,7 +73,7 @@ export async function mainLive(argv: string[]): Promise<number> {
       process.stderr.write(`\roffline ${clips.length}/${manifest.length}`.padEnd(40));
     }
     process.stderr.write('\n');
-    const cpu = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, kernels ${model.info.isa}`;
+    const cpu = await cpuClassLine(model.info.isa);
     process.stdout.write(
       `live vs offline, ${values.model} ${model.info.precision}, ${cpu}, policy ${values.policy}, window ${values.window}, endpointing ${values.endpointing} ms, ${clock} clock, ` +
         `${clock === 'real' ? `${concurrency} streams at once` : 'one stream at a time'}\n\n` +

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
+import { cpuClassLine } from '../engine/cpu-class.js';
 import { transcribe } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
@@ -145,7 +146,7 @@ async function main(): Promise<number> {
   }
   const audioS = results.reduce((n, r) => n + r.durationS, 0);
   process.stdout.write(
-    `\n${results.length} clips, ${audioS.toFixed(1)} s of audio in ${wallS.toFixed(1)} s (${(audioS / wallS).toFixed(1)}x real time, model ${values.model} ${model.info.precision}, ${values.threads} threads)\n`,
+    `\n${results.length} clips, ${audioS.toFixed(1)} s of audio in ${wallS.toFixed(1)} s (${(audioS / wallS).toFixed(1)}x real time, model ${values.model} ${model.info.precision}, ${values.threads} threads)\n${await cpuClassLine(model.info.isa)}\n`,
   );
   if (skipped.length > 0) process.stdout.write(`skipped ${skipped.length} non-English clips: ${values.model} is English-only\n`);
 
