@@ -14,6 +14,7 @@ export const CLUSTER_USAGE = `chorus cluster [options] [chorus serve options...]
   --threads T          each gateway's --threads (1)
   --check-inter-ms MS  HAProxy's /readyz check interval (1000)
   --agent-inter-ms MS  HAProxy's agent check interval (500)
+  --kill-after-s S     SIGKILL a gateway still running S s after its SIGTERM (30; keep it above --shutdown-grace-s)
   --rolling-restart-after S  restart every gateway, one at a time, S seconds after start (also: kill -HUP)
   other options (--max-sessions, --transcript-sink nats://127.0.0.1:4222/calls, ...) go to every chorus serve;
   a transcript sink on a loopback NATS server that is not running starts nats-server -js there`;
@@ -26,6 +27,7 @@ const OWN = {
   'check-inter-ms': { type: 'string' },
   'agent-inter-ms': { type: 'string' },
   'rolling-restart-after': { type: 'string' },
+  'kill-after-s': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -64,6 +66,7 @@ export async function runCluster(args: string[]): Promise<number> {
       threads: positiveInteger('threads', values.threads, 1, 0),
       checkInterMs: positiveInteger('check-inter-ms', values['check-inter-ms'], 1000, 100),
       agentInterMs: positiveInteger('agent-inter-ms', values['agent-inter-ms'], 500, 100),
+      killAfterMs: positiveInteger('kill-after-s', values['kill-after-s'], 30, 1) * 1000,
       rollingRestartAfterS: values['rolling-restart-after'] === undefined ? null : positiveInteger('rolling-restart-after', values['rolling-restart-after'], 0, 0),
     };
   } catch (error) {

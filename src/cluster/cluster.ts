@@ -28,6 +28,11 @@ export interface ClusterOptions {
   agentInterMs?: number;
   /** how long to wait for a gateway to become ready (model load) */
   readyTimeoutMs?: number;
+  /**
+   * a gateway still running this long after SIGTERM is killed (SIGKILL), as an orchestrator
+   * would (Kubernetes' terminationGracePeriodSeconds); longer than its --shutdown-grace-s. Default 30 s.
+   */
+  killAfterMs?: number;
   /** where a gateway's stderr (JSON lines) goes; default: dropped */
   onGatewayLog?: (gateway: string, line: string) => void;
   /** progress lines for people */
@@ -267,8 +272,7 @@ export class Cluster {
         for (let i = 0; i < this.gateways.length && !this.stopping; i++) {
           const old = this.gateways[i];
           this.event(`rolling restart: draining ${old.name}`);
-          old.child.kill('SIGTERM');
-          const how = await old.exited;
+          const how = await this.terminate(old);
           if (this.stopping) return;
           const fresh = this.spawnGateway(old.name, old.port, old.agentPort);
           this.gateways[i] = fresh;
@@ -283,16 +287,25 @@ export class Cluster {
     return this.restarting;
   }
 
+  /** SIGTERM (drain), then SIGKILL if it has not exited within killAfterMs; resolves with how it exited. */
+  private async terminate(gateway: GatewayProcess): Promise<number | string> {
+    if (gateway.child.exitCode === null && gateway.child.signalCode === null) gateway.child.kill('SIGTERM');
+    const killAfterMs = this.options.killAfterMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), killAfterMs)));
+    const first = await Promise.race([gateway.exited, late]);
+    clearTimeout(timer);
+    if (first !== 'late') return first;
+    this.event(`${gateway.name} still running ${killAfterMs} ms after SIGTERM: killed`);
+    gateway.child.kill('SIGKILL');
+    return gateway.exited;
+  }
+
   /** Stops everything: the gateways drain (SIGTERM) while the front still carries their streams, then HAProxy and NATS. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all(
-      this.gateways.map(async (g) => {
-        if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill('SIGTERM');
-        await g.exited;
-      }),
-    );
+    await Promise.all(this.gateways.map((g) => this.terminate(g)));
     for (const child of [this.haproxy, this.nats]) {
       if (child === null || child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -348,15 +348,28 @@ export class WhisperSessionFactory implements SessionFactory {
 }
 
 /**
- * The shared decoder as one stream sees it: once the stream is shed, its decodes answer at once
- * with nothing heard, so that closing it (which finalises) queues no work on the device. Words
- * of its backlog that were not final when it was shed are not transcribed; the shed's Error says
- * how far behind it was.
+ * The shared decoder as one stream sees it: once the stream is shed, its decodes answer with
+ * nothing heard, so that closing it (which finalises) queues no work on the device. Words of its
+ * backlog that were not final when it was shed are not transcribed; the shed's Error says how
+ * far behind it was. Those answers wait for the stream's decodes already under way, so the
+ * session never takes its close for done (and gives its streaming window back) while a hop that
+ * began before the shed can still take the window again.
  */
 function sheddable(decoder: LiveDecoder, shed: { value: boolean }): LiveDecoder {
   const gated = Object.create(decoder) as LiveDecoder;
-  gated.final = (request) => (shed.value ? Promise.resolve({ segments: [], language: request.language }) : decoder.final(request));
-  gated.hypothesis = (request) => (shed.value ? Promise.resolve(null) : decoder.hypothesis(request));
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work);
+    void work.then(
+      () => running.delete(work),
+      () => running.delete(work),
+    );
+    return work;
+  };
+  const settled = () => Promise.allSettled([...running]);
+  gated.final = (request) =>
+    shed.value ? settled().then(() => ({ segments: [], language: request.language })) : track(decoder.final(request));
+  gated.hypothesis = (request) => (shed.value ? settled().then(() => null) : track(decoder.hypothesis(request)));
   return gated;
 }
 

@@ -28,6 +28,7 @@ beforeAll(async () => {
     port: 0,
     host: '127.0.0.1',
     threads: 1,
+    killAfterMs: 20_000,
     serveArgs: ['--max-sessions', '2', '--shutdown-grace-s', '10', '--transcript-sink', `${natsUrl}/${SUBJECT}`],
   });
   await cluster.start();
