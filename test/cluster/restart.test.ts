@@ -15,6 +15,12 @@ import { streamNameFor } from '../../src/gateway/nats-sink.js';
 import { replay } from '../gateway/nats-replay.js';
 import { isStream, jfkPcm, openStream, until, type Stream } from './clients.js';
 
+// The short form runs in npm test; the long one is the bench (bench/RESULTS.md, "Scale-out"):
+// CHORUS_CLUSTER_GATEWAYS=3 CHORUS_CLUSTER_CALLERS=3 CHORUS_CLUSTER_LOAD_S=300 npx vitest run test/cluster/restart.test.ts
+const GATEWAYS = Number(process.env.CHORUS_CLUSTER_GATEWAYS ?? 2);
+const CALLERS = Number(process.env.CHORUS_CLUSTER_CALLERS ?? 2);
+/** the callers go on at least this long; the restart starts 4 s in */
+const LOAD_S = Number(process.env.CHORUS_CLUSTER_LOAD_S ?? 0);
 let cluster: Cluster;
 let natsUrl: string;
 const SUBJECT = 'roll.finals';
@@ -24,7 +30,7 @@ beforeAll(async () => {
   if (spawnSync('nats-server', ['--version']).error) throw new Error('nats-server is not installed: apt-get install -y nats-server');
   natsUrl = `nats://127.0.0.1:${await freePort()}`;
   cluster = new Cluster({
-    gateways: 2,
+    gateways: GATEWAYS,
     port: 0,
     host: '127.0.0.1',
     threads: 1,
@@ -91,7 +97,9 @@ describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', (
   it('restarts every gateway, one at a time, under load without losing a final', async () => {
     const results: SessionResult[] = [];
     let restarted = false;
-    const callers = Array.from({ length: 2 }, (_, i) => sleep(i * 700).then(() => caller(() => restarted, results)));
+    const started = performance.now();
+    const done = () => restarted && performance.now() - started > LOAD_S * 1000;
+    const callers = Array.from({ length: CALLERS }, (_, i) => sleep(i * 700).then(() => caller(done, results)));
     await sleep(4000);
     const before = cluster.gateways.map((g) => g.child.pid);
     await cluster.rollingRestart();
@@ -127,17 +135,18 @@ describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', (
       expect(ofSession.map((s) => s.record.transcript)).toEqual(r.finals);
     }
     expect(stored.length).toBe(results.reduce((n, r) => n + r.finals.length, 0));
-  }, 150_000);
+  }, 150_000 + LOAD_S * 1000);
 
   it('kill -9 of one gateway ends only its streams; new streams go to the survivor', async () => {
-    await until(async () => (await cluster.stat()).every((s) => s.status === 'UP'), 10_000, 'both gateways up');
+    await until(async () => (await cluster.stat()).every((s) => s.status === 'UP'), 10_000, 'every gateway up');
     const streams: Stream[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < GATEWAYS; i++) {
       const opened = await openStream(cluster.frontUrl);
       if (!isStream(opened)) throw new Error(`refused: ${opened.status} ${opened.body}`);
       streams.push(opened);
     }
-    expect(streams.map((s) => s.gateway).sort()).toEqual(['g1', 'g2']);
+    // One on each: least connections.
+    expect(new Set(streams.map((s) => s.gateway)).size).toBe(GATEWAYS);
     const running = streams.map((s) => streamJfk(s));
     await sleep(3000);
     const victim = cluster.gateways.find((g) => g.name === 'g1')!;
@@ -162,12 +171,12 @@ describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', (
     console.log(`kill -9: probes ${probes.join(' ')}; marked down after ${markedDownMs} ms`);
     // None reaches the dead gateway or fails for it (502/503); a 429 is the survivor full (its
     // own stream, and the last probe still flushing, take both its sessions).
-    expect(probes.filter((p) => p !== 'g2' && p !== 429)).toEqual([]);
-    expect(probes.filter((p) => p === 'g2').length).toBeGreaterThan(3);
+    expect(probes.filter((p) => p === 'g1' || (typeof p === 'number' && p !== 429) || p === null)).toEqual([]);
+    expect(probes.filter((p) => typeof p === 'string').length).toBeGreaterThan(3);
     expect(markedDownMs).not.toBeNull();
     expect(markedDownMs!).toBeLessThan(2500); // inter 1 s, fall 1
     for (const r of results.filter((r) => r.gateway === 'g1')) expect(r.close?.code).toBe(1006);
-    for (const r of results.filter((r) => r.gateway === 'g2')) {
+    for (const r of results.filter((r) => r.gateway !== 'g1')) {
       expect(r.close?.code).toBe(1000);
       expect(words(r.finals)).toContain('ask not what your country can do for you');
     }
