@@ -50,3 +50,6 @@ export function jfkPcm(): Buffer {
   return pcm;
 }
 
+
+/** JFK transcribed, allowing the odd word a loaded machine gets wrong ("what you country"). */
+export const JFK_WORDS = /ask not what .*country/;
