@@ -245,7 +245,10 @@ export function chooseShed(
     if (state.lagAtShedS !== null && medianLagS < state.lagAtShedS && sinceMs < CATCH_UP_SETTLES * policy.settleMs) return [];
   }
   const share = Math.min(policy.maxShedShare, Math.max(policy.shedShare, growthPerS));
-  const most = Math.max(1, Math.round(share * streams.length));
+  // Never the last stream: shedding it helps no one (the device is too slow even for one, or
+  // its CPU is taken by something else), and the next would be refused by the ceiling.
+  const most = Math.min(streams.length - 1, Math.max(1, Math.round(share * streams.length)));
+  if (most <= 0) return [];
   return streams
     .filter((s) => s.lagS > policy.shedLagS)
     .sort((a, b) => b.admittedAtMs - a.admittedAtMs || b.lagS - a.lagS)
