@@ -62,6 +62,12 @@ export interface Hypothesis {
   words: HypothesisWord[];
 }
 
+/** Audio heard alone, judged: Whisper's no-speech probability and the start of a greedy decode. */
+export interface SpeechJudgement {
+  noSpeechProb: number;
+  text: string;
+}
+
 export interface FinalTranscript {
   segments: Segment[];
   language: string | null;
@@ -117,6 +123,8 @@ export const LIVE_WINDOWS: Record<string, LiveWindowPolicy> = {
 };
 
 const TOKENS_PER_SECOND = 6;
+/** Enough tokens for a speech check to show a phrase looping ("Great. Great. Great."). */
+const SPEECH_CHECK_TOKENS = 12;
 const PROMPT_WORDS = 60;
 
 export class LiveDecoder {
@@ -189,6 +197,50 @@ export class LiveDecoder {
       return { confidence: Math.exp(result.avgLogprob), words: cutUnheardRun(withoutPrefixEcho(model, prefixTokens, words)) };
     } finally {
       await done();
+    }
+  }
+
+  /**
+   * Judges audio alone (an utterance that follows a kept context): encoded in a window of the
+   * live minimum (10 s, a third of the offline algorithm's 30 s window), with the stream's
+   * earlier text as prompt, one greedy decode of a few tokens. The no-speech probability is
+   * read where Whisper reads it, before the first token.
+   */
+  async judgeSpeech(request: LiveDecodeRequest): Promise<SpeechJudgement> {
+    const { model } = this;
+    const { pcm } = request;
+    if (isSilent(pcm, 0, pcm.length, DEFAULT_GUARDS)) return { noSpeechProb: 1, text: '' };
+    const mel = await logMelSpectrogram(model, pcm);
+    const content = Math.min(WINDOW_FRAMES, mel.contentFrames);
+    const minFrames = Math.round(this.window.minWindowS * FRAMES_PER_SECOND);
+    const step = Math.round(this.window.windowStepS * FRAMES_PER_SECOND);
+    const frames = Math.min(WINDOW_FRAMES, Math.max(minFrames, Math.ceil(content / step) * step));
+    const handle = model.native.createWindow();
+    if (handle < 0) throw new Error('KV pool exhausted: no window slot for a speech check');
+    try {
+      // The audio's last 30 s when it is longer: what was heard most recently decides.
+      const from = Math.max(0, mel.contentFrames - WINDOW_FRAMES);
+      await model.scheduler.encode(handle, melWindow(mel, from, frames), frames, 'live');
+      const prompt = boundedPrompt(request.previousText);
+      const result = await this.windowDecoder.decode(
+        {
+          window: handle,
+          previous: prompt ? model.tokenizer.encode(' ' + prompt) : [],
+          language: this.languageFor(request.language),
+          task: 'transcribe',
+          withoutTimestamps: true,
+          maxInitialTimestamp: null,
+          suppressBlank: true,
+          sampleLen: SPEECH_CHECK_TOKENS,
+          urgency: 'live',
+          wordTimestamps: false,
+          contentFrames: content,
+        },
+        { temperature: 0, beamSize: 1, bestOf: 1, patience: 1, lengthPenalty: null, random: Math.random },
+      );
+      return { noSpeechProb: result.noSpeechProb, text: result.text };
+    } finally {
+      await model.native.releaseWindow(handle);
     }
   }
 

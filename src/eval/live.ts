@@ -85,6 +85,9 @@ class WatchedDecoder extends LiveDecoder {
   override final(...args: Parameters<LiveDecoder['final']>) {
     return this.watch(super.final(...args));
   }
+  override judgeSpeech(...args: Parameters<LiveDecoder['judgeSpeech']>) {
+    return this.watch(super.judgeSpeech(...args));
+  }
   async idle(): Promise<void> {
     for (;;) {
       await new Promise((resolve) => setImmediate(resolve));

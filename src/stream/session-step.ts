@@ -20,7 +20,7 @@
 // length budget moves its words into the prompt; otherwise its words become prompt text at
 // once. An utterance that ends before any of its words became final is decoded on its own
 // audio by the offline algorithm, as a file would be.
-import type { HypothesisWord } from '../engine/live-decoder.js';
+import type { HypothesisWord, SpeechJudgement } from '../engine/live-decoder.js';
 import type { Segment } from '../engine/transcribe.js';
 import { normalizeBasic } from '../text/normalize.js';
 import type { CommitPolicy } from './commit-policy.js';
@@ -174,8 +174,8 @@ export type SessionInput =
   | { type: 'hypothesis'; generation: number; origin: number; end: number; words: readonly HypothesisWord[] | null }
   /** the flush's last hypothesis of the open tail */
   | { type: 'tail-decoded'; origin: number; words: readonly HypothesisWord[] | null }
-  /** the speech check's segments */
-  | { type: 'speech-checked'; generation: number; segments: readonly Segment[] }
+  /** the speech check's judgement of the utterance's own audio */
+  | { type: 'speech-checked'; generation: number; judgement: SpeechJudgement }
   /** the offline algorithm's segments of audio from `from` (the utterance's own, or a second look) */
   | { type: 'own-decoded' | 'second-look-decoded'; from: number; segments: readonly Segment[] }
   | { type: 'close' };
@@ -260,7 +260,7 @@ function transition(
       return onHypothesis(s, input, speech, config, out);
     case 'speech-checked':
       if (input.generation !== s.generation || s.speechCheck.verdict !== 'checking') return s;
-      return { ...s, speechCheck: { ...s.speechCheck, verdict: heardAsSpeech(input.segments).length > 0 ? 'speech' : 'noise' } };
+      return { ...s, speechCheck: { ...s.speechCheck, verdict: judgedSpeech(input.judgement) ? 'speech' : 'noise' } };
     case 'tail-decoded':
       return onFlushDecoded(s, input, speech, config, out);
     case 'own-decoded':
@@ -637,6 +637,8 @@ function results(
  * (0.6, and a low log-probability besides) lets those through.
  */
 const WEAK_NO_SPEECH_MAX = 0.4;
+/** The same bound for a speech check, read in its shorter window (calibrated separately). */
+const CHECK_NO_SPEECH_MAX = 0.4;
 
 /**
  * The segments that a decode started on weaker evidence (a second look, an utterance right
@@ -646,6 +648,11 @@ const WEAK_NO_SPEECH_MAX = 0.4;
  */
 export function heardAsSpeech(segments: readonly Segment[]): Segment[] {
   return segments.filter((seg) => seg.noSpeechProb <= WEAK_NO_SPEECH_MAX && !repeatsItself(seg.text));
+}
+
+/** A speech check's verdict: the same rule as heardAsSpeech, and some text at all. */
+export function judgedSpeech(judgement: SpeechJudgement): boolean {
+  return judgement.noSpeechProb <= CHECK_NO_SPEECH_MAX && judgement.text.trim() !== '' && !repeatsItself(judgement.text);
 }
 
 /** At least three words, and each said twice or more on average. */

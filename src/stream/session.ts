@@ -203,8 +203,12 @@ export class StreamingSession implements LiveSession {
   }
 
   private async checkSpeech(command: Extract<DecodeCommand, { type: 'check-speech' }>): Promise<void> {
-    const { segments } = await this.decodeOwn(command);
-    this.apply({ type: 'speech-checked', generation: command.generation, segments });
+    const judgement = await this.decoder.judgeSpeech({
+      pcm: this.audio(command.from, command.until),
+      previousText: command.previousText,
+      language: this.options.language,
+    });
+    this.apply({ type: 'speech-checked', generation: command.generation, judgement });
   }
 
   private async run(command: Exclude<DecodeCommand, { type: 'check-speech' }>): Promise<SessionInput> {

@@ -293,7 +293,7 @@ describe('an utterance right after a kept context', () => {
     let s = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
     const held = run(s, [hypothesis(s, 'see you next week.', 5.1), hypothesis(s, 'see you next week.', 5.5)], speech, cfg);
     expect(finals(held.commands)).toEqual([]);
-    s = step(held.state, { type: 'speech-checked', generation: s.generation, segments: [segment(' See you', 0, 1.5, 0.1)] }, speech, cfg).state;
+    s = step(held.state, { type: 'speech-checked', generation: s.generation, judgement: { noSpeechProb: 0.1, text: ' See you' } }, speech, cfg).state;
     expect(s.speechCheck.verdict).toBe('speech');
     const committed = step(s, hypothesis(s, 'see you next week.', 6), speech, cfg);
     expect(finals(committed.commands).map((f) => f.transcript)).toEqual(['see you next']);
@@ -302,7 +302,7 @@ describe('an utterance right after a kept context', () => {
   it('shows nothing, not even interim words, once the check judged the utterance noise', () => {
     const { state, speech } = afterContext();
     let s = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
-    s = step(s, { type: 'speech-checked', generation: s.generation, segments: [segment(' Thank you.', 0, 2, 0.74)] }, speech, cfg).state;
+    s = step(s, { type: 'speech-checked', generation: s.generation, judgement: { noSpeechProb: 0.74, text: ' Thank you.' } }, speech, cfg).state;
     expect(s.speechCheck.verdict).toBe('noise');
     const { commands } = run(s, [hypothesis(s, 'see you next week.', 5.1), hypothesis(s, 'see you next week.', 5.5)], speech, cfg);
     expect(emitted(commands)).toEqual([]);
@@ -311,7 +311,7 @@ describe('an utterance right after a kept context', () => {
   it('checks again once the utterance\'s speech has doubled, not before', () => {
     const { state, speech } = afterContext();
     let s = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
-    s = step(s, { type: 'speech-checked', generation: s.generation, segments: [] }, speech, cfg).state;
+    s = step(s, { type: 'speech-checked', generation: s.generation, judgement: { noSpeechProb: 1, text: '' } }, speech, cfg).state;
     const checks = (commands: SessionCommand[]) => commands.filter((c) => c.type === 'check-speech');
     const soon = run(s, [audio(1), { type: 'work', hopInFlight: false }], speech, cfg);
     expect(checks(soon.commands)).toEqual([]);
@@ -324,7 +324,7 @@ describe('an utterance right after a kept context', () => {
     const { state, speech } = afterContext();
     const checking = run(state, [{ type: 'work', hopInFlight: false }], speech, cfg).state;
     const flushed: SessionState = { ...checking, generation: checking.generation + 1, speechCheck: { verdict: 'unchecked', heardS: 0 } };
-    const late = step(flushed, { type: 'speech-checked', generation: checking.generation, segments: [segment(' Yes.', 0, 1)] }, speech, cfg);
+    const late = step(flushed, { type: 'speech-checked', generation: checking.generation, judgement: { noSpeechProb: 0.05, text: ' Yes.' } }, speech, cfg);
     expect(late.state.speechCheck.verdict).toBe('unchecked');
   });
 });
@@ -341,5 +341,17 @@ describe('what a weaker decode keeps', () => {
   ])('%s (no-speech %f): kept %s', async (text, noSpeech, kept) => {
     const { heardAsSpeech } = await import('../../src/stream/session-step.js');
     expect(heardAsSpeech([segment(text, 0, 1, noSpeech)]).length).toBe(kept ? 1 : 0);
+  });
+});
+
+describe('what a speech check calls speech', () => {
+  it.each([
+    [' Margaret said Mr. Hale,', 0.05, true],
+    [' Thank you.', 0.55, false],
+    [' Great. Great. Great.', 0.2, false],
+    ['', 0.1, false],
+  ])('%j (no-speech %f): speech %s', async (text, noSpeechProb, speech) => {
+    const { judgedSpeech } = await import('../../src/stream/session-step.js');
+    expect(judgedSpeech({ text, noSpeechProb })).toBe(speech);
   });
 });
