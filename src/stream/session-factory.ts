@@ -72,8 +72,9 @@ export interface KvPoolStatus {
  * What one live stream may hold in the KV pool at once: its streaming window (which its hops
  * and the final decodes of utterances with final words grow), and the offline decode of an
  * utterance that ended before any word was final (one window, best-of-N sampling or beam
- * hypotheses) beside the greedy hypothesis of the hop it preempted (src/stream/session.ts).
- * That hypothesis decodes in the session that keeps the stream's prompt between hops
+ * hypotheses) beside the greedy hypothesis of the hop it preempted (src/stream/session.ts);
+ * a speech check (one window, one greedy hypothesis) runs instead of a hop, and a flush that
+ * needs a window of its own waits for it. That hypothesis decodes in the session that keeps the stream's prompt between hops
  * (src/engine/prompt-cache.ts), so the prompt costs no slot of its own.
  * A file transcription needs less, so it is reserved as one stream too.
  */
@@ -370,6 +371,8 @@ function sheddable(decoder: LiveDecoder, shed: { value: boolean }): LiveDecoder 
   gated.final = (request) =>
     shed.value ? settled().then(() => ({ segments: [], language: request.language })) : track(decoder.final(request));
   gated.hypothesis = (request) => (shed.value ? settled().then(() => null) : track(decoder.hypothesis(request)));
+  gated.judgeSpeech = (request) =>
+    shed.value ? settled().then(() => ({ noSpeechProb: 1, text: '' })) : track(decoder.judgeSpeech(request));
   return gated;
 }
 

@@ -38,8 +38,12 @@ export class StreamingSession implements LiveSession {
   private finalizeWaiters: Array<() => void> = [];
   private servedWaiters: Array<() => void> = [];
   private working = false;
-  /** a hop's decode is on the device (possibly stale after a flush overtook it) */
-  private hopInFlight = false;
+  /**
+   * The hop or speech check on the device (possibly stale after a flush overtook it). A check
+   * holds a window slot of its own, so a flush's decodes that need one wait for it: a stream
+   * holds no more slots than admission reserves (STREAM_SLOTS).
+   */
+  private inFlight: { kind: 'hop' | 'check'; settled: Promise<void> } | null = null;
   /** wakes the worker from waiting on a hop when a flush is due */
   private flushRequested: (() => void) | null = null;
   private failure: Error | null = null;
@@ -81,7 +85,8 @@ export class StreamingSession implements LiveSession {
   }
 
   finalize(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    // After a failure nothing more is decoded; the transport has been told (onError).
+    if (this.closed || this.failure) return Promise.resolve();
     return new Promise((resolve) => {
       this.finalizeWaiters.push(resolve);
       this.apply({ type: 'finalize' });
@@ -92,6 +97,8 @@ export class StreamingSession implements LiveSession {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.finalize();
+    // A stale hop may still be on the device and take the streaming window again.
+    await this.inFlight?.settled;
     this.apply({ type: 'close' });
     await this.liveWindow.release();
   }
@@ -172,17 +179,18 @@ export class StreamingSession implements LiveSession {
 
   private async work(): Promise<void> {
     for (;;) {
-      let decode = this.apply({ type: 'work', hopInFlight: this.hopInFlight });
+      let decode = this.apply({ type: 'work', hopInFlight: this.inFlight !== null });
       if (!decode) return;
       if (decode.type === 'check-speech' || (decode.type === 'decode-tail' && decode.purpose === 'live')) {
         // A flush (someone waits for finals) need not wait for a hop already on the device:
         // it starts at once and the scheduler serves it first; the stale hop is dropped.
         const hop = decode.type === 'check-speech' ? this.checkSpeech(decode) : this.hop(decode);
-        this.hopInFlight = true;
+        const inFlight = { kind: decode.type === 'check-speech' ? ('check' as const) : ('hop' as const), settled: hop.catch(() => {}) };
+        this.inFlight = inFlight;
         void hop
           .catch((err: unknown) => this.fail(err))
           .finally(() => {
-            this.hopInFlight = false;
+            if (this.inFlight === inFlight) this.inFlight = null;
             this.pump();
           });
         await Promise.race([hop.catch(() => {}), new Promise<void>((resolve) => (this.flushRequested = resolve))]);
@@ -190,6 +198,7 @@ export class StreamingSession implements LiveSession {
         continue;
       }
       // A flush: its decodes run in turn, each result deciding the next.
+      if (this.inFlight?.kind === 'check') await this.inFlight.settled;
       while (decode) {
         if (decode.type === 'check-speech') throw new Error('a speech check inside a flush');
         decode = this.apply(await this.run(decode));

@@ -1,4 +1,4 @@
-// With the `context` commit policy an endpoint ends a result, not what the decoder hears:
+// With the default commit policy (keepContext) an endpoint ends a result, not what the decoder hears:
 // the utterance that ended stays in the decoding window (its words forced as the next
 // decode's prefix, its audio heard) until a long pause moves its words into the prompt. A
 // scripted decoder (no model) records what each decode was given; real speech drives the VAD.
@@ -41,6 +41,10 @@ function scriptedDecoder(firstWords: string, overrunS = 0) {
       const at = request.prefixEndS + 0.2;
       const end = request.pcm.length / SAMPLE_RATE - 0.1;
       return { confidence: 0.9, words: [{ word: 'second', start: at, end, confidence: 0.9, tokens: [999] }] };
+    },
+    /** The utterance after the context is heard as speech (its speech check passes). */
+    async judgeSpeech() {
+      return { noSpeechProb: 0.05, text: ' second' };
     },
     async final(request: LiveDecodeRequest): Promise<FinalTranscript> {
       const seconds = request.pcm.length / SAMPLE_RATE;

@@ -80,3 +80,31 @@ describe('speech after an utterance decode that ended early', () => {
     expect(requests.length).toBeGreaterThan(1);
   });
 });
+
+describe('a session whose decoder failed', () => {
+  it('reports the failure once and still answers Finalize and close', async () => {
+    const errors: Error[] = [];
+    const decoder = {
+      wordTokens: () => [],
+      async hypothesis(): Promise<Hypothesis | null> {
+        throw new Error('device lost');
+      },
+      async final(): Promise<FinalTranscript> {
+        throw new Error('device lost');
+      },
+    } as unknown as LiveDecoder;
+    const session = new StreamingSession(
+      decoder,
+      { interimResults: false, endpointingMs: 500, utteranceEndMs: null, vadEvents: false, language: 'en' },
+      () => {},
+      (error) => errors.push(error),
+    );
+    for (let at = 0; at < speech.length; at += 1600) {
+      session.pushAudio(speech.subarray(at, at + 1600));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await session.finalize();
+    await session.close();
+    expect(errors.map((e) => e.message)).toEqual(['device lost']);
+  });
+});
