@@ -25,6 +25,9 @@ const detail::AttentionKernel& attention_kernel() {
   if (isa >= Isa::Avx512) return detail::kAttentionAvx512;
   if (isa == Isa::Avx2 && f16c) return detail::kAttentionAvx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (active_isa() == Isa::Neon) return detail::kAttentionNeon;
+#endif
   return detail::kAttentionScalar;
 }
 

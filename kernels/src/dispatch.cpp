@@ -49,6 +49,10 @@ Isa probe_cpu() {
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON) && defined(__aarch64__)
+  // Advanced SIMD, with fp16 conversions and FMA, is part of every AArch64 CPU.
+  return Isa::Neon;
+#endif
   return Isa::Scalar;
 }
 
@@ -64,6 +68,10 @@ Isa initial_isa() {
     if (std::strcmp(env, "avx512vnni") == 0) isa = lower(isa, Isa::Avx512Vnni);
     if (std::strcmp(env, "avx512bf16") == 0) isa = lower(isa, Isa::Avx512Bf16);
     if (std::strcmp(env, "amx") == 0) isa = lower(isa, Isa::Amx);
+#if defined(CHORUS_KERNELS_NEON)
+    // On aarch64 the x86 names have no path of their own: any of them means the portable one.
+    if (std::strcmp(env, "neon") != 0 && isa != Isa::Scalar) isa = Isa::Scalar;
+#endif
   }
   return isa;
 }
@@ -94,6 +102,7 @@ void force_isa(Isa isa) {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Neon: return "neon";
     case Isa::Amx: return "amx";
     case Isa::Avx512Bf16: return "avx512bf16";
     case Isa::Avx512Vnni: return "avx512vnni";

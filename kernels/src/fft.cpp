@@ -68,6 +68,9 @@ const detail::FftKernel& fft_kernel() {
   if (isa >= Isa::Avx512) return detail::kFftAvx512;
   if (isa == Isa::Avx2) return detail::kFftAvx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (active_isa() == Isa::Neon) return detail::kFftNeon;
+#endif
   return detail::kFftScalar;
 }
 

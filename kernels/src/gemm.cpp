@@ -9,6 +9,9 @@ const detail::GemmKernel& gemm_kernel(Isa isa) {
   if (isa >= Isa::Avx512) return detail::kGemmAvx512;
   if (isa == Isa::Avx2) return detail::kGemmAvx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (isa == Isa::Neon) return detail::kGemmNeon;
+#endif
   (void)isa;
   return detail::kGemmScalar;
 }

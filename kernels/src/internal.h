@@ -134,6 +134,10 @@ extern const LowpKernel kBf16Native;
 extern const LowpKernel kQ8Amx;
 extern const LowpKernel kBf16Amx;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+extern const GemmKernel kGemmNeon;
+extern const OpsKernel kOpsNeon;
+#endif
 extern const LowpKernel kQ8Scalar;
 extern const LowpKernel kBf16Scalar;
 
@@ -164,6 +168,10 @@ extern const FftKernel kFftAvx512;
 extern const AttentionKernel kAttentionAvx2;
 extern const AttentionKernel kAttentionAvx512;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+extern const FftKernel kFftNeon;
+extern const AttentionKernel kAttentionNeon;
+#endif
 
 }  // namespace chorus::kernels::detail
 
@@ -180,6 +188,9 @@ extern const LogitsKernel kLogitsScalar;
 #if defined(CHORUS_KERNELS_X86)
 extern const LogitsKernel kLogitsAvx2;
 extern const LogitsKernel kLogitsAvx512;
+#endif
+#if defined(CHORUS_KERNELS_NEON)
+extern const LogitsKernel kLogitsNeon;
 #endif
 
 }  // namespace chorus::kernels::detail

@@ -21,6 +21,9 @@ const detail::LogitsKernel& logits_kernel() {
   if (isa >= Isa::Avx512) return detail::kLogitsAvx512;
   if (isa == Isa::Avx2) return detail::kLogitsAvx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (active_isa() == Isa::Neon) return detail::kLogitsNeon;
+#endif
   return detail::kLogitsScalar;
 }
 

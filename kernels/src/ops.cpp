@@ -65,6 +65,9 @@ const detail::OpsKernel& ops() {
   if (isa >= Isa::Avx512) return detail::kOpsAvx512;
   if (isa == Isa::Avx2) return detail::kOpsAvx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (active_isa() == Isa::Neon) return detail::kOpsNeon;
+#endif
   return detail::kOpsScalar;
 }
 

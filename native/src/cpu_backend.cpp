@@ -131,13 +131,15 @@ class CpuBackend final : public Backend {
   // streaming windows cache K/V in bf16 panels): with vdpbf16ps or without bf16 instructions
   // that is slower than the fp32 and fp16 paths (kernel_bench --attention). Fixed at load, so
   // that a streaming window's cache keeps one layout.
-  const bool bf16_attention_ = model_.precision.encoder == kernels::Precision::Bf16 && kernels::active_isa() >= kernels::Isa::Amx;
+  const bool bf16_attention_ = model_.precision.encoder == kernels::Precision::Bf16 && kernels::active_isa() == kernels::Isa::Amx;
   // Otherwise a reduced-precision encoder's whole windows attend through the fp16 kernel with
   // AVX-512, where it beats the fp32 products (21 against 31 ms a layer of a 30 s window); with
   // AVX2 they are level and the portable fp16 kernel is slower, and an fp32 encoder is the
-  // reference, so those keep the products.
+  // reference, so those keep the products. NEON (aarch64, Isa::Neon above the x86 levels) is
+  // not measured yet: products there too.
   const bool f16_window_attention_ = !bf16_attention_ && model_.precision.encoder != kernels::Precision::Fp32 &&
-                                     kernels::active_isa() >= kernels::Isa::Avx512;
+                                     kernels::active_isa() >= kernels::Isa::Avx512 &&
+                                     kernels::active_isa() != kernels::Isa::Neon;
   std::vector<kernels::Half> f16_kv_;
   // Workspaces grow to the largest shape seen and are then reused.
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;

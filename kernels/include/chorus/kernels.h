@@ -16,7 +16,8 @@ class ThreadPool;
 // kernels; no shipping CPU has BF16 without VNNI, so BF16 sits above VNNI. Amx is AVX-512
 // BF16 plus the AMX tile, BF16 and INT8 extensions, with the OS's permission to use the
 // tile registers (granted to the process on the first detection).
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512Bf16 = 4, Amx = 5 };
+// Neon is the aarch64 path (chosen only in aarch64 builds); the x86 values order the x86 paths.
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Avx512Bf16 = 4, Amx = 5, Neon = 6 };
 
 // Best instruction set this CPU supports among the compiled variants.
 Isa detect_isa();
