@@ -328,7 +328,7 @@ function onWork(
   // One hop (or speech check) at a time per session, stale ones included, so a stream never
   // holds more engine slots than admission accounted for.
   if (s.phase !== SessionPhase.Speaking || hopInFlight) return s;
-  const heardS = speechCheckDue(s, speech);
+  const heardS = speechCheckDue(s, speech, config);
   if (heardS !== null) {
     const from = committedEnd(s);
     out.push({ type: 'check-speech', generation: s.generation, from, until: s.received, previousText: appendText(s.finalText, committedWords(s)) });
@@ -355,7 +355,7 @@ function onHypothesis(
   // the VAD heard since the last final word commits nothing: a later one, or the utterance's
   // last decode, covers that speech.
   const skipped = speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, words[0].start - WORD_ONSET_SLACK_S);
-  const unchecked = followsContext(s) && s.speechCheck.verdict !== 'speech';
+  const unchecked = config.policy.checkSpeech && followsContext(s) && s.speechCheck.verdict !== 'speech';
   const { commit, stability, state: agreement } = agree(
     s.agreement,
     words,
@@ -528,9 +528,9 @@ function followsContext(s: SessionState): boolean {
 }
 
 /** The seconds of speech a speech check would hear now, if one is due. */
-function speechCheckDue(s: SessionState, speech: SpeechEvidence): number | null {
+function speechCheckDue(s: SessionState, speech: SpeechEvidence, config: SessionConfig): number | null {
   const { verdict, heardS } = s.speechCheck;
-  if (!followsContext(s) || verdict === 'checking' || verdict === 'speech') return null;
+  if (!config.policy.checkSpeech || !followsContext(s) || verdict === 'checking' || verdict === 'speech') return null;
   const heard = speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, s.received / SAMPLE_RATE);
   return heard >= Math.max(SPEECH_CHECK_AFTER_S, 2 * heardS) ? heard : null;
 }

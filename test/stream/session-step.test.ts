@@ -261,8 +261,23 @@ describe('utterance_end and lag', () => {
   });
 });
 
-describe('an utterance right after a kept context', () => {
-  const cfg = config({ policy: COMMIT_POLICIES.default });
+describe('an utterance right after a kept context, by default', () => {
+  it('is decoded with the context forced and commits what two hops agree on, with no speech check', () => {
+    const first = speechIn([[0.5, 3]]);
+    let s = run(speaking(), [audio(1.6, [speechEnd(3, 3.5)])], first).state;
+    s = run(s, [{ type: 'work', hopInFlight: false }, { type: 'own-decoded', from: 0, segments: [segment(' Ask not.', 0.5, 3)] }], first).state;
+    const speech = speechIn([[0.5, 3], [4]]);
+    s = run(s, [audio(1.5, [speechStart(4)])], speech).state;
+    const hop = run(s, [{ type: 'work', hopInFlight: false }], speech);
+    expect(decodes(hop.commands)).toEqual([expect.objectContaining({ type: 'decode-tail', prefixTokens: [...'Ask', ...'not.'].map((c) => c.charCodeAt(0)) })]);
+    const words = (end: number): SessionInput => ({ type: 'hypothesis', generation: s.generation, origin: 0, end: sec(end), words: said('what your country', 4) });
+    const { commands } = run(hop.state, [words(5.1), words(5.5)], speech);
+    expect(finals(commands).map((f) => f.transcript)).toEqual(['what your']);
+  });
+});
+
+describe('an utterance right after a kept context, with the speech-check policy', () => {
+  const cfg = config({ policy: COMMIT_POLICIES['speech-check'] });
   /** "Ask not." final and kept as context; a new utterance from 4 s, heard up to 5 s. */
   function afterContext(): { state: SessionState; speech: SpeechEvidence } {
     const first = speechIn([[0.5, 3]]);
