@@ -24,7 +24,7 @@ describe('native engine', () => {
     const info = model.info;
     expect(info).toMatchObject({ nMels: 80, nAudioCtx: 1500, nState: 384, nHead: 6, nAudioLayer: 4, nTextLayer: 4 });
     expect(info.nVocab).toBe(51864);
-    expect(['amx', 'avx512bf16', 'avx512vnni', 'avx512', 'avx2', 'scalar']).toContain(info.isa);
+    expect(['amx', 'avx512bf16', 'avx512vnni', 'avx512', 'avx2', 'neon', 'scalar']).toContain(info.isa);
   });
 
   it('sizes the K/V slots for fp16 keys in 16-key panels and fp16 value rows', () => {
