@@ -87,7 +87,15 @@ export interface SpeechCheck {
 const UNCHECKED: SpeechCheck = { verdict: 'unchecked', heardS: 0 };
 
 /** Why an utterance is flushed: its endpoint, Finalize/CloseStream, or its length cap. */
-export type FlushKind = 'endpoint' | 'finalize' | 'cap';
+/**
+ * What a flush answers: an endpoint, a client's Finalize (its result is marked from_finalize,
+ * and sent even when empty, since the client waits for it), the stream's close (CloseStream,
+ * a disconnect, shutdown), or the window's cap.
+ */
+export type FlushKind = 'endpoint' | 'finalize' | 'close' | 'cap';
+
+/** The flushes someone waits for: they cover everything received. */
+export type RequestedFlush = Extract<FlushKind, 'finalize' | 'close'>;
 
 export interface CommittedWord {
   word: ResultWord;
@@ -117,8 +125,13 @@ export interface SessionState {
   heardSpeech: boolean;
   /** where endpoints were detected and not yet flushed, oldest first */
   endpoints: readonly number[];
-  /** a Finalize or CloseStream waits for the next flush */
-  finalizeRequested: boolean;
+  /** a Finalize or a close waits for the next flush (a Finalize, when both do: it is answered) */
+  requestedFlush: RequestedFlush | null;
+  /**
+   * audio up to here has been through a flush: its words were emitted or it was judged
+   * non-speech, so a later flush decides only what came after
+   */
+  flushedUntil: number;
   /** the audio's end when the latest hop started */
   lastHopAt: number;
   /** the open utterance's final words (and, with keepContext, the context's) */
@@ -166,8 +179,8 @@ export interface SpeechEvidence {
 export type SessionInput =
   /** samples appended to the stream, with the VAD events they completed */
   | { type: 'audio'; samples: number; vad: readonly VadEvent[] }
-  /** Finalize or CloseStream: someone waits for finals of everything received */
-  | { type: 'finalize' }
+  /** Finalize, or the stream's close: someone waits for finals of everything received */
+  | { type: 'finalize'; by: RequestedFlush }
   /** the worker is free: start the next flush or hop, if any is due */
   | { type: 'work'; hopInFlight: boolean }
   /** a hop's hypothesis of the open tail (words timed from `origin`), null: no speech */
@@ -220,7 +233,8 @@ export function initialState(): SessionState {
     bufferStart: 0,
     heardSpeech: false,
     endpoints: [],
-    finalizeRequested: false,
+    requestedFlush: null,
+    flushedUntil: 0,
     lastHopAt: 0,
     committed: [],
     contextWords: 0,
@@ -253,7 +267,7 @@ function transition(
     case 'audio':
       return onAudio(s, input.samples, input.vad, speech, config, out);
     case 'finalize':
-      return { ...s, finalizeRequested: true };
+      return { ...s, requestedFlush: s.requestedFlush === 'finalize' ? 'finalize' : input.by };
     case 'work':
       return onWork(s, input.hopInFlight, speech, config, out);
     case 'hypothesis':
@@ -281,7 +295,7 @@ export function lagSamples(s: SessionState): number {
 /** The flush that is due now, if any: Finalize first (someone waits), then endpoints, then the cap. */
 export function flushDue(s: SessionState): FlushKind | null {
   if (s.phase === SessionPhase.Flushing || s.phase === SessionPhase.Closed) return null;
-  if (s.finalizeRequested) return 'finalize';
+  if (s.requestedFlush !== null) return s.requestedFlush;
   if (s.endpoints.length > 0) return 'endpoint';
   if (s.phase === SessionPhase.Speaking && s.received - s.bufferStart > MAX_UTTERANCE_S * SAMPLE_RATE) return 'cap';
   return null;
@@ -397,14 +411,16 @@ function startFlush(
     ...state,
     phase: SessionPhase.Flushing,
     generation: state.generation + 1,
-    finalizeRequested: kind === 'finalize' ? false : state.finalizeRequested,
+    requestedFlush: kind === 'finalize' || kind === 'close' ? null : state.requestedFlush,
   };
   s = slideWindow(s, config, out);
   const until = kind === 'endpoint' ? s.endpoints[0] : Infinity;
   const end = Math.max(s.bufferStart, Math.min(s.received, until));
   const spanStart = committedEnd(s);
   s = { ...s, flush: { kind, end, cutAt: end, spanStart, words: [] } };
-  const heard = speech.speechSecondsIn(spanStart / SAMPLE_RATE, end / SAMPLE_RATE) > 0;
+  // Audio an earlier flush decided is not decided again: a close right after a Finalize would
+  // otherwise give the noise after the last word a second chance to come back as words.
+  const heard = speech.speechSecondsIn(Math.max(spanStart, s.flushedUntil) / SAMPLE_RATE, end / SAMPLE_RATE) > 0;
   if (s.committed.length > s.contextWords) {
     // Final words hold the window's start: the rest must fit one window after them.
     if (heard && end > spanStart) {
@@ -472,7 +488,7 @@ function secondLookOrFinish(s: SessionState, speech: SpeechEvidence, config: Ses
   const said = [...committedWords(s), ...flush.words.map((w) => w.word)];
   const last = flush.words.at(-1) ?? s.committed.at(-1)?.word;
   const coveredUntil = last ? Math.round(last.end * SAMPLE_RATE) : s.bufferStart;
-  const uncovered = speech.speechSecondsIn(coveredUntil / SAMPLE_RATE + WORD_END_SLACK_S, flush.cutAt / SAMPLE_RATE);
+  const uncovered = speech.speechSecondsIn(Math.max(coveredUntil / SAMPLE_RATE + WORD_END_SLACK_S, s.flushedUntil / SAMPLE_RATE), flush.cutAt / SAMPLE_RATE);
   if (uncovered < MIN_UNCOVERED_SPEECH_S) return finishFlush(s, speech, config, out);
   // One look, over all of it: a second would only restate what the first timed loosely.
   const from = Math.max(s.bufferStart, coveredUntil);
@@ -503,6 +519,7 @@ function finishFlush(state: SessionState, speech: SpeechEvidence, config: Sessio
     contextWords: s.committed.length,
     openTailStart: null,
     emittedUntil: Math.max(s.emittedUntil, cutAt),
+    flushedUntil: Math.max(s.flushedUntil, cutAt),
     agreement: NO_AGREEMENT,
     speechCheck: UNCHECKED,
     lastHopAt: cutAt,

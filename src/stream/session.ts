@@ -16,6 +16,7 @@ import {
   SessionPhase,
   step,
   type DecodeCommand,
+  type RequestedFlush,
   type SessionConfig,
   type SessionInput,
   type SessionState,
@@ -84,19 +85,24 @@ export class StreamingSession implements LiveSession {
     this.pump();
   }
 
+  /** A client's Finalize: everything received becomes finals, the last marked from_finalize. */
   finalize(): Promise<void> {
+    return this.requestFlush('finalize');
+  }
+
+  private requestFlush(by: RequestedFlush): Promise<void> {
     // After a failure nothing more is decoded; the transport has been told (onError).
     if (this.closed || this.failure) return Promise.resolve();
     return new Promise((resolve) => {
       this.finalizeWaiters.push(resolve);
-      this.apply({ type: 'finalize' });
+      this.apply({ type: 'finalize', by });
       this.pump();
     });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.finalize();
+    await this.requestFlush('close');
     // A stale hop may still be on the device and take the streaming window again.
     await this.inFlight?.settled;
     this.apply({ type: 'close' });
@@ -121,10 +127,10 @@ export class StreamingSession implements LiveSession {
           this.trimTo(command.before);
           break;
         case 'flush-started':
-          if (command.kind === 'finalize') this.servedWaiters = this.finalizeWaiters.splice(0);
+          if (command.kind === 'finalize' || command.kind === 'close') this.servedWaiters = this.finalizeWaiters.splice(0);
           break;
         case 'flush-done':
-          if (command.kind === 'finalize') for (const done of this.servedWaiters.splice(0)) done();
+          if (command.kind === 'finalize' || command.kind === 'close') for (const done of this.servedWaiters.splice(0)) done();
           break;
         default:
           return command;

@@ -94,12 +94,13 @@ describe('which flush is due', () => {
   const base = speaking();
   it.each([
     ['nothing while speaking', base, null],
-    ['Finalize first, even with an endpoint waiting', { ...base, finalizeRequested: true, endpoints: [sec(1)] }, 'finalize'],
+    ['Finalize first, even with an endpoint waiting', { ...base, requestedFlush: 'finalize', endpoints: [sec(1)] }, 'finalize'],
+    ['a close, even with an endpoint waiting', { ...base, requestedFlush: 'close', endpoints: [sec(1)] }, 'close'],
     ['an endpoint', { ...base, endpoints: [sec(1)] }, 'endpoint'],
     ['the cap past 25 s of kept audio', { ...base, received: sec(25.1) }, 'cap'],
     ['no cap while listening', { ...base, phase: SessionPhase.Listening, received: sec(30) }, null],
     ['none while a flush runs', { ...base, phase: SessionPhase.Flushing, endpoints: [sec(1)] }, null],
-    ['none once closed', { ...base, phase: SessionPhase.Closed, finalizeRequested: true }, null],
+    ['none once closed', { ...base, phase: SessionPhase.Closed, requestedFlush: 'finalize' }, null],
   ] as const)('%s', (_, state, kind) => {
     expect(flushDue(state as SessionState)).toBe(kind);
   });
@@ -211,10 +212,37 @@ describe('an utterance\'s end', () => {
   });
 
   it('answers Finalize with a final even when nothing was said', () => {
-    const { commands } = run(initialState(), [audio(1), { type: 'finalize' }, { type: 'work', hopInFlight: false }], speechIn([]));
+    const { commands } = run(initialState(), [audio(1), { type: 'finalize', by: 'finalize' }, { type: 'work', hopInFlight: false }], speechIn([]));
     expect(commands[0]).toEqual({ type: 'flush-started', kind: 'finalize' });
     expect(finals(commands)).toEqual([expect.objectContaining({ transcript: '', fromFinalize: true, speechFinal: false })]);
     expect(commands.at(-1)).toEqual({ type: 'flush-done', kind: 'finalize' });
+  });
+
+  it('answers Finalize once: a close right after it decodes nothing again and sends nothing more', () => {
+    // JFK's applause after "your country.": the Finalize judged it, with too little speech
+    // left after the last word for a second look; the close must not judge it again.
+    const speech = speechIn([[0.5, 3.2]]);
+    const s = run(speaking(), [audio(2)], speech).state;
+    const answered = run(s, [{ type: 'finalize', by: 'finalize' }, { type: 'work', hopInFlight: false }, { type: 'own-decoded', from: 0, segments: [segment(' Ask not.', 0.5, 3)] }], speech);
+    expect(finals(answered.commands)).toEqual([expect.objectContaining({ transcript: 'Ask not.', fromFinalize: true })]);
+    const closed = run(answered.state, [{ type: 'finalize', by: 'close' }, { type: 'work', hopInFlight: false }], speech);
+    expect(decodes(closed.commands)).toEqual([]);
+    expect(finals(closed.commands)).toEqual([]);
+    expect(closed.commands.at(-1)).toEqual({ type: 'flush-done', kind: 'close' });
+  });
+
+  it('flushes at a close as at a Finalize, but nothing of it is from_finalize and an empty one sends nothing', () => {
+    const speech = speechIn([[0.5, 3]]);
+    const s = run(speaking(), [audio(2)], speech).state;
+    const closed = run(s, [{ type: 'finalize', by: 'close' }, { type: 'work', hopInFlight: false }, { type: 'own-decoded', from: 0, segments: [segment(' Ask not.', 0.5, 3)] }], speech);
+    expect(finals(closed.commands)).toEqual([expect.objectContaining({ transcript: 'Ask not.', fromFinalize: false })]);
+    const quiet = run(initialState(), [audio(1), { type: 'finalize', by: 'close' }, { type: 'work', hopInFlight: false }], speechIn([]));
+    expect(finals(quiet.commands)).toEqual([]);
+  });
+
+  it('a Finalize and a close both waiting are answered by one Finalize', () => {
+    const s = run(initialState(), [audio(1), { type: 'finalize', by: 'finalize' }, { type: 'finalize', by: 'close' }], speechIn([])).state;
+    expect(flushDue(s)).toBe('finalize');
   });
 
   it('cuts an utterance past the cap at its last complete segment and keeps decoding the rest', () => {
