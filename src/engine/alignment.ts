@@ -17,6 +17,8 @@ export interface TimedToken {
   start: number;
   end: number;
   probability: number;
+  /** seconds from the start of the window: the frame the token attends to most (attentionPeaks) */
+  peak?: number;
 }
 
 export interface AlignedWord {
@@ -26,6 +28,8 @@ export interface AlignedWord {
   end: number;
   /** mean probability of the word's spoken tokens */
   probability: number;
+  /** the latest attention peak of its tokens, punctuation included, when they have one */
+  peak?: number;
   /** the word's token ids, punctuation included; words partition the tokens in order */
   tokens: number[];
 }
@@ -163,6 +167,22 @@ export function dtwPath(cost: Float32Array, rows: number, cols: number): { rows:
 }
 
 /**
+ * The column each row of an alignment matrix weighs most: where in the audio the alignment
+ * heads read a token from. AlignAtt (Papi et al., 2023; Simul-Whisper, SimulStreaming) stops
+ * emitting at the first token whose peak is too close to the end of the audio heard, since
+ * the model may be reading it from audio that is still arriving.
+ */
+export function attentionPeaks(matrix: Float32Array, rows: number, cols: number): number[] {
+  const peaks: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (matrix[r * cols + c] > matrix[r * cols + best]) best = c;
+    peaks.push(best);
+  }
+  return peaks;
+}
+
+/**
  * Start and end (seconds) of every row of an alignment matrix: a row starts at the frame where
  * the path enters it and ends where the next row starts; the last row ends with the audio.
  */
@@ -213,11 +233,15 @@ export function mergeWords(
   }
   // Punctuation with no word after it belongs to the last word.
   if (opening.length > 0 && words.length > 0) words[words.length - 1].all.push(...opening);
-  return words.map(({ all, spoken }) => ({
-    word: spell(all),
-    start: spoken[0].start,
-    end: spoken[spoken.length - 1].end,
-    probability: spoken.reduce((sum, t) => sum + t.probability, 0) / spoken.length,
-    tokens: all.map((t) => t.id),
-  }));
+  return words.map(({ all, spoken }) => {
+    const peaks = all.flatMap((t) => (t.peak === undefined ? [] : [t.peak]));
+    return {
+      word: spell(all),
+      start: spoken[0].start,
+      end: spoken[spoken.length - 1].end,
+      probability: spoken.reduce((sum, t) => sum + t.probability, 0) / spoken.length,
+      tokens: all.map((t) => t.id),
+      ...(peaks.length > 0 ? { peak: Math.max(...peaks) } : {}),
+    };
+  });
 }

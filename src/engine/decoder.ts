@@ -5,7 +5,7 @@ import { deflateSync } from 'node:zlib';
 import type { ExtraRow } from './device-scheduler.js';
 import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
-import { alignmentMatrix, MEDIAN_FILTER_WIDTH, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
+import { alignmentMatrix, attentionPeaks, MEDIAN_FILTER_WIDTH, mergeWords, rowSpans, type AlignedWord } from './alignment.js';
 import { SECONDS_PER_TOKEN_STEP, WINDOW_FRAMES } from './features.js';
 import { argmax, LogitFilters, logSumExp, topK } from './logit-filters.js';
 import type { PromptCache } from './prompt-cache.js';
@@ -286,6 +286,7 @@ export class WindowDecoder {
     const first = Math.min(frames - 1, Math.max(0, Math.floor(fromS / SECONDS_PER_TOKEN_STEP)));
     const matrix = alignmentMatrix(rows, info.nAlignmentHeads, info.nAudioCtx, frames, MEDIAN_FILTER_WIDTH, first);
     const spans = rowSpans(matrix, rows.length, frames - first);
+    const peaks = attentionPeaks(matrix, rows.length, frames - first);
     const offset = first * SECONDS_PER_TOKEN_STEP;
     const timed = text.map((i, k) => ({
       id: best.tokens[i],
@@ -293,6 +294,7 @@ export class WindowDecoder {
       start: offset + spans[k].start,
       end: offset + spans[k].end,
       probability: Math.exp(best.logprobs[i]),
+      peak: offset + peaks[k] * SECONDS_PER_TOKEN_STEP,
     }));
     return mergeWords(timed, (word) => tokenizer.decode(word.map((t) => t.id)));
   }

@@ -54,6 +54,8 @@ export interface HypothesisWord {
   confidence: number;
   /** the word's tokens, punctuation included, to extend a forced prefix with */
   tokens: number[];
+  /** seconds from the start of the request's audio: its tokens' latest cross-attention peak */
+  peak?: number;
 }
 
 /** The words after the request's prefix. */
@@ -192,7 +194,7 @@ export class LiveDecoder {
         kept += w.tokens.length;
         if (kept > tokens.length) break;
         const word = w.word.trim();
-        if (word) words.push({ word, start: w.start, end: w.end, confidence: w.probability, tokens: w.tokens });
+        if (word) words.push({ word, start: w.start, end: w.end, confidence: w.probability, tokens: w.tokens, peak: w.peak });
       }
       return { confidence: Math.exp(result.avgLogprob), words: cutUnheardRun(withoutPrefixEcho(model, prefixTokens, words)) };
     } finally {

@@ -50,6 +50,16 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
   'guard-0.5s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 0.5 },
   'guard-1s': { ...DEFAULT_COMMIT_POLICY, rightGuardS: 1 },
   'la3-guard-0.5s': { ...DEFAULT_COMMIT_POLICY, agreement: 3, rightGuardS: 0.5 },
+  /**
+   * AlignAtt (attention-guided emission, as Simul-Whisper and SimulStreaming do it): a word is
+   * final at its first hypothesis once the alignment heads read it from audio at least the
+   * margin before the audio's end (SimulStreaming's usual margin is 25 frames, 0.5 s); no
+   * agreement between hops and no time guard
+   */
+  'alignatt-0.5s': { ...DEFAULT_COMMIT_POLICY, agreement: 1, rightGuardS: 0, attentionGuardS: 0.5 },
+  'alignatt-1s': { ...DEFAULT_COMMIT_POLICY, agreement: 1, rightGuardS: 0, attentionGuardS: 1 },
+  /** both: two hops agree and the attention is a margin away from the audio's end */
+  'la2-alignatt-0.5s': { ...DEFAULT_COMMIT_POLICY, attentionGuardS: 0.5 },
   /** nothing final before the utterance ends: the accuracy bound of the utterance decode */
   'endpoint-only': { ...DEFAULT_COMMIT_POLICY, rightGuardS: Infinity },
 };

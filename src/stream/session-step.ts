@@ -370,9 +370,14 @@ function onHypothesis(
   // last decode, covers that speech.
   const skipped = speech.speechSecondsIn(committedEnd(s) / SAMPLE_RATE, words[0].start - WORD_ONSET_SLACK_S);
   const unchecked = config.policy.checkSpeech && followsContext(s) && s.speechCheck.verdict !== 'speech';
+  const origin = input.origin / SAMPLE_RATE;
+  const tail = words.map((w, i) => {
+    const peak = input.words![i].peak;
+    return { word: w.word, end: w.end, peak: peak === undefined ? undefined : origin + peak };
+  });
   const { commit, stability, state: agreement } = agree(
     s.agreement,
-    words,
+    tail,
     input.end / SAMPLE_RATE,
     skipped <= MAX_SKIPPED_SPEECH_S && !unchecked,
     config.policy,

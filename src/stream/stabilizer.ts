@@ -6,7 +6,8 @@
  * mid-word) and the hypothesis' last word (what follows it is unknown, so the punctuation
  * that Whisper attaches to a word, "fat," or "mutton-fattened", is not settled yet).
  * Committed words leave the tail: the decoder is forced to start with them, so they never
- * change again.
+ * change again. With an attention guard (AlignAtt), commits also stop at the first word the
+ * decoder read from too close to the audio's end.
  *
  * Agreement is positional over word spellings, not by times: alignment times move by a frame
  * or two between decodes, spellings of a settled word do not. By default spellings agree
@@ -27,6 +28,8 @@ export interface TailWord {
   word: string;
   /** seconds of stream audio where the word ends */
   end: number;
+  /** seconds of stream audio: where the alignment heads read the word's tokens from, at the latest */
+  peak?: number;
 }
 
 export interface Agreement {
@@ -45,6 +48,11 @@ export interface StabilizerPolicy {
   match: 'spelling' | 'words';
   /** commit a word only when the hypothesis has another word after it */
   holdLastWord: boolean;
+  /**
+   * AlignAtt: commits stop at the first word whose cross-attention peak lies closer than this
+   * to the audio's end (a word without a peak counts as too close); null: not used
+   */
+  attentionGuardS: number | null;
 }
 
 /** Words ending closer than this to the audio's end may be cut off mid-word. */
@@ -55,6 +63,7 @@ export const DEFAULT_STABILIZER: StabilizerPolicy = {
   rightGuardS: DEFAULT_RIGHT_GUARD_S,
   match: 'spelling',
   holdLastWord: true,
+  attentionGuardS: null,
 };
 
 export function agreementKey(word: string, match: StabilizerPolicy['match']): string {
@@ -82,7 +91,7 @@ export function agree(
   mayCommit: boolean,
   policy: StabilizerPolicy,
 ): Agreement & { state: AgreementState } {
-  const { agreement, rightGuardS, match, holdLastWord } = policy;
+  const { agreement, rightGuardS, match, holdLastWord, attentionGuardS } = policy;
   const keys = tail.map((w) => agreementKey(w.word, match));
   let agreed = 0;
   while (agreed < keys.length && agreed < previous.keys.length && keys[agreed] === previous.keys[agreed]) agreed++;
@@ -90,6 +99,11 @@ export function agree(
   let commit = 0;
   if (mayCommit) while (commit < keys.length && stability[commit] >= agreement) commit++;
   if (holdLastWord) commit = Math.max(0, Math.min(commit, keys.length - 1));
+  if (attentionGuardS !== null) {
+    let read = 0;
+    while (read < commit && (tail[read].peak ?? Infinity) <= audioEndS - attentionGuardS) read++;
+    commit = read;
+  }
   while (commit > 0 && tail[commit - 1].end > audioEndS - rightGuardS) commit--;
   return { commit, stability, state: { keys: keys.slice(commit), runs: stability.slice(commit) } };
 }

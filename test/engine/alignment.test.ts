@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attentionPeaks,
   alignmentMatrix,
   dtwPath,
   medianFilterRows,
@@ -117,6 +118,13 @@ describe('alignment of synthetic attention', () => {
     expect(starts(1)).not.toEqual([0, 0.24, 0.48, 0.72, 0.96]);
     expect(starts(7)).toEqual([0, 0.24, 0.48, 0.72, 0.96]);
   });
+
+  it('reads each token\'s attention peak from the frame it weighs most', () => {
+    // Each token's band is brightest at its 9th frame; outside it, tokens differ a little.
+    const attention = bandAttention(tokens, width, 2, stride, (t, f) => (Math.floor(f / width) === t ? (f % width === 8 ? 0.8 : 0.4) : 0.01 * (t + 1)));
+    const matrix = alignmentMatrix(attention, 2, stride, frames, 1);
+    expect(attentionPeaks(matrix, tokens, frames)).toEqual([8, 20, 32, 44, 56]);
+  });
 });
 
 describe('mergeWords', () => {
@@ -159,6 +167,15 @@ describe('mergeWords', () => {
       word.map((t) => t.id).join('+'),
     );
     expect(words).toEqual([{ word: '7+8+9', start: 0, end: 0.4, probability: 1, tokens: [7, 8, 9] }]);
+  });
+
+  it('gives a word the latest attention peak of its tokens, its punctuation included', () => {
+    const [word] = mergeWords([
+      { ...token(1, ' fat', 0, 0.3), peak: 0.2 },
+      { ...token(2, ',', 0.3, 0.3), peak: 0.9 },
+    ]);
+    expect(word.peak).toBe(0.9);
+    expect(mergeWords([token(1, ' fat', 0, 0.3)])[0]).not.toHaveProperty('peak');
   });
 
   it('gives no words for punctuation alone', () => {

@@ -116,3 +116,33 @@ describe('agree (LocalAgreement-n over the open tail)', () => {
     expect(s.update(tail('first utterance here'), 10).commit).toBe(0);
   });
 });
+
+describe('agree with an attention guard (AlignAtt)', () => {
+  const alignAtt = { agreement: 1, rightGuardS: 0, attentionGuardS: 0.5 };
+  /** Words whose attention peaks are at 0.8, 1.8, 2.8, ... seconds. */
+  const read = (s: string) => tail(s).map((w) => ({ ...w, peak: w.end - 0.2 }));
+
+  it('commits at the first hypothesis every word read from audio a margin before its end, the last word held', () => {
+    const out = stabilizer(alignAtt).update(read('ask not what your country'), 3.5);
+    // Peaks 0.8, 1.8, 2.8 are at least 0.5 s before 3.5; "your" (3.8) is not.
+    expect(out.commit).toBe(3);
+  });
+
+  it('stops at the first word read too close to the end, even if later ones look earlier', () => {
+    const words = read('ask not what your country');
+    words[1] = { ...words[1], peak: 3.4 };
+    expect(stabilizer(alignAtt).update(words, 3.5).commit).toBe(1);
+  });
+
+  it('commits nothing from a word with no peak on', () => {
+    const words = read('ask not what your');
+    delete (words[1] as { peak?: number }).peak;
+    expect(stabilizer(alignAtt).update(words, 10).commit).toBe(1);
+  });
+
+  it('with LocalAgreement-2, needs both: two agreeing hypotheses and the margin', () => {
+    const s = stabilizer({ attentionGuardS: 0.5 });
+    s.update(read('ask not what your'), 3.5);
+    expect(s.update(read('ask not what your country'), 3.5).commit).toBe(3);
+  });
+});
