@@ -17,6 +17,7 @@ import { WindowDecoder } from './decoder.js';
 import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
 import { cutRepetitionLoop, cutUnheardRun, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
 import type { PromptCache } from './prompt-cache.js';
+import type { Urgency } from './scheduler-step.js';
 import type { StreamingWindow } from './streaming-window.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
@@ -27,6 +28,11 @@ export interface LiveDecodeRequest {
   /** text already final in this stream, conditioning the decode (bounded here) */
   previousText: string;
   language: string | null;
+  /**
+   * 'batch': no one waits for this decode live (a gone client's backlog owed to a transcript
+   * sink), so it runs below every live stream's work; default: the decode's own urgency
+   */
+  urgency?: 'batch';
 }
 
 export interface HypothesisRequest extends LiveDecodeRequest {
@@ -143,7 +149,7 @@ export class LiveDecoder {
     const result = await transcribe(this.model, request.pcm, {
       language: this.languageFor(request.language),
       initialPrompt: boundedPrompt(request.previousText),
-      urgency: 'flush',
+      urgency: request.urgency ?? 'flush',
     });
     return { segments: result.segments, language: result.language };
   }
@@ -161,7 +167,7 @@ export class LiveDecoder {
     const mel = await logMelSpectrogram(model, silence > 0 ? followedBySilence(pcm, silence) : pcm);
     const content = mel.contentFrames - silence / HOP_SAMPLES;
     if (content > WINDOW_FRAMES) throw new RangeError('a live hypothesis covers at most one 30 s window');
-    const urgency = purpose === 'final' ? 'flush' : 'live';
+    const urgency = request.urgency ?? (purpose === 'final' ? 'flush' : 'live');
     const { window, promptCache, done } = await this.encode(request, mel, content, urgency);
     try {
       const prompt = boundedPrompt(request.previousText);
@@ -222,7 +228,7 @@ export class LiveDecoder {
     try {
       // The audio's last 30 s when it is longer: what was heard most recently decides.
       const from = Math.max(0, mel.contentFrames - WINDOW_FRAMES);
-      await model.scheduler.encode(handle, melWindow(mel, from, frames), frames, 'live');
+      await model.scheduler.encode(handle, melWindow(mel, from, frames), frames, request.urgency ?? 'live');
       const prompt = boundedPrompt(request.previousText);
       const result = await this.windowDecoder.decode(
         {
@@ -234,7 +240,7 @@ export class LiveDecoder {
           maxInitialTimestamp: null,
           suppressBlank: true,
           sampleLen: SPEECH_CHECK_TOKENS,
-          urgency: 'live',
+          urgency: request.urgency ?? 'live',
           wordTimestamps: false,
           contentFrames: content,
         },
@@ -264,7 +270,7 @@ export class LiveDecoder {
     request: HypothesisRequest,
     mel: LogMel,
     content: number,
-    urgency: 'live' | 'flush',
+    urgency: Urgency,
   ): Promise<{ window: number; promptCache?: PromptCache; done: () => Promise<void> }> {
     const { model, window: policy } = this;
     const minFrames = Math.round(policy.minWindowS * FRAMES_PER_SECOND);

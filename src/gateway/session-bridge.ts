@@ -121,6 +121,11 @@ export class SessionBridge {
     return Math.max(0, ...this.receivedSamples) / STREAM_SAMPLE_RATE;
   }
 
+  /** Whether the stream's finals are kept without its client: a transcript sink or a delivery takes them. */
+  get finalsOwed(): boolean {
+    return this.setup.services.sink != null || this.setup.delivery != null;
+  }
+
   /** The session of `channel`, created by admission before the transport's wire opened. */
   bindSession(channel: number, session: LiveSession): void {
     this.sessions[channel] = session;

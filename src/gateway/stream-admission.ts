@@ -155,6 +155,7 @@ export function createSessions(factory: SessionFactory, params: ListenParams, br
           utteranceEndMs: params.utteranceEndMs,
           vadEvents: params.vadEvents,
           language: params.language,
+          finalsOwed: bridge.finalsOwed,
         },
         bridge.eventSink(channel),
         bridge.onSessionError,

@@ -134,8 +134,9 @@ export function withinPacing(receivedS: number, elapsedS: number, pacing: Ingest
 // item 9). An overload shows as the whole distribution of lags moving up (the device's queue
 // stays short: each hop's steps just take longer), so while the median lag passes
 // `overloadLagS`:
-//  - the backlog of streams whose client has gone is dropped (no one waits for it live; it
-//    would otherwise be decoded at flush priority ahead of every live stream);
+//  - the backlog of streams whose client has gone is no longer decoded at flush priority
+//    ahead of every live stream: decoded below them when a sink is owed its finals, dropped
+//    when no one will read them (WhisperSessionFactory);
 //  - live streams past `shedLagS` are shed, the newest first, as many as the lag's growth says
 //    the device cannot serve: ended with an Error `server_overloaded` and close code 1013,
 //    their finals so far delivered, their backlog not decoded.

@@ -16,6 +16,12 @@ export interface SessionOptions {
   vadEvents: boolean;
   /** Whisper language code; null detects it (multilingual models) */
   language: string | null;
+  /**
+   * The stream's finals are kept whether or not its client stays (a transcript sink, a
+   * callback): when the client goes, what it sent is still owed, so it is decoded, at the
+   * lowest urgency under overload, never dropped.
+   */
+  finalsOwed?: boolean;
 }
 
 export interface ResultWord extends Word {

@@ -3,7 +3,7 @@
 // admitted only while it covers their worst case (STREAM_SLOTS), and none is admitted while
 // the admitted ones lag, so that those keep their latency.
 import type { StepStats } from '../engine/device-scheduler.js';
-import { LiveDecoder } from '../engine/live-decoder.js';
+import { LiveDecoder, type LiveDecodeRequest } from '../engine/live-decoder.js';
 import type { NativeModelInfo } from '../engine/native.js';
 import { DEFAULT_TRANSCRIBE_OPTIONS } from '../engine/transcribe.js';
 import { WhisperModel, type Precision, type StreamSlots } from '../engine/whisper.js';
@@ -91,8 +91,13 @@ const OVERLOAD_CHECK_MS = 250;
 interface AdmittedStream {
   id: number;
   admittedAtMs: number;
-  /** set when the stream is shed: its decoder then does no more work (sheddable) */
-  shed: { value: boolean };
+  /**
+   * what the stream's decoder still does (sheddable): 'live', 'batch' (a gone client's
+   * backlog owed to a sink, decoded below every live stream), 'none' (shed)
+   */
+  work: { value: DecoderWork };
+  /** its finals are kept without the client (SessionOptions.finalsOwed) */
+  finalsOwed: boolean;
   /** the transport's onError: how a shed stream is ended; null: the stream cannot be shed */
   onError: ((error: Error) => void) | null;
   /** wall time (ms) of the stream's first audio; null before it */
@@ -200,10 +205,11 @@ export class WhisperSessionFactory implements SessionFactory {
     if (options.language && options.language !== 'en' && !this.model.multilingual) {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
-    const shed = { value: false };
-    const session = new StreamingSession(sheddable(this.decoder, shed), options, onEvent, onError);
+    const work = { value: 'live' as DecoderWork };
+    const session = new StreamingSession(sheddable(this.decoder, work), options, onEvent, onError);
     const stream: AdmittedStream = {
-      shed,
+      work,
+      finalsOwed: options.finalsOwed === true,
       id: this.nextStreamId++,
       admittedAtMs: performance.now(),
       onError: onError ?? null,
@@ -290,11 +296,12 @@ export class WhisperSessionFactory implements SessionFactory {
     }
     if (overloaded(candidates, policy)) {
       // No one waits live for the backlog of a client that has gone: while live streams are
-      // behind, it is dropped rather than decoded at flush priority ahead of them.
+      // behind, it is not decoded at flush priority ahead of them. A backlog whose finals a
+      // sink is owed is decoded below them; one that no one will read is dropped.
       for (const stream of this.admitted.values()) {
-        if (stream.attached || stream.shed.value) continue;
-        stream.shed.value = true;
-        this.backlogsDroppedTotal++;
+        if (stream.attached || stream.work.value !== 'live') continue;
+        stream.work.value = stream.finalsOwed ? 'batch' : 'none';
+        if (!stream.finalsOwed) this.backlogsDroppedTotal++;
       }
     }
     const medianLagS = percentile(candidates.map((c) => c.lagS), 50);
@@ -308,7 +315,7 @@ export class WhisperSessionFactory implements SessionFactory {
         // Its lag no longer counts for admission while the transport ends it, and the backlog
         // that made it late is not decoded: that work is what the others are waiting behind.
         victim.attached = false;
-        victim.shed.value = true;
+        victim.work.value = 'none';
       }
       this.shedTotal += victims.length;
       const left = [...this.admitted.values()].filter((s) => s.attached).length;
@@ -348,31 +355,36 @@ export class WhisperSessionFactory implements SessionFactory {
   }
 }
 
+/** What a stream's decoder still does: its own work, work below every live stream's, nothing. */
+type DecoderWork = 'live' | 'batch' | 'none';
+
 /**
  * The shared decoder as one stream sees it: once the stream is shed, its decodes answer with
  * nothing heard, so that closing it (which finalises) queues no work on the device. Words of its
  * backlog that were not final when it was shed are not transcribed; the shed's Error says how
  * far behind it was. Those answers wait for the stream's decodes already under way, so the
  * session never takes its close for done (and gives its streaming window back) while a hop that
- * began before the shed can still take the window again.
+ * began before the shed can still take the window again. A gone client's backlog owed to a sink
+ * is decoded at the scheduler's lowest urgency instead.
  */
-function sheddable(decoder: LiveDecoder, shed: { value: boolean }): LiveDecoder {
+function sheddable(decoder: LiveDecoder, work: { value: DecoderWork }): LiveDecoder {
   const gated = Object.create(decoder) as LiveDecoder;
   const running = new Set<Promise<unknown>>();
-  const track = <T>(work: Promise<T>): Promise<T> => {
-    running.add(work);
-    void work.then(
-      () => running.delete(work),
-      () => running.delete(work),
+  const track = <T>(decode: Promise<T>): Promise<T> => {
+    running.add(decode);
+    void decode.then(
+      () => running.delete(decode),
+      () => running.delete(decode),
     );
-    return work;
+    return decode;
   };
   const settled = () => Promise.allSettled([...running]);
+  const at = <T extends LiveDecodeRequest>(request: T): T => (work.value === 'batch' ? { ...request, urgency: 'batch' } : request);
   gated.final = (request) =>
-    shed.value ? settled().then(() => ({ segments: [], language: request.language })) : track(decoder.final(request));
-  gated.hypothesis = (request) => (shed.value ? settled().then(() => null) : track(decoder.hypothesis(request)));
+    work.value === 'none' ? settled().then(() => ({ segments: [], language: request.language })) : track(decoder.final(at(request)));
+  gated.hypothesis = (request) => (work.value === 'none' ? settled().then(() => null) : track(decoder.hypothesis(at(request))));
   gated.judgeSpeech = (request) =>
-    shed.value ? settled().then(() => ({ noSpeechProb: 1, text: '' })) : track(decoder.judgeSpeech(request));
+    work.value === 'none' ? settled().then(() => ({ noSpeechProb: 1, text: '' })) : track(decoder.judgeSpeech(at(request)));
   return gated;
 }
 
