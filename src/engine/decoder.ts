@@ -119,6 +119,11 @@ function softmaxAt(logits: Float32Array, token: number): number {
   return Math.exp(logits[token] - logSumExp(logits));
 }
 
+/** Tokens of previous text a decode's prompt holds after <|startofprev|>: half the text context, as Whisper was trained. */
+export function promptRoom(model: WhisperModel): number {
+  return Math.floor(model.info.nTextCtx / 2) - 1;
+}
+
 export class WindowDecoder {
   /** logits rows of finished decodes, reused: each decode takes two (concurrent ones take their own) */
   private readonly spareRows: Float32Array[] = [];
@@ -132,7 +137,7 @@ export class WindowDecoder {
 
     const prefix: number[] = [];
     if (task.previous.length > 0) {
-      prefix.push(special.sotPrev, ...task.previous.slice(-(Math.floor(model.info.nTextCtx / 2) - 1)));
+      prefix.push(special.sotPrev, ...task.previous.slice(-promptRoom(model)));
     }
     prefix.push(special.sot);
     const previousPrompt = prefix.slice(0, -1);

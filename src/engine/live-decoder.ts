@@ -13,12 +13,13 @@
 // An utterance that ends before any of its words became final is decoded by the offline
 // algorithm (30 s windows, timestamps, temperature fallback, guards), as file transcription.
 import { words as normalizedWords } from '../text/normalize.js';
-import { WindowDecoder } from './decoder.js';
+import { promptRoom, WindowDecoder } from './decoder.js';
 import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, SAMPLE_RATE, WINDOW_FRAMES, type LogMel } from './features.js';
 import { cutRepetitionLoop, cutUnheardRun, DEFAULT_GUARDS, isSilent, judgeWindow, prefixEchoStart } from './guards.js';
 import type { PromptCache } from './prompt-cache.js';
 import type { Urgency } from './scheduler-step.js';
 import type { StreamingWindow } from './streaming-window.js';
+import { promptWithKeyterms } from './keyterms.js';
 import { transcribe, type Segment } from './transcribe.js';
 import type { WhisperModel } from './whisper.js';
 
@@ -28,6 +29,8 @@ export interface LiveDecodeRequest {
   /** text already final in this stream, conditioning the decode (bounded here) */
   previousText: string;
   language: string | null;
+  /** the stream's keyterms, leading every prompt (src/engine/keyterms.ts) */
+  keyterms?: readonly string[];
   /**
    * 'batch': no one waits for this decode live (a gone client's backlog owed to a transcript
    * sink), so it runs below every live stream's work; default: the decode's own urgency
@@ -149,6 +152,7 @@ export class LiveDecoder {
     const result = await transcribe(this.model, request.pcm, {
       language: this.languageFor(request.language),
       initialPrompt: boundedPrompt(request.previousText),
+      keyterms: request.keyterms ?? [],
       urgency: request.urgency ?? 'flush',
     });
     return { segments: result.segments, language: result.language };
@@ -170,12 +174,11 @@ export class LiveDecoder {
     const urgency = request.urgency ?? (purpose === 'final' ? 'flush' : 'live');
     const { window, promptCache, done } = await this.encode(request, mel, content, urgency);
     try {
-      const prompt = boundedPrompt(request.previousText);
       const openSeconds = (pcm.length - prefixEnd) / SAMPLE_RATE;
       const result = await this.windowDecoder.decode(
         {
           window,
-          previous: prompt ? model.tokenizer.encode(' ' + prompt) : [],
+          previous: this.prompt(request),
           language: this.languageFor(request.language),
           task: 'transcribe',
           withoutTimestamps: true,
@@ -229,11 +232,10 @@ export class LiveDecoder {
       // The audio's last 30 s when it is longer: what was heard most recently decides.
       const from = Math.max(0, mel.contentFrames - WINDOW_FRAMES);
       await model.scheduler.encode(handle, melWindow(mel, from, frames), frames, request.urgency ?? 'live');
-      const prompt = boundedPrompt(request.previousText);
       const result = await this.windowDecoder.decode(
         {
           window: handle,
-          previous: prompt ? model.tokenizer.encode(' ' + prompt) : [],
+          previous: this.prompt(request),
           language: this.languageFor(request.language),
           task: 'transcribe',
           withoutTimestamps: true,
@@ -316,6 +318,13 @@ export class LiveDecoder {
   private streamed(request: HypothesisRequest): boolean {
     const padded = request.purpose === 'final' && this.window.finalWindow === 'padded';
     return !padded && this.window.encoder === 'incremental' && request.stream !== undefined;
+  }
+
+  /** The decode's previous-text tokens: the keyterms, then the stream's recent text. */
+  private prompt(request: LiveDecodeRequest): number[] {
+    const text = boundedPrompt(request.previousText);
+    const history = text ? this.model.tokenizer.encode(' ' + text) : [];
+    return promptWithKeyterms(this.model.tokenizer, request.keyterms ?? [], history, promptRoom(this.model));
   }
 
   private languageFor(requested: string | null): string | null {

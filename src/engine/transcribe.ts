@@ -2,9 +2,10 @@
 // predicts, conditioning each window on the text before it, with temperature fallback when a
 // window's output looks like a loop (compression ratio) or a guess (mean log-probability).
 import type { AlignedWord } from './alignment.js';
-import { WindowDecoder, type SearchOptions, type WindowResult, type WindowTask } from './decoder.js';
+import { promptRoom, WindowDecoder, type SearchOptions, type WindowResult, type WindowTask } from './decoder.js';
 import { FRAMES_PER_SECOND, HOP_SAMPLES, logMelSpectrogram, melWindow, WINDOW_FRAMES } from './features.js';
 import { cutRepetitionLoop, DEFAULT_GUARDS, isSilent, judgeWindow, type GuardOptions } from './guards.js';
+import { promptWithKeyterms } from './keyterms.js';
 import type { Urgency } from './scheduler-step.js';
 import type { WhisperModel } from './whisper.js';
 
@@ -20,6 +21,8 @@ export interface TranscribeOptions extends GuardOptions {
   /** previous text conditioning stops after a window decoded above this temperature */
   promptResetOnTemperature: number;
   initialPrompt: string | null;
+  /** terms that lead every window's prompt (src/engine/keyterms.ts) */
+  keyterms: readonly string[];
   withoutTimestamps: boolean;
   maxInitialTimestamp: number;
   suppressBlank: boolean;
@@ -44,6 +47,7 @@ export const DEFAULT_TRANSCRIBE_OPTIONS: TranscribeOptions = {
   conditionOnPreviousText: true,
   promptResetOnTemperature: 0.5,
   initialPrompt: null,
+  keyterms: [],
   withoutTimestamps: false,
   maxInitialTimestamp: 1.0,
   suppressBlank: true,
@@ -121,7 +125,8 @@ export async function transcribe(
       const windowMel = melWindow(mel, seek);
       await model.scheduler.encode(window, windowMel, WINDOW_FRAMES, opts.urgency);
 
-      const previous = opts.conditionOnPreviousText || opts.initialPrompt ? allTokens.slice(promptResetSince) : [];
+      const history = opts.conditionOnPreviousText || opts.initialPrompt ? allTokens.slice(promptResetSince) : [];
+      const previous = promptWithKeyterms(tokenizer, opts.keyterms, history, promptRoom(model));
       const result = await decodeWithFallback(decoder, opts, random, {
         window,
         previous,

@@ -38,6 +38,8 @@ export interface LiveStream {
   pcm: Float32Array;
   ref: string;
   offline: string;
+  /** the stream's keyterms, as a client would send them (bench/keyterms.ts) */
+  keyterms?: readonly string[];
 }
 
 /** Streams of `chain` consecutive clips of one set each, a second of silence between clips. */
@@ -155,6 +157,7 @@ async function playOne(decoder: WatchedDecoder, stream: LiveStream, options: Liv
       utteranceEndMs: null,
       vadEvents: false,
       language: 'en',
+      keyterms: stream.keyterms,
     },
     onEvent,
     (err) => (failure = err),

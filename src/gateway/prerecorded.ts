@@ -95,7 +95,7 @@ export class PrerecordedEndpoint {
       if (body.length === 0) throw new PrerecordedError(400, 'EMPTY_BODY', 'the request body holds no audio; send the audio file as the body');
       const { warning } = resolveModel(query.listen.model, [transcriber.modelName], transcriber.modelName);
       const created = new Date();
-      const options = { task: 'transcribe' as const, language: requested ?? transcriber.defaultLanguage, wordTimestamps: true };
+      const options = { task: 'transcribe' as const, language: requested ?? transcriber.defaultLanguage, wordTimestamps: true, keyterms: query.listen.keyterms };
       const transcript = await slot.run(async () => {
         if (!query.listen.multichannel) return transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), options);
         // One channel after the other, in the one file slot: a stereo file costs two files' time.

@@ -123,6 +123,11 @@ export interface ListenParams {
   diarize: boolean;
   /** `tag` labels (repeatable), recorded with every final in the transcript sinks. */
   tag: string[];
+  /**
+   * Deepgram's `keyterm` (and `keywords`, their boosts ignored): terms the decoder is prompted
+   * with, so that it spells rare names and jargon as given (see parseKeyterms for the limits).
+   */
+  keyterms: string[];
   /** Deepgram's `callback`: an http(s) URL that receives every final and the closing Metadata. */
   callback: string | null;
   /** `callback_method`: how the callback is called. */
@@ -172,8 +177,6 @@ const IGNORED_DEEPGRAM_PARAMETERS = new Set([
   'diarize_version',
   'dictation',
   'filler_words',
-  'keyterm',
-  'keywords',
   'mip_opt_out',
   'no_delay',
   'numerals',
@@ -245,6 +248,61 @@ function parseExtra(values: string[]): Record<string, string> {
       return [pair.slice(0, colon), pair.slice(colon + 1)];
     }),
   );
+}
+
+/**
+ * Whisper has no biasing of its own; the terms go at the start of every decode's prompt (the
+ * text the model takes as what came before), the way OpenAI documents prompting Whisper with
+ * the spellings of uncommon words. The prompt holds 223 tokens, shared with the stream's own
+ * recent text, so the terms are bounded to leave most of it to that text.
+ */
+export const KEYTERM_LIMITS = { terms: 50, termChars: 64, totalChars: 400 };
+
+/**
+ * `keyterm=T` (nova-3) and `keywords=T[:BOOST]` (nova-2) give the same list. A boost has no
+ * meaning for a prompt: positive ones are accepted with a warning, and a negative one (Deepgram's
+ * way to suppress a word) is refused, since a prompt can only make a word more likely.
+ */
+function parseKeyterms(keyterm: string[], keywords: string[], warnings: ParameterWarning[]): string[] {
+  const terms = keyterm.flatMap(jsonListOrValue);
+  let boosted = false;
+  for (const value of keywords.flatMap(jsonListOrValue)) {
+    const match = /^(.*?):(-?\d+(?:\.\d+)?)$/.exec(value);
+    if (match === null) {
+      terms.push(value);
+      continue;
+    }
+    if (Number(match[2]) < 0) throw badParameter('keywords', `"${value}": a negative boost (suppressing a word) is not supported`);
+    boosted = true;
+    terms.push(match[1]);
+  }
+  if (boosted) {
+    warnings.push({ parameter: 'keywords', type: 'unsupported_parameter', message: 'keywords boosts are ignored: every term is prompted alike' });
+  }
+  const cleaned = terms.map((t) => t.trim().replace(/\s+/g, ' '));
+  const name = keyterm.length > 0 ? 'keyterm' : 'keywords';
+  if (cleaned.length > KEYTERM_LIMITS.terms) throw badParameter(name, `at most ${KEYTERM_LIMITS.terms} terms, got ${cleaned.length}`);
+  for (const term of cleaned) {
+    if (term.length === 0 || term.length > KEYTERM_LIMITS.termChars) throw badParameter(name, `a term must be 1 to ${KEYTERM_LIMITS.termChars} characters`);
+  }
+  const total = cleaned.reduce((n, t) => n + t.length, 0);
+  if (total > KEYTERM_LIMITS.totalChars) throw badParameter(name, `at most ${KEYTERM_LIMITS.totalChars} characters of terms in all, got ${total}`);
+  return [...new Set(cleaned)];
+}
+
+/**
+ * @deepgram/sdk's live client sends an array parameter as one JSON text (`keyterm=["a","b"]`)
+ * where its pre-recorded client repeats the parameter; both mean the same list.
+ */
+function jsonListOrValue(value: string): string[] {
+  if (!value.trimStart().startsWith('[')) return [value];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
+  } catch {
+    // Not JSON: a term that starts with a bracket.
+  }
+  return [value];
 }
 
 function parseTags(values: string[]): string[] {
@@ -375,6 +433,9 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   }
 
   const warnings: ParameterWarning[] = [];
+  const keyterms = parseKeyterms(repeated.get('keyterm') ?? [], repeated.get('keywords') ?? [], warnings);
+  repeated.delete('keyterm');
+  repeated.delete('keywords');
   // Lenient, as when it was only ignored: anything but true is false.
   const diarizeValue = take('diarize');
   const diarize = diarizeValue?.toLowerCase() === 'true' && multichannel;
@@ -408,6 +469,7 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
     extra,
     diarize,
     tag,
+    keyterms,
     callback,
     callbackMethod,
     resultEncoding,

@@ -156,6 +156,7 @@ export function createSessions(factory: SessionFactory, params: ListenParams, br
           vadEvents: params.vadEvents,
           language: params.language,
           finalsOwed: bridge.finalsOwed,
+          keyterms: params.keyterms,
         },
         bridge.eventSink(channel),
         bridge.onSessionError,

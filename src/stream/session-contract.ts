@@ -22,6 +22,8 @@ export interface SessionOptions {
    * lowest urgency under overload, never dropped.
    */
   finalsOwed?: boolean;
+  /** terms every decode is prompted with (Deepgram's keyterm; src/engine/keyterms.ts) */
+  keyterms?: readonly string[];
 }
 
 export interface ResultWord extends Word {

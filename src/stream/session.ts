@@ -222,6 +222,7 @@ export class StreamingSession implements LiveSession {
       pcm: this.audio(command.from, command.until),
       previousText: command.previousText,
       language: this.options.language,
+      keyterms: this.options.keyterms,
     });
     this.apply({ type: 'speech-checked', generation: command.generation, judgement });
   }
@@ -238,7 +239,12 @@ export class StreamingSession implements LiveSession {
 
   /** The offline algorithm on stream audio [from, until) alone. */
   private decodeOwn(command: { from: number; until: number; previousText: string }) {
-    return this.decoder.final({ pcm: this.audio(command.from, command.until), previousText: command.previousText, language: this.options.language });
+    return this.decoder.final({
+      pcm: this.audio(command.from, command.until),
+      previousText: command.previousText,
+      language: this.options.language,
+      keyterms: this.options.keyterms,
+    });
   }
 
   private decodeTail(command: Extract<DecodeCommand, { type: 'decode-tail' }>) {
@@ -246,6 +252,7 @@ export class StreamingSession implements LiveSession {
       pcm: this.audio(command.from, command.until),
       previousText: command.previousText,
       language: this.options.language,
+      keyterms: this.options.keyterms,
       prefixTokens: command.prefixTokens,
       prefixEndS: (command.prefixEnd - command.from) / SAMPLE_RATE,
       purpose: command.purpose,

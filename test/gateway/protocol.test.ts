@@ -44,6 +44,7 @@ describe('parseListenParams defaults', () => {
       extra: {},
       diarize: false,
       tag: [],
+      keyterms: [],
       callback: null,
       callbackMethod: 'POST',
       resultEncoding: 'json',
@@ -241,12 +242,40 @@ describe('parseListenParams other parameters', () => {
   });
 
   it('warns about Deepgram features it ignores and parameters it does not know', () => {
-    const { warnings } = params('diarize=true&keyterm=a&keyterm=b&frobnicate=1');
+    const { warnings } = params('diarize=true&replace=a:b&replace=c:d&frobnicate=1');
     expect(warnings).toEqual([
       { parameter: 'diarize', type: 'unsupported_parameter', message: 'diarize is not supported by Chorus and was ignored' },
       { parameter: 'frobnicate', type: 'unknown_parameter', message: 'frobnicate is not a known parameter and was ignored' },
-      { parameter: 'keyterm', type: 'unsupported_parameter', message: 'keyterm is not supported by Chorus and was ignored' },
+      { parameter: 'replace', type: 'unsupported_parameter', message: 'replace is not supported by Chorus and was ignored' },
     ]);
+  });
+});
+
+describe('parseListenParams keyterm and keywords', () => {
+  it('collects keyterm (repeatable) and keywords into one list of terms, each once, spaces tidied', () => {
+    expect(params('keyterm=Hester%20Prynne&keyterm=%20Dimmesdale&keywords=Chillingworth&keyterm=Dimmesdale')).toMatchObject({
+      keyterms: ['Hester Prynne', 'Dimmesdale', 'Chillingworth'],
+      warnings: [],
+    });
+  });
+
+  it("reads a JSON list, as @deepgram/sdk's live client sends an array", () => {
+    expect(params(`keyterm=${encodeURIComponent('["Hester Prynne","Pearl"]')}&keyterm=%5Bsic%5D`).keyterms).toEqual(['Hester Prynne', 'Pearl', '[sic]']);
+  });
+
+  it('takes keywords boosts as plain terms, with a warning, and refuses a negative boost', () => {
+    expect(params('keywords=Prynne:2&keywords=Pearl:1.5')).toMatchObject({
+      keyterms: ['Prynne', 'Pearl'],
+      warnings: [{ parameter: 'keywords', type: 'unsupported_parameter', message: 'keywords boosts are ignored: every term is prompted alike' }],
+    });
+    expectProtocolError(() => params('keywords=um:-10'), 'bad_parameter', 'negative boost');
+  });
+
+  it('bounds the terms, so that the prompt keeps room for the stream\'s own text', () => {
+    expectProtocolError(() => params(Array.from({ length: 51 }, (_, i) => `keyterm=t${i}`).join('&')), 'bad_parameter', 'at most 50 terms');
+    expectProtocolError(() => params(`keyterm=${'x'.repeat(65)}`), 'bad_parameter', '1 to 64 characters');
+    expectProtocolError(() => params('keyterm=%20'), 'bad_parameter', '1 to 64 characters');
+    expectProtocolError(() => params(Array.from({ length: 10 }, (_, i) => `keyterm=${i}${'y'.repeat(45)}`).join('&')), 'bad_parameter', 'at most 400 characters');
   });
 });
 

@@ -152,6 +152,13 @@ describe('@deepgram/sdk pre-recorded', () => {
     expect(response.metadata.duration).toBeCloseTo(clip.duration_s, 1);
   });
 
+  it('transcribeFile spells a keyterm as given', async () => {
+    const clip = fixture('1221-135766-0002');
+    const response = await deepgram().listen.v1.media.transcribeFile(readFileSync(clip.path), { keyterm: ['Hester Prynne', 'Pearl'] });
+    expect(response.results.channels[0].alternatives![0].transcript).toContain('Hester Prynne');
+    expect(JSON.stringify(response.metadata)).not.toContain('keyterm');
+  });
+
   it('transcribeFile reads a WebM recording from its bytes', async () => {
     const webm = readFileSync(jfk.path.replace(/jfk\.wav$/, 'jfk-mediarecorder.webm'));
     const response = await deepgram().listen.v1.media.transcribeFile(webm, {});
@@ -194,6 +201,13 @@ describe('@deepgram/sdk live', () => {
     const afterFlush = messages.slice(messages.indexOf(answers[0]) + 1).filter((m) => m.type === 'Results' && m.is_final);
     expect(afterFlush.map((m) => m.channel.alternatives[0].transcript).join('')).toBe('');
     expect(wer(jfk.text, finalText(messages))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('spells a keyterm as given, sent as the SDK sends a list', async () => {
+    // tiny.en alone writes "Hester Prin" here (test/engine/keyterms.test.ts).
+    const clip = fixture('1221-135766-0002');
+    const messages = await live({ encoding: 'linear16', sample_rate: 16000, keyterm: ['Hester Prynne'] }, await linear16(clip.path), 32000, 'close');
+    expect(finalText(messages)).toContain('Hester Prynne');
   });
 
   it("transcribes Chrome MediaRecorder's WebM Opus sent with no encoding, as Deepgram's browser tutorial does", async () => {
