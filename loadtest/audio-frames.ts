@@ -28,14 +28,42 @@ const OPUS_RATE = 48000;
 
 export function framesFor(pcm16k: Float32Array, encoding: ClientEncoding, sampleRate: number, frameMs = 100): AudioFrames {
   if (encoding === 'opus') return opusFrames(pcm16k);
-  const pcm = resample(pcm16k, 16000, sampleRate);
-  const perFrame = Math.max(1, Math.round((sampleRate * frameMs) / 1000));
+  return interleavedFramesFor([pcm16k], encoding, sampleRate, frameMs);
+}
+
+/**
+ * Raw frames of several channels of equal length, interleaved sample by sample as a stereo
+ * call is sent with `multichannel=true` (Opus is mixed by the gateway, so it has no such form).
+ */
+export function interleavedFramesFor(
+  channels: readonly Float32Array[],
+  encoding: Exclude<ClientEncoding, 'opus'>,
+  sampleRate: number,
+  frameMs = 100,
+): AudioFrames {
+  const pcm = interleave(channels.map((c) => resample(c, 16000, sampleRate)));
+  const n = channels.length;
+  const perFrame = Math.max(1, Math.round((sampleRate * frameMs) / 1000)) * n;
   const frames: AudioFrame[] = [];
   for (let i = 0; i < pcm.length; i += perFrame) {
     const chunk = pcm.subarray(i, Math.min(pcm.length, i + perFrame));
-    frames.push({ bytes: encodeSamples(chunk, encoding), startS: i / sampleRate, endS: (i + chunk.length) / sampleRate });
+    frames.push({ bytes: encodeSamples(chunk, encoding), startS: i / n / sampleRate, endS: (i + chunk.length) / n / sampleRate });
   }
-  return { encoding, sampleRate, frames, durationS: pcm.length / sampleRate };
+  return { encoding, sampleRate, frames, durationS: pcm.length / n / sampleRate };
+}
+
+function interleave(channels: readonly Float32Array[]): Float32Array {
+  if (channels.length === 1) return channels[0];
+  const length = channels[0].length;
+  if (channels.some((c) => c.length !== length)) throw new Error('channels to interleave differ in length');
+  const out = new Float32Array(length * channels.length);
+  channels.forEach((c, ch) => c.forEach((s, i) => (out[i * channels.length + ch] = s)));
+  return out;
+}
+
+/** A 16 kHz clip as one encoded byte string at `sampleRate` (a Twilio track: mu-law at 8 kHz). */
+export function encodedSamples(pcm16k: Float32Array, encoding: Exclude<ClientEncoding, 'opus'>, sampleRate: number): Uint8Array {
+  return encodeSamples(resample(pcm16k, 16000, sampleRate), encoding);
 }
 
 function encodeSamples(samples: Float32Array, encoding: Exclude<ClientEncoding, 'opus'>): Uint8Array {

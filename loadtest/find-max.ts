@@ -114,14 +114,16 @@ export interface SearchOutcome {
 /**
  * Runs levels as `nextLevel` asks until it has an answer or the next level would not end
  * before `deadlineMs` (performance.now() time); `runAndJudge` measures one level and says
- * whether it was sustainable.
+ * whether it was sustainable. `unit` names what a level counts (streams, or calls).
  */
 export async function findMax(
   runAndJudge: (streams: number) => Promise<boolean>,
   limits: SearchLimits,
   deadlineMs: number,
   levelBoundS: (streams: number) => number,
+  unit: 'streams' | 'calls' = 'streams',
 ): Promise<SearchOutcome> {
+  const counted = (n: number) => `${n} ${n === 1 ? unit.slice(0, -1) : unit}`;
   const measured: MeasuredLevel[] = [];
   for (;;) {
     const streams = nextLevel(measured, limits);
@@ -131,14 +133,14 @@ export async function findMax(
         best >= limits.max
           ? `sustained --max-streams ${limits.max}`
           : best === 0
-            ? 'even 1 stream was not sustainable'
-            : `${best} streams sustained, ${best + 1} did not`;
+            ? `even ${counted(1)} was not sustainable`
+            : `${counted(best)} sustained, ${best + 1} did not`;
       return { maxSustainableStreams: best, stoppedBecause };
     }
     if (performance.now() + levelBoundS(streams) * 1000 > deadlineMs) {
       return {
         maxSustainableStreams: largestSustainable(measured),
-        stoppedBecause: `the next level (${streams} streams) could not finish within --max-wall; a lower bound`,
+        stoppedBecause: `the next level (${counted(streams)}) could not finish within --max-wall; a lower bound`,
       };
     }
     measured.push({ streams, sustainable: await runAndJudge(streams) });

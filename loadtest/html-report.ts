@@ -2,10 +2,13 @@
 // that reads the same offline as when mailed or archived by CI. Charts come first, then the
 // tables they were drawn from.
 import { percentile, type Distribution } from './distribution.js';
-import type { JudgedLevel, LoadTestReport } from './report.js';
+import { unitOf, type JudgedLevel, type LoadTestReport } from './report.js';
 import { bins, cdfPoints, escapeXml, histogram, lineChart, type Series } from './svg-chart.js';
 
-const streamsLabel = (n: number) => `${n} stream${n === 1 ? '' : 's'}`;
+type Unit = ReturnType<typeof unitOf>;
+
+/** "1 stream", "4 calls". */
+const countLabel = (n: number, unit: Unit) => `${n} ${n === 1 ? unit.slice(0, -1) : unit}`;
 
 const COLORS = { interim: '#1f77b4', final: '#d62728', utterance: '#9467bd', first: '#2ca02c', threshold: '#7f7f7f', lag: '#ff7f0e' };
 
@@ -41,8 +44,8 @@ export function latencyVersusStreams(report: LoadTestReport, width = 720, height
       ]
     : [];
   return lineChart({
-    title: 'Latency versus concurrent streams',
-    xLabel: 'concurrent streams',
+    title: `Latency versus concurrent ${unitOf(report)}`,
+    xLabel: `concurrent ${unitOf(report)}`,
     yLabel: 'latency per word (ms)',
     width,
     height,
@@ -68,8 +71,8 @@ function lagVersusStreams(report: LoadTestReport): string {
   const levels = byStreams(report);
   const maxStreams = Math.max(1, ...levels.map((l) => l.streams));
   return lineChart({
-    title: 'Processing lag versus concurrent streams',
-    xLabel: 'concurrent streams',
+    title: `Processing lag versus concurrent ${unitOf(report)}`,
+    xLabel: `concurrent ${unitOf(report)}`,
     yLabel: 'lag (s)',
     series: [
       { name: 'max lag', color: COLORS.lag, markers: true, points: seriesOf(levels, (l) => l.summary.maxLagS) },
@@ -87,7 +90,7 @@ function lagVersusStreams(report: LoadTestReport): string {
   });
 }
 
-function levelCharts(level: JudgedLevel): string {
+function levelCharts(level: JudgedLevel, unit: Unit): string {
   const admitted = level.sessions.filter((s) => s.outcome !== 'refused');
   const samples = {
     interim: admitted.flatMap((s) => s.interimLatencyMs),
@@ -102,16 +105,16 @@ function levelCharts(level: JudgedLevel): string {
     { name: `first interim (${samples.first.length})`, color: COLORS.first, points: cdfPoints(samples.first) },
   ];
   return (
-    lineChart({ title: `Latency CDF, ${streamsLabel(level.streams)}`, xLabel: 'ms', yLabel: 'fraction at or below', series }) +
+    lineChart({ title: `Latency CDF, ${countLabel(level.streams, unit)}`, xLabel: 'ms', yLabel: 'fraction at or below', series }) +
     histogram({
-      title: `Final latency per word, ${streamsLabel(level.streams)}`,
+      title: `Final latency per word, ${countLabel(level.streams, unit)}`,
       xLabel: 'ms',
       yLabel: 'words',
       color: COLORS.final,
       bins: bins(samples.final),
     }) +
     histogram({
-      title: `Interim latency per word, ${streamsLabel(level.streams)}`,
+      title: `Interim latency per word, ${countLabel(level.streams, unit)}`,
       xLabel: 'ms',
       yLabel: 'words',
       color: COLORS.interim,
@@ -124,12 +127,16 @@ const num = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(di
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
 const dist = (d: Distribution) => `${num(d.p50)} / ${num(d.p95)} / ${num(d.max)}`;
 const cell = (v: string | number) => `<td>${escapeXml(String(v))}</td>`;
+/** A call's WER per channel, e.g. "12.5 % / 9.1 %"; nothing for one-channel streams, which have one WER. */
+const perChannel = (channels: readonly { refWords: number | null; wordErrors: number | null }[]) =>
+  channels.length > 1 ? [channels.map((c) => (c.refWords ? pct(c.wordErrors! / c.refWords) : '–')).join(' / ')] : [];
 
 function levelsTable(report: LoadTestReport): string {
+  const calls = report.settings.calls !== undefined;
   const head = [
-    'streams', 'admitted', 'refused', 'errors', 'disconnects', 'error rate', 'first interim p50/p95/max ms',
+    unitOf(report), 'admitted', 'refused', 'errors', 'disconnects', 'error rate', 'first interim p50/p95/max ms',
     'interim p50/p95/max ms', 'final p50/p95/max ms', 'utterance final p50/p95/max ms', 'flush p50/p95/max ms',
-    'max lag s', 'lag growth s', 'WER', 'verdict',
+    'max lag s', 'lag growth s', 'WER', ...(calls ? ['WER per channel'] : []), 'verdict',
   ];
   const rows = report.levels.map((l) => {
     const s = l.summary;
@@ -138,7 +145,7 @@ function levelsTable(report: LoadTestReport): string {
       [
         l.streams, s.admitted, s.refused, s.errored, s.disconnected, pct(s.errorRate), dist(s.timeToFirstInterimMs),
         dist(s.interimLatencyMs), dist(s.finalLatencyMs), dist(s.utteranceFinalLatencyMs), dist(s.flushLatencyMs),
-        num(s.maxLagS, 2), num(s.lagGrowthS, 2), pct(s.wer),
+        num(s.maxLagS, 2), num(s.lagGrowthS, 2), pct(s.wer), ...(calls ? perChannel(s.channels) : []),
         l.verdict.sustainable ? 'sustainable' : l.verdict.reasons.join('; '),
       ].map(cell).join('') +
       '</tr>'
@@ -147,17 +154,21 @@ function levelsTable(report: LoadTestReport): string {
   return `<table><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${rows.join('')}</table>`;
 }
 
-function sessionsTable(level: JudgedLevel): string {
-  const head = ['stream', 'start s', 'audio s', 'outcome', 'close', 'first interim ms', 'final words', 'final p95 ms', 'utterances', 'flush ms', 'max lag s', 'lag growth s', 'WER', 'errors'];
+function sessionsTable(level: JudgedLevel, unit: Unit): string {
+  const calls = unit === 'calls';
+  const head = [
+    unit.slice(0, -1), ...(calls ? ['speakers'] : []), 'start s', 'audio s', 'outcome', 'close', 'first interim ms', 'final words',
+    'final p95 ms', 'utterances', 'flush ms', 'max lag s', 'lag growth s', 'WER', ...(calls ? ['WER per channel'] : []), 'errors',
+  ];
   const rows = level.sessions.map((s) => {
     return (
       `<tr class="${s.outcome === 'ok' ? '' : 'fail'}">` +
       [
-        s.stream, s.startOffsetS.toFixed(2), s.audioS.toFixed(1), s.outcome,
+        s.stream, ...(calls ? [s.channels.map((c) => c.speaker ?? '–').join(' / ')] : []), s.startOffsetS.toFixed(2), s.audioS.toFixed(1), s.outcome,
         s.refusedStatus !== null ? `HTTP ${s.refusedStatus}` : (s.closeCode ?? '–'),
         num(s.timeToFirstInterimMs), s.finalLatencyMs.length, num(percentile(s.finalLatencyMs, 95)), s.utteranceFinalLatencyMs.length,
         num(s.flushLatencyMs), num(s.maxLagS, 2), num(s.lagGrowthS, 2),
-        s.refWords ? pct(s.wordErrors! / s.refWords) : '–',
+        s.refWords ? pct(s.wordErrors! / s.refWords) : '–', ...(calls ? perChannel(s.channels) : []),
         [s.clientError, ...s.serverErrors].filter(Boolean).join('; '),
       ].map(cell).join('') +
       '</tr>'
@@ -183,13 +194,25 @@ function httpTable(report: LoadTestReport): string {
 }
 
 function headline(report: LoadTestReport): string {
+  const unit = unitOf(report);
   if (report.findMax) {
-    return `<p class="headline">Largest sustainable load: <b>${report.findMax.maxSustainableStreams} concurrent streams</b> (${escapeXml(report.findMax.stoppedBecause)}).</p>`;
+    return `<p class="headline">Largest sustainable load: <b>${report.findMax.maxSustainableStreams} concurrent ${unit}</b> (${escapeXml(report.findMax.stoppedBecause)}).</p>`;
   }
   const level = report.levels[0];
   return level.verdict.sustainable
-    ? `<p class="headline">${streamsLabel(level.streams)}: <b>within every bound</b>.</p>`
-    : `<p class="headline">${streamsLabel(level.streams)}: <b>not sustainable</b>: ${escapeXml(level.verdict.reasons.join('; '))}.</p>`;
+    ? `<p class="headline">${countLabel(level.streams, unit)}: <b>within every bound</b>.</p>`
+    : `<p class="headline">${countLabel(level.streams, unit)}: <b>not sustainable</b>: ${escapeXml(level.verdict.reasons.join('; '))}.</p>`;
+}
+
+/** How the sessions were sent, in words. */
+function sessionsSent(report: LoadTestReport): string {
+  const calls = report.settings.calls;
+  if (!calls) return `streams of at least ${report.settings.durationS} s of audio`;
+  const how =
+    calls.transport === 'twilio'
+      ? `Twilio Media Streams (inbound and outbound tracks), finals read from the transcript sink ${calls.sinkFile}`
+      : `one multichannel=true stream each, ${calls.channels} interleaved channels`;
+  return `calls of at least ${report.settings.durationS} s, two readers taking turns, one per channel, sent as ${how}`;
 }
 
 const STYLE = `
@@ -206,9 +229,10 @@ export function htmlReport(report: LoadTestReport): string {
     ['target', report.target.url],
     ['audio', report.settings.audio],
     ['encoding', `${report.settings.encoding}, ${report.settings.rate} Hz, ${report.settings.speed}x real time`],
-    ['each stream', `at least ${report.settings.durationS} s of audio; starts spread over ${report.settings.rampS} s`],
+    ['sessions', `${sessionsSent(report)}; starts spread over ${report.settings.rampS} s`],
     ['bounds', `p95 final ≤ ${report.criteria.p95FinalMs} ms, error rate ≤ ${pct(report.criteria.maxErrorRate)}, lag growth ≤ ${report.criteria.maxLagGrowthS} s`],
     ['run', `${report.date}, ${report.wallS.toFixed(0)} s`],
+    ...(report.cpu ? [['machine', report.cpu] as [string, string]] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Chorus load test ${escapeXml(report.date)}</title><style>${STYLE}</style></head>
@@ -218,13 +242,13 @@ export function htmlReport(report: LoadTestReport): string {
 ${headline(report)}
 <div class="charts">${latencyVersusStreams(report)}${lagVersusStreams(report)}</div>
 <h2>Levels</h2>
-<p>Latencies per <code>../shared/DESIGN.md</code>: a word's final (interim) latency is the arrival of the first final (interim) result holding it minus when the client sent the end of its audio; an utterance's final latency is the same for the last word of a final marked <code>speech_final</code> or <code>from_finalize</code>; flush runs from <code>CloseStream</code> to the last final. Lag is the server's own figure (audio received but not yet transcribed); lag growth is the median over sessions of (median lag in the last third of the streaming time − median lag in the first third). Error rate counts refused, failed and disconnected sessions over sessions requested. WER sums errors over all reference words.</p>
+<p>Latencies per <code>../shared/DESIGN.md</code>: a word's final (interim) latency is the arrival of the first final (interim) result holding it minus when the client sent the end of its audio; an utterance's final latency is the same for the last word of a final marked <code>speech_final</code> or <code>from_finalize</code>; flush runs from <code>CloseStream</code> to the last final. Lag is the server's own figure (audio received but not yet transcribed); lag growth is the median over sessions of (median lag in the last third of the streaming time − median lag in the first third). Error rate counts refused, failed and disconnected sessions over sessions requested. WER sums errors over all reference words. A call's channels are each scored against their own reader's clips (WER per channel), its latencies pooled over both channels, its lag growth its worse channel's; a Twilio call's finals are timed when they are read from the transcript sink, and carry no interims and no lag.</p>
 ${levelsTable(report)}
 ${report.levels
   .map(
-    (l) => `<h2>${streamsLabel(l.streams)} (started ${escapeXml(l.startedAt)}, ${l.wallS.toFixed(1)} s)</h2>
-<div class="charts">${levelCharts(l)}</div>
-<details><summary>Sessions</summary>${sessionsTable(l)}</details>`,
+    (l) => `<h2>${countLabel(l.streams, unitOf(report))} (started ${escapeXml(l.startedAt)}, ${l.wallS.toFixed(1)} s)</h2>
+<div class="charts">${levelCharts(l, unitOf(report))}</div>
+<details><summary>Sessions</summary>${sessionsTable(l, unitOf(report))}</details>`,
   )
   .join('\n')}
 <h2>HTTP endpoints</h2>

@@ -15,10 +15,31 @@ export type SessionOutcome = 'ok' | 'refused' | 'shed' | 'error' | 'disconnected
 /** The close code of a stream the server shed to keep the others within their bound (docs/protocol.md). */
 export const SHED_CLOSE_CODE = 1013;
 
+/**
+ * One channel of a session: a one-channel stream has one; a call (`--multichannel`, Twilio) has
+ * one per speaker, scored against that speaker's own clips.
+ */
+export interface ChannelRecord {
+  channel: number;
+  /** the reader on this channel of a call (speakerOf); null for a one-channel stream */
+  speaker: string | null;
+  /** the clips played on this channel, in order */
+  clips: string[];
+  finals: number;
+  /** see lagGrowthS in stream-metrics.ts, over this channel's results */
+  lagGrowthS: number | null;
+  refWords: number | null;
+  wordErrors: number | null;
+  /** this channel's finals, in order */
+  hypothesis: string;
+}
+
 export interface SessionRecord {
+  /** the session's number in its level: a stream, or a call */
   stream: number;
   /** seconds after the level started at which this stream was due to connect */
   startOffsetS: number;
+  /** every clip played, in the order played (on whichever channel) */
   clips: string[];
   audioS: number;
   outcome: SessionOutcome;
@@ -39,12 +60,22 @@ export interface SessionRecord {
   utteranceFinalLatencyMs: number[];
   flushLatencyMs: number | null;
   maxLagS: number | null;
-  /** see lagGrowthS in stream-metrics.ts */
+  /** the largest of its channels' (a call falls behind when either side does) */
   lagGrowthS: number | null;
+  /** every channel's, in arrival order */
   lagWhileStreaming: [number, number][];
+  /** its channels' summed, null if any channel has no reference */
   refWords: number | null;
   wordErrors: number | null;
-  hypothesis: string;
+  channels: ChannelRecord[];
+}
+
+/** WER of one channel index over a level's admitted sessions (channel 1: every call's second speaker). */
+export interface ChannelSummary {
+  channel: number;
+  refWords: number;
+  wordErrors: number;
+  wer: number | null;
 }
 
 export interface LevelSummary {
@@ -71,6 +102,8 @@ export interface LevelSummary {
   wer: number | null;
   refWords: number;
   wordErrors: number;
+  /** per channel index; one entry for one-channel streams */
+  channels: ChannelSummary[];
   /** the sessions that ran to their end (`ok`): what an overload must not take from them */
   kept: { finalLatencyMs: Distribution; lagGrowthS: number | null };
 }
@@ -79,9 +112,7 @@ export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary
   const admitted = sessions.filter((s) => s.outcome !== 'refused');
   const count = (outcome: SessionOutcome) => sessions.filter((s) => s.outcome === outcome).length;
   const present = <T>(values: (T | null)[]) => values.filter((v): v is T => v !== null);
-  const scored = admitted.filter((s) => s.refWords !== null && s.wordErrors !== null);
-  const refWords = scored.reduce((n, s) => n + s.refWords!, 0);
-  const wordErrors = scored.reduce((n, s) => n + s.wordErrors!, 0);
+  const words = werOf(admitted);
   const lags = present(admitted.map((s) => s.maxLagS));
   return {
     requested: sessions.length,
@@ -101,12 +132,27 @@ export function summarizeLevel(sessions: readonly SessionRecord[]): LevelSummary
     flushLatencyMs: distribution(present(admitted.map((s) => s.flushLatencyMs))),
     maxLagS: lags.length > 0 ? Math.max(...lags) : null,
     lagGrowthS: median(present(admitted.map((s) => s.lagGrowthS))),
-    wer: refWords > 0 ? wordErrors / refWords : null,
-    refWords,
-    wordErrors,
+    ...words,
+    channels: channelSummaries(admitted),
     kept: {
       finalLatencyMs: distribution(sessions.filter((s) => s.outcome === 'ok').flatMap((s) => s.finalLatencyMs)),
       lagGrowthS: median(present(sessions.filter((s) => s.outcome === 'ok').map((s) => s.lagGrowthS))),
     },
   };
+}
+
+/** Word errors over reference words, summed over the records that have a reference. */
+function werOf(scored: readonly { refWords: number | null; wordErrors: number | null }[]): { wer: number | null; refWords: number; wordErrors: number } {
+  const withRef = scored.filter((s) => s.refWords !== null && s.wordErrors !== null);
+  const refWords = withRef.reduce((n, s) => n + s.refWords!, 0);
+  const wordErrors = withRef.reduce((n, s) => n + s.wordErrors!, 0);
+  return { wer: refWords > 0 ? wordErrors / refWords : null, refWords, wordErrors };
+}
+
+function channelSummaries(admitted: readonly SessionRecord[]): ChannelSummary[] {
+  const count = Math.max(0, ...admitted.map((s) => s.channels.length));
+  return Array.from({ length: count }, (_, channel) => ({
+    channel,
+    ...werOf(admitted.flatMap((s) => s.channels.filter((c) => c.channel === channel))),
+  }));
 }

@@ -14,6 +14,8 @@ export interface JudgedLevel extends LevelReport {
 
 export interface LoadTestReport {
   date: string;
+  /** the load generator's CPU (cpuClassLine), the gateway's too when it runs on the same machine */
+  cpu?: string;
   wallS: number;
   target: { url: string; httpBase: string };
   settings: {
@@ -25,10 +27,17 @@ export interface LoadTestReport {
     drainTimeoutS: number;
     /** the evaluation sets or the files played */
     audio: string;
+    /** each level's sessions were two-speaker calls sent this way; absent: one-channel streams */
+    calls?: { transport: 'ws' | 'twilio'; channels: number; sinkFile: string | null };
   };
   criteria: CapacityCriteria;
   /** in the order they ran */
   levels: JudgedLevel[];
   findMax: (SearchOutcome & SearchLimits) | null;
   http: HttpBenchReport | null;
+}
+
+/** What a level counts: calls when the sessions were calls, else streams. */
+export function unitOf(report: Pick<LoadTestReport, 'settings'>): 'streams' | 'calls' {
+  return report.settings.calls ? 'calls' : 'streams';
 }

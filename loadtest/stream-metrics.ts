@@ -121,6 +121,17 @@ export function streamMetrics(record: StreamRecord): StreamMetrics {
   };
 }
 
+/**
+ * One channel of a multichannel stream as a stream of its own: its results only (by
+ * `channel_index`; one without is channel 0's), the same audio clock, since a frame carries
+ * every channel's samples of the same moment. Other messages (Metadata, Error) belong to the
+ * stream, not to a channel, and are left out.
+ */
+export function channelView(record: StreamRecord, channel: number): StreamRecord {
+  const channelOf = (m: Record<string, unknown>) => (m.channel_index as [number, number] | undefined)?.[0] ?? 0;
+  return { ...record, received: record.received.filter((r) => r.message.type === 'Results' && channelOf(r.message) === channel) };
+}
+
 /** Fewer lag samples than this in a stream say nothing about a trend. */
 const MIN_LAG_SAMPLES = 6;
 

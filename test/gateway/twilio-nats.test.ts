@@ -20,7 +20,7 @@ import { fixture } from '../helpers.js';
 import { metricValue, until, type Harness } from './gateway-harness.js';
 import { replay, storedCount } from './nats-replay.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
-import { TwilioSender } from './twilio-client.js';
+import { TwilioSender } from '../../loadtest/twilio-sender.js';
 
 const KEY = 'call-centre-key';
 const SUBJECT = 'calls.finals';

@@ -8,7 +8,7 @@ import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
 import { GatewayServer } from '../../src/gateway/server.js';
 import { FakeSessionFactory } from './fake-sessions.js';
 import { metricValue, startGateway, until, type Harness } from './gateway-harness.js';
-import { TwilioSender } from './twilio-client.js';
+import { TwilioSender } from '../../loadtest/twilio-sender.js';
 
 const KEY = 'twilio-key';
 let harness: Harness | null = null;

@@ -28,6 +28,8 @@ export function reportInconsistencies(report: LoadTestReport): string[] {
     if (s.ok + s.shed + s.errored + s.disconnected + s.refused !== s.requested) problems.push(`${at}: outcomes do not add up`);
     if (Math.abs(s.errorRate - (s.requested - s.ok) / s.requested) > 1e-12) problems.push(`${at}: error rate`);
     if (s.refWords > 0 && Math.abs(s.wer! - s.wordErrors / s.refWords) > 1e-12) problems.push(`${at}: WER`);
+    const channelWords = s.channels.reduce((n, c) => n + c.refWords, 0);
+    if (admitted.every((x) => x.refWords !== null) && channelWords !== s.refWords) problems.push(`${at}: channels' reference words do not add up`);
     problems.push(
       ...distributionProblems(`${at} final`, s.finalLatencyMs, admitted.flatMap((x) => x.finalLatencyMs)),
       ...distributionProblems(`${at} interim`, s.interimLatencyMs, admitted.flatMap((x) => x.interimLatencyMs)),
@@ -39,6 +41,12 @@ export function reportInconsistencies(report: LoadTestReport): string[] {
       ),
     );
     for (const x of level.sessions) {
+      const sum = (pick: (c: (typeof x.channels)[number]) => number | null) =>
+        x.channels.some((c) => pick(c) === null) ? null : x.channels.reduce((n, c) => n + pick(c)!, 0);
+      if (sum((c) => c.refWords) !== x.refWords || sum((c) => c.wordErrors) !== x.wordErrors) {
+        problems.push(`${at} stream ${x.stream}: WER counts differ from its channels'`);
+      }
+      if (x.channels.some((c, i) => c.channel !== i)) problems.push(`${at} stream ${x.stream}: channels out of order`);
       if (x.interimLatencyMs.length > x.finalLatencyMs.length) problems.push(`${at} stream ${x.stream}: more interim than final words`);
       if (x.utteranceFinalLatencyMs.length > x.finals) problems.push(`${at} stream ${x.stream}: more utterances than finals`);
       if (x.outcome === 'refused' && (x.refusedStatus === null || x.finalLatencyMs.length > 0)) problems.push(`${at} stream ${x.stream}: refused yet measured`);

@@ -3,7 +3,10 @@ import { judgeLevel, type CapacityCriteria } from '../../loadtest/find-max.js';
 import { summarizeLevel, type SessionRecord } from '../../loadtest/level-summary.js';
 import type { JudgedLevel, LoadTestReport } from '../../loadtest/report.js';
 
+/** One session record; a one-channel stream unless `channels` says otherwise (then its WER is theirs summed). */
 export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const refWords = overrides.refWords === undefined ? 10 : overrides.refWords;
+  const wordErrors = overrides.wordErrors === undefined ? 1 : overrides.wordErrors;
   return {
     stream: 0,
     startOffsetS: 0,
@@ -24,9 +27,9 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     maxLagS: 0.8,
     lagGrowthS: 0.1,
     lagWhileStreaming: [],
-    refWords: 10,
-    wordErrors: 1,
-    hypothesis: 'words',
+    refWords,
+    wordErrors,
+    channels: [{ channel: 0, speaker: null, clips: ['clip'], finals: 2, lagGrowthS: 0.1, refWords, wordErrors, hypothesis: 'words' }],
     ...overrides,
   };
 }

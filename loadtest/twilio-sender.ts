@@ -1,6 +1,7 @@
-// A Twilio Media Streams sender for tests: Twilio's documented message sequence (connected,
-// start, media per track in 20 ms chunks, mark, dtmf, stop) over a real `ws` WebSocket,
-// optionally at real-time pace. Test-only: the gateway's side is what is under test.
+// A Twilio Media Streams sender: Twilio's documented message sequence (connected, start,
+// media per track in 20 ms chunks, mark, dtmf, stop) over a real `ws` WebSocket, optionally at
+// real-time pace. The gateway's Twilio tests and the load test's calls (twilio-call.ts) both
+// speak through it, so both send what Twilio sends.
 import WebSocket from 'ws';
 
 export interface TwilioCallOptions {
@@ -103,9 +104,14 @@ export class TwilioSender {
   /**
    * Both tracks in 20 ms chunks, as Twilio sends them; `realTime` paces them by the wall clock
    * (each chunk sent when its audio would have been spoken). A track shorter than the other
-   * sends nothing after its end.
+   * sends nothing after its end. `onSent` hears the stream time (s) at which each 20 ms slot's
+   * audio ends, once every track's chunk of it is on the socket: what word latency is timed from.
    */
-  async streamTracks(tracks: Partial<Record<'inbound' | 'outbound', Uint8Array>>, realTime: boolean): Promise<void> {
+  async streamTracks(
+    tracks: Partial<Record<'inbound' | 'outbound', Uint8Array>>,
+    realTime: boolean,
+    onSent?: (endS: number) => void,
+  ): Promise<void> {
     const chunkBytes = 160;
     const length = Math.max(...Object.values(tracks).map((t) => t?.length ?? 0));
     const started = Date.now();
@@ -119,6 +125,7 @@ export class TwilioSender {
         const audio = tracks[track];
         if (audio !== undefined && at < audio.length) await this.media(track, ms, audio.subarray(at, at + chunkBytes));
       }
+      onSent?.(Math.min(length, at + chunkBytes) / 8000);
     }
   }
 }
