@@ -127,9 +127,9 @@ const num = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(di
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
 const dist = (d: Distribution) => `${num(d.p50)} / ${num(d.p95)} / ${num(d.max)}`;
 const cell = (v: string | number) => `<td>${escapeXml(String(v))}</td>`;
-/** A call's WER per channel, e.g. "12.5 % / 9.1 %"; nothing for one-channel streams, which have one WER. */
+/** A call's WER per channel, e.g. "12.5 % / 9.1 %". */
 const perChannel = (channels: readonly { refWords: number | null; wordErrors: number | null }[]) =>
-  channels.length > 1 ? [channels.map((c) => (c.refWords ? pct(c.wordErrors! / c.refWords) : '–')).join(' / ')] : [];
+  channels.map((c) => (c.refWords ? pct(c.wordErrors! / c.refWords) : '–')).join(' / ');
 
 function levelsTable(report: LoadTestReport): string {
   const calls = report.settings.calls !== undefined;
@@ -145,7 +145,7 @@ function levelsTable(report: LoadTestReport): string {
       [
         l.streams, s.admitted, s.refused, s.errored, s.disconnected, pct(s.errorRate), dist(s.timeToFirstInterimMs),
         dist(s.interimLatencyMs), dist(s.finalLatencyMs), dist(s.utteranceFinalLatencyMs), dist(s.flushLatencyMs),
-        num(s.maxLagS, 2), num(s.lagGrowthS, 2), pct(s.wer), ...(calls ? perChannel(s.channels) : []),
+        num(s.maxLagS, 2), num(s.lagGrowthS, 2), pct(s.wer), ...(calls ? [perChannel(s.channels)] : []),
         l.verdict.sustainable ? 'sustainable' : l.verdict.reasons.join('; '),
       ].map(cell).join('') +
       '</tr>'
@@ -168,7 +168,7 @@ function sessionsTable(level: JudgedLevel, unit: Unit): string {
         s.refusedStatus !== null ? `HTTP ${s.refusedStatus}` : (s.closeCode ?? '–'),
         num(s.timeToFirstInterimMs), s.finalLatencyMs.length, num(percentile(s.finalLatencyMs, 95)), s.utteranceFinalLatencyMs.length,
         num(s.flushLatencyMs), num(s.maxLagS, 2), num(s.lagGrowthS, 2),
-        s.refWords ? pct(s.wordErrors! / s.refWords) : '–', ...(calls ? perChannel(s.channels) : []),
+        s.refWords ? pct(s.wordErrors! / s.refWords) : '–', ...(calls ? [perChannel(s.channels)] : []),
         [s.clientError, ...s.serverErrors].filter(Boolean).join('; '),
       ].map(cell).join('') +
       '</tr>'

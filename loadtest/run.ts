@@ -2,10 +2,10 @@
 // endpoint, or two-speaker calls (`--channels 2 --multichannel` on /v1/listen, or
 // `--transport twilio` as Twilio Media Streams), at one load level or, with --find-max, at as
 // many levels as it takes to find the largest sustainable one; optionally autocannon against
-// the HTTP endpoints. Writes
-// report.json (every session's record and each level's summary derived from them),
-// report.html (self-contained, with charts) and latency.png (the main chart), and prints a
-// summary. Every run is bounded: streams, duration per level, and total wall-clock time.
+// the HTTP endpoints. Writes report.json (every session's record and each level's summary
+// derived from them), report.html (self-contained, with charts) and latency.png (the main
+// chart), and prints a summary. Every run is bounded: streams, duration per level, and total
+// wall-clock time.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

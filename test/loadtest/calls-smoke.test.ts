@@ -71,7 +71,7 @@ function expectTwoCalls({ code, report, html }: Awaited<ReturnType<typeof twoCal
     });
   }
   expect(html).toContain('Latency CDF, 2 calls');
-  expect(html).toContain('WER per channel');
+  expect(html).toContain('<th>WER per channel</th>');
 }
 
 describe('npm run loadtest, two-speaker calls', () => {

@@ -51,6 +51,15 @@ describe('find-max policy', () => {
     expect(outcome).toEqual({ maxSustainableStreams: 5, stoppedBecause: '5 streams sustained, 6 did not' });
   });
 
+  it('says calls when the levels count calls', async () => {
+    const limits = { start: 2, step: null, max: 12 };
+    const deadline = performance.now() + 60_000;
+    expect((await findMax(async (n) => n <= 3, limits, deadline, () => 1, 'calls')).stoppedBecause).toBe('3 calls sustained, 4 did not');
+    expect((await findMax(async () => false, { ...limits, start: 1 }, deadline, () => 1, 'calls')).stoppedBecause).toBe(
+      'even 1 call was not sustainable',
+    );
+  });
+
   it('stops before a level that cannot finish within the wall-clock budget', async () => {
     const ran: number[] = [];
     const outcome = await findMax(

@@ -52,6 +52,17 @@ describe('HTML report', () => {
     expect(html).toContain('GET /healthz (health probe)');
   });
 
+  it('counts calls, and gives each channel its WER, when the sessions were calls', () => {
+    const report = sampleReport();
+    report.settings.calls = { transport: 'twilio', channels: 2, sinkFile: '/var/log/chorus/finals.jsonl' };
+    const calls = htmlReport(report);
+    expect(calls).toContain('Largest sustainable load: <b>4 concurrent calls</b>');
+    expect(calls).toContain('Latency CDF, 2 calls');
+    expect(calls).toContain('<th>WER per channel</th>');
+    expect(calls).toContain('Twilio Media Streams (inbound and outbound tracks), finals read from the transcript sink /var/log/chorus/finals.jsonl');
+    expect(html).not.toContain('<th>WER per channel</th>');
+  });
+
   it('plots one marker per level for each percentile series', () => {
     const svg = latencyVersusStreams(sampleReport());
     expect(svg.match(/<circle /g)).toHaveLength(3 * 4);
