@@ -48,8 +48,9 @@ function listenUrl(base: string, params: StreamOptions['params']): string {
   return url.toString();
 }
 
-export function runStream(options: StreamOptions): Promise<StreamRecord> {
-  const record: StreamRecord = {
+/** A record before anything was sent or received, for a client to fill in. */
+export function newStreamRecord(): StreamRecord {
+  return {
     startedAtMs: 0,
     sent: [],
     received: [],
@@ -61,6 +62,10 @@ export function runStream(options: StreamOptions): Promise<StreamRecord> {
     gateway: null,
     error: null,
   };
+}
+
+export function runStream(options: StreamOptions): Promise<StreamRecord> {
+  const record = newStreamRecord();
   const msgpack = options.params.result_encoding === 'msgpack';
   return new Promise((resolve) => {
     const ws = new WebSocket(listenUrl(options.url, options.params), {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FinalRecord } from '../src/gateway/transcript-sink.js';
 import type { JsonlSinkTail, SunkFinal } from './sink-tail.js';
-import type { StreamRecord } from './stream-client.js';
+import { newStreamRecord, type StreamRecord } from './stream-client.js';
 import { TwilioSender } from './twilio-sender.js';
 
 export interface TwilioCallOptions {
@@ -39,18 +39,7 @@ export function resultsOf(record: FinalRecord): Record<string, unknown> {
 }
 
 export async function runTwilioCall(options: TwilioCallOptions): Promise<StreamRecord> {
-  const record: StreamRecord = {
-    startedAtMs: 0,
-    sent: [],
-    received: [],
-    closeSentAtMs: null,
-    closedAtMs: null,
-    closeCode: null,
-    closeReason: '',
-    refusedStatus: null,
-    gateway: null,
-    error: null,
-  };
+  const record = newStreamRecord();
   const callSid = sid('CA');
   const finals: SunkFinal[] = [];
   options.sink.follow(callSid, (final) => finals.push(final));
