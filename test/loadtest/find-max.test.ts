@@ -98,12 +98,19 @@ describe('judging a level', () => {
 
   it('holds the finals to the offline WER of the same clips plus the allowed gap', () => {
     const withGap = { ...criteria, maxWerGapPoints: 1 };
-    // 10 errors in 100 words: 10 % of finals.
-    const summary = summarizeLevel([session({ finalLatencyMs: [500], refWords: 100, wordErrors: 10 })]);
+    // 100 errors in 1,000 words: 10 % of finals.
+    const summary = summarizeLevel([session({ finalLatencyMs: [500], refWords: 1000, wordErrors: 100 })]);
     expect(judgeLevel(summary, withGap, 0.095)).toEqual({ sustainable: true, reasons: [] });
     expect(judgeLevel(summary, withGap, 0.08).reasons).toEqual(['WER of finals 10.00 % > offline 8.00 % + 1']);
     expect(judgeLevel(summary, withGap, null).reasons).toEqual(['no WER of finals against offline to judge']);
     expect(judgeLevel(summary, criteria, 0.08).sustainable).toBe(true);
+  });
+
+  it('does not judge the WER gap of a level with too few words to show a point', () => {
+    const withGap = { ...criteria, maxWerGapPoints: 1 };
+    // One stream for 60 s: 3 errors more than offline in 160 words is 1.9 points, or chance.
+    const summary = summarizeLevel([session({ finalLatencyMs: [500], refWords: 160, wordErrors: 13 })]);
+    expect(judgeLevel(summary, withGap, 0.0625)).toEqual({ sustainable: true, reasons: [] });
   });
 
   it('fails a level where sessions were admitted but no word was finalised', () => {
