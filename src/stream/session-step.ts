@@ -362,7 +362,11 @@ function onHypothesis(
   out: SessionCommand[],
 ): SessionState {
   // A flush that started meanwhile finalised this audio: the hypothesis is stale.
-  if (s.phase === SessionPhase.Closed || input.generation !== s.generation || !input.words?.length) return s;
+  if (s.phase === SessionPhase.Closed || input.generation !== s.generation) return s;
+  // The device has decoded this far even when it heard nothing to add (silence, or end-of-text
+  // after the forced words): lag is what the device owes, and overload sheds by it.
+  s = { ...s, emittedUntil: Math.max(s.emittedUntil, input.end) };
+  if (!input.words?.length) return s;
   const words = input.words.map((w) => toStreamWord(w, input.origin));
   // Whisper sometimes drops the first words after a pause; once the words after them were
   // final, nothing could bring them back. A hypothesis whose first word starts after speech
@@ -382,7 +386,7 @@ function onHypothesis(
     skipped <= MAX_SKIPPED_SPEECH_S && !unchecked,
     config.policy,
   );
-  s = { ...s, agreement, emittedUntil: Math.max(s.emittedUntil, input.end) };
+  s = { ...s, agreement };
   if (commit > 0) {
     const spanStart = Math.min(committedEnd(s), Math.round(words[0].start * SAMPLE_RATE));
     const finals = words.slice(0, commit);

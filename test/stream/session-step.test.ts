@@ -281,6 +281,14 @@ describe('utterance_end and lag', () => {
     expect(state.utteranceEndSent).toBe(true);
   });
 
+  it('counts audio a hop heard no words in as decoded: lag is what the device owes', () => {
+    // After a kept context's full stop Whisper can write end-of-text hop after hop over speech;
+    // that is late words, not a device behind, and shedding must not take it for one.
+    const s = speaking();
+    const nothing = run(s, [{ type: 'work', hopInFlight: false }, { type: 'hypothesis', generation: s.generation, origin: 0, end: sec(2), words: null }], speechIn([[0.5]]));
+    expect(lagSamples(nothing.state)).toBe(0);
+  });
+
   it('counts lag only while an utterance is open or being flushed', () => {
     const s: SessionState = { ...initialState(), received: sec(4), emittedUntil: sec(1) };
     expect(lagSamples(s)).toBe(0);
