@@ -55,7 +55,8 @@ export class FakeSession implements LiveSession {
 
   async close(): Promise<void> {
     if (this.closeDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.closeDelayMs));
-    this.emitFinal(true);
+    // As the real session: a close's finals answer no Finalize.
+    this.emitFinal(false);
     this.closed = true;
     this.release();
   }

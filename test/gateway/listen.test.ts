@@ -90,7 +90,7 @@ describe('a stream', () => {
     const types = client.messages.map((m) => (m.type === 'Results' ? (m.is_final ? 'final' : 'interim') : m.type));
     expect(types).toEqual(['interim', 'interim', 'final', 'Metadata']);
     const [, , final, metadata] = client.messages;
-    expect(final).toMatchObject({ from_finalize: true, start: 0, duration: 0.5, channel_index: [0, 1] });
+    expect(final).toMatchObject({ from_finalize: false, start: 0, duration: 0.5, channel_index: [0, 1] });
     expect(final.channel.alternatives[0].transcript).toBe('final 1');
     expect(metadata).toMatchObject({
       request_id: final.metadata.request_id,

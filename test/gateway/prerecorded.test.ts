@@ -35,11 +35,15 @@ describe('POST /v1/listen', () => {
   it('transcribes the body with word timestamps and answers in Deepgram shape', async () => {
     const files = new FakeFileTranscriber();
     const h = await gateway(files);
-    const response = await listen(h, '?model=nova-3&utterances=true&utt_split=1&paragraphs=true&extra=team:a&diarize=true&sentiment=true', silentWav(1));
+    const response = await listen(
+      h,
+      '?model=nova-3&utterances=true&utt_split=1&paragraphs=true&extra=team:a&diarize=true&sentiment=true&keyterm=Prynne',
+      silentWav(1),
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json');
     const body = (await response.json()) as Record<string, any>;
-    expect(files.asked).toEqual([{ task: 'transcribe', language: 'en', wordTimestamps: true }]);
+    expect(files.asked).toEqual([{ task: 'transcribe', language: 'en', wordTimestamps: true, keyterms: ['Prynne'] }]);
     expect(body.metadata.request_id).toBe(response.headers.get('dg-request-id'));
     expect(body.metadata.extra).toEqual({ team: 'a' });
     expect(body.metadata.warnings.map((w: Record<string, string>) => [w.parameter, w.type])).toEqual([
