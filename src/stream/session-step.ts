@@ -86,7 +86,6 @@ export interface SpeechCheck {
 
 const UNCHECKED: SpeechCheck = { verdict: 'unchecked', heardS: 0 };
 
-/** Why an utterance is flushed: its endpoint, Finalize/CloseStream, or its length cap. */
 /**
  * What a flush answers: an endpoint, a client's Finalize (its result is marked from_finalize,
  * and sent even when empty, since the client waits for it), the stream's close (CloseStream,
@@ -96,6 +95,10 @@ export type FlushKind = 'endpoint' | 'finalize' | 'close' | 'cap';
 
 /** The flushes someone waits for: they cover everything received. */
 export type RequestedFlush = Extract<FlushKind, 'finalize' | 'close'>;
+
+export function isRequestedFlush(kind: FlushKind): kind is RequestedFlush {
+  return kind === 'finalize' || kind === 'close';
+}
 
 export interface CommittedWord {
   word: ResultWord;
@@ -420,7 +423,7 @@ function startFlush(
     ...state,
     phase: SessionPhase.Flushing,
     generation: state.generation + 1,
-    requestedFlush: kind === 'finalize' || kind === 'close' ? null : state.requestedFlush,
+    requestedFlush: isRequestedFlush(kind) ? null : state.requestedFlush,
   };
   s = slideWindow(s, config, out);
   const until = kind === 'endpoint' ? s.endpoints[0] : Infinity;

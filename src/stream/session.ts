@@ -11,6 +11,7 @@ import type { LiveSession, SessionEventSink, SessionOptions } from './session-co
 import {
   flushDue,
   initialState,
+  isRequestedFlush,
   lagSamples,
   SAMPLE_RATE,
   SessionPhase,
@@ -127,10 +128,10 @@ export class StreamingSession implements LiveSession {
           this.trimTo(command.before);
           break;
         case 'flush-started':
-          if (command.kind === 'finalize' || command.kind === 'close') this.servedWaiters = this.finalizeWaiters.splice(0);
+          if (isRequestedFlush(command.kind)) this.servedWaiters = this.finalizeWaiters.splice(0);
           break;
         case 'flush-done':
-          if (command.kind === 'finalize' || command.kind === 'close') for (const done of this.servedWaiters.splice(0)) done();
+          if (isRequestedFlush(command.kind)) for (const done of this.servedWaiters.splice(0)) done();
           break;
         default:
           return command;
