@@ -1,6 +1,12 @@
 // Whisper's byte-level BPE (GPT-2's scheme): each token is a string over a 256-symbol
 // alphabet that stands for raw bytes. Token ids are line numbers of the model's
 // vocabulary.txt, which also lists the special and timestamp tokens.
+//
+// Merges are ranked by the id of the token they make, as OpenAI's tokenizer (tiktoken) ranks
+// them: a vocabulary's ids are its merge order. The merges lists of converted tokenizer.json
+// files are not trusted: the multilingual one lacks the first merge ("Ġ t"), which made
+// " the" two tokens (" ", "the") and every prompt and forced prefix of a multilingual model
+// text it was never trained on.
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -40,15 +46,13 @@ export class Tokenizer {
   readonly special: SpecialTokens;
   readonly multilingual: boolean;
   private readonly ids: Map<string, number>;
-  private readonly mergeRanks: Map<string, number>;
   private readonly bytes = byteAlphabet();
   private readonly utf8 = new TextDecoder('utf-8');
   private readonly bpeCache = new Map<string, number[]>();
 
-  constructor(vocab: string[], merges: string[]) {
+  constructor(vocab: string[]) {
     this.vocab = vocab;
     this.ids = new Map(vocab.map((t, i) => [t, i]));
-    this.mergeRanks = new Map(merges.map((m, i) => [m, i]));
     const id = (name: string): number => {
       const v = this.ids.get(name);
       if (v === undefined) throw new Error(`vocabulary lacks the special token ${name}`);
@@ -94,13 +98,7 @@ export class Tokenizer {
     } else {
       throw new Error(`${dir} has no vocabulary.txt or vocabulary.json`);
     }
-    let merges: string[] = [];
-    const tokenizerPath = join(dir, 'tokenizer.json');
-    if (existsSync(tokenizerPath)) {
-      const spec = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as { model?: { merges?: (string | string[])[] } };
-      merges = (spec.model?.merges ?? []).map((m) => (Array.isArray(m) ? m.join(' ') : m));
-    }
-    return new Tokenizer(vocab, merges);
+    return new Tokenizer(vocab);
   }
 
   get vocabSize(): number {
@@ -154,7 +152,7 @@ export class Tokenizer {
       let best = -1;
       let bestRank = Infinity;
       for (let i = 0; i < parts.length - 1; i++) {
-        const rank = this.mergeRanks.get(`${parts[i]} ${parts[i + 1]}`);
+        const rank = this.ids.get(parts[i] + parts[i + 1]);
         if (rank !== undefined && rank < bestRank) {
           bestRank = rank;
           best = i;
