@@ -24,7 +24,8 @@ import { runTwilioCall } from './twilio-call.js';
  * channels interleaved, or a Twilio Media Stream to `/v1/twilio` whose finals are read from
  * the gateway's JSONL transcript sink.
  */
-export type CallTransport = { transport: 'ws' } | { transport: 'twilio'; sink: JsonlSinkTail };
+/** twilio: `authToken` signs each upgrade (X-Twilio-Signature) for a gateway started with --twilio-auth-token */
+export type CallTransport = { transport: 'ws' } | { transport: 'twilio'; sink: JsonlSinkTail; authToken?: string };
 
 export interface LevelOptions {
   /** ws://host:port/v1/listen, or /v1/twilio[/KEY] for Twilio calls */
@@ -115,12 +116,12 @@ function client(program: CallProgram, options: LevelOptions): Prepared {
   const timeoutMs = options.drainTimeoutS * 1000;
   const headers = options.token ? { Authorization: `Token ${options.token}` } : undefined;
   if (options.calls?.transport === 'twilio') {
-    const sink = options.calls.sink;
+    const { sink, authToken } = options.calls;
     const [inbound, outbound] = pcm.map((c) => encodedSamples(c, 'mulaw', TWILIO_RATE));
     return {
       program,
       audioS: inbound.length / TWILIO_RATE,
-      play: (url) => runTwilioCall({ url, inbound, outbound, sink, timeoutMs }),
+      play: (url) => runTwilioCall({ url, inbound, outbound, sink, timeoutMs, authToken }),
     };
   }
   const params = { encoding: options.encoding, sample_rate: options.rate, interim_results: true, lag: true };

@@ -64,6 +64,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       multichannel: { type: 'boolean', default: false },
       /** the JSONL transcript sink the gateway writes (--transcript-sink), where Twilio calls' finals are read */
       'sink-file': { type: 'string' },
+      /** the gateway's --twilio-auth-token: Twilio calls sign their upgrades with it */
+      'twilio-auth-token': { type: 'string' },
       streams: { type: 'string', default: '1' },
       duration: { type: 'string', default: '30' },
       ramp: { type: 'string', default: '5' },
@@ -162,7 +164,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const measured = await runLevel({
       ...level,
       streams,
-      ...(calls ? { calls: sink ? { transport: 'twilio' as const, sink } : { transport: 'ws' as const } } : {}),
+      ...(calls ? { calls: sink ? { transport: 'twilio' as const, sink, authToken: values['twilio-auth-token'] } : { transport: 'ws' as const } } : {}),
     });
     const offlineWer = values.offline ? offlineWerOf(values.offline, measured.sessions) : null;
     const judged: JudgedLevel = {

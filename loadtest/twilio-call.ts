@@ -7,6 +7,7 @@
 // when the 20 ms slot holding its end was sent to when its final was read from the sink.
 import { randomBytes } from 'node:crypto';
 import type { FinalRecord } from '../src/gateway/transcript-sink.js';
+import { twilioSignature } from '../src/gateway/twilio-signature.js';
 import type { JsonlSinkTail, SunkFinal } from './sink-tail.js';
 import { newStreamRecord, type StreamRecord } from './stream-client.js';
 import { TwilioSender } from './twilio-sender.js';
@@ -20,6 +21,8 @@ export interface TwilioCallOptions {
   sink: JsonlSinkTail;
   /** give up on the server after this long past the audio's end */
   timeoutMs: number;
+  /** sign the upgrade as Twilio does, with this Auth Token */
+  authToken?: string;
 }
 
 const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
@@ -46,7 +49,9 @@ export async function runTwilioCall(options: TwilioCallOptions): Promise<StreamR
   try {
     let call: TwilioSender;
     try {
-      call = await TwilioSender.open(options.url, { callSid, streamSid: sid('MZ'), customParameters: { loadtest: 'true' } });
+      // Twilio signs the wss:// URL of the <Stream>; on loopback the load test speaks ws://.
+      const headers = options.authToken ? { 'X-Twilio-Signature': twilioSignature(options.authToken, options.url.replace(/^ws:/, 'wss:')) } : undefined;
+      call = await TwilioSender.open(options.url, { callSid, streamSid: sid('MZ'), customParameters: { loadtest: 'true' }, headers });
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status === undefined) record.error = (error as Error).message;

@@ -11,6 +11,8 @@ export interface TwilioCallOptions {
   tracks?: string[];
   customParameters?: Record<string, string>;
   mediaFormat?: Record<string, unknown>;
+  /** headers of the upgrade request, as Twilio's `X-Twilio-Signature` */
+  headers?: Record<string, string>;
 }
 
 export class TwilioSender {
@@ -30,7 +32,7 @@ export class TwilioSender {
   /** Opens the socket, or rejects with the status of a refused upgrade. */
   static open(url: string, options: TwilioCallOptions = {}): Promise<TwilioSender> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { headers: options.headers });
       const sender = new TwilioSender(ws, options);
       ws.once('open', () => resolve(sender));
       ws.once('unexpected-response', (_request, response) => {

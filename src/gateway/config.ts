@@ -54,6 +54,8 @@ export interface GatewayConfig {
   iceServers: IceServer[];
   /** TCP port of the HAProxy agent check (readiness as weight and state); null: none. */
   agentPort: number | null;
+  /** Twilio Auth Tokens a /v1/twilio upgrade's X-Twilio-Signature must be made with; none: not checked. */
+  twilioAuthTokens: string[];
 }
 
 export interface IceServer {
@@ -99,6 +101,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   callbackHosts: [],
   iceServers: [],
   agentPort: null,
+  twilioAuthTokens: [],
 };
 
 export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
@@ -130,7 +133,9 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --ice-server URL (repeatable) CHORUS_ICE_SERVERS (comma list) STUN/TURN for WebRTC, e.g. stun:stun.example.org:3478
   --ice-username NAME           CHORUS_ICE_USERNAME           username for the turn: servers
   --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers
-  --agent-port N                CHORUS_AGENT_PORT             answer HAProxy's agent check on this TCP port (docs/deploy.md); none by default`;
+  --agent-port N                CHORUS_AGENT_PORT             answer HAProxy's agent check on this TCP port (docs/deploy.md); none by default
+  --twilio-auth-token TOKEN (repeatable) CHORUS_TWILIO_AUTH_TOKENS (comma list) /v1/twilio needs an X-Twilio-Signature
+                                                              made with one of these; none: not checked`;
 
 function precisionSetting(name: string, value: string): Precision {
   try {
@@ -258,6 +263,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'ice-username': { type: 'string' },
         'ice-credential': { type: 'string' },
         'agent-port': { type: 'string' },
+        'twilio-auth-token': { type: 'string', multiple: true },
       },
     }));
   } catch (err) {
@@ -348,5 +354,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     callbackHosts,
     iceServers,
     agentPort: agentPort ? integerSetting(agentPort.name, agentPort.value, 0, 65_535) : GATEWAY_DEFAULTS.agentPort,
+    twilioAuthTokens: (values['twilio-auth-token'] ?? (env.CHORUS_TWILIO_AUTH_TOKENS ?? '').split(','))
+      .map((t) => t.trim())
+      .filter((t) => t !== ''),
   };
 }

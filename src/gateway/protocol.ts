@@ -13,6 +13,7 @@ export type ProtocolErrorCode =
   | 'missing_credentials'
   | 'invalid_credentials'
   | 'too_many_failed_keys'
+  | 'invalid_twilio_signature'
   | 'capacity_exceeded'
   | 'malformed_message'
   | 'unknown_message_type'
@@ -56,6 +57,8 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   missing_credentials: { httpStatus: 401, closeCode: null },
   invalid_credentials: { httpStatus: 401, closeCode: null },
   too_many_failed_keys: { httpStatus: 429, closeCode: null },
+  // The key was right (or none is needed) but the request does not prove it came from Twilio.
+  invalid_twilio_signature: { httpStatus: 403, closeCode: null },
   // 429 as the issue asks: the client is asking for more than the server has room for now.
   capacity_exceeded: { httpStatus: 429, closeCode: null },
   malformed_message: { httpStatus: null, closeCode: 1008 },

@@ -12,7 +12,8 @@
  *
  * Twilio cannot send headers and a `<Stream>` URL takes no query string, so the key is the
  * last segment of the path; `?token=` and the Authorization header work too, for other
- * clients. Both channels are admitted before the upgrade, all or nothing, so a refused call
+ * clients. With `--twilio-auth-token`, the upgrade must also carry Twilio's signature
+ * (twilio-signature.ts), as Twilio asks of every Media Streams server. Both channels are admitted before the upgrade, all or nothing, so a refused call
  * is an HTTP status at once (Twilio reports it as a stream error) rather than half a
  * transcript. A call whose `start` names only one track gives the other's session back.
  *
@@ -28,6 +29,7 @@ import { OverloadError } from '../stream/admission.js';
 import { AudioInputError } from '../stream/audio-decoder.js';
 import type { SessionFactory } from '../stream/session-contract.js';
 import type { FailedAuthThrottle } from './auth-throttle.js';
+import { hasValidTwilioSignature } from './twilio-signature.js';
 import type { GatewayConfig } from './config.js';
 import { refuseUpgrade } from './listen.js';
 import type { OutboundKind } from './outbound-queue.js';
@@ -101,6 +103,10 @@ export class TwilioEndpoint {
     const url = new URL(request.url ?? '/', 'http://chorus.invalid');
     const pathKey = url.pathname.length > TWILIO_PATH.length + 1 ? decodeURIComponent(url.pathname.slice(TWILIO_PATH.length + 1)) : null;
     checkKey(request, pathKey ?? url.searchParams.get('token'), this.config.apiKeys, this.throttle);
+    if (this.config.twilioAuthTokens.length > 0 && !hasValidTwilioSignature(request, this.config.twilioAuthTokens)) {
+      this.throttle.recordFailure(request.socket.remoteAddress ?? '', Date.now());
+      throw new Refusal('invalid_twilio_signature', 'the upgrade has no X-Twilio-Signature made with this server\'s Twilio Auth Token for this URL', 403);
+    }
     const params = parseStreamParams(url, 'twilio');
     checkCallback(params, this.config);
     if (this.services.sink === null && params.callback === null) {

@@ -33,6 +33,7 @@ describe('parseGatewayConfig defaults', () => {
       callbackHosts: [],
       iceServers: [],
       agentPort: null,
+      twilioAuthTokens: [],
     });
   });
 
@@ -99,6 +100,10 @@ describe('parseGatewayConfig sources', () => {
         'key.pem',
         '--agent-port',
         '9001',
+        '--twilio-auth-token',
+        'tw1',
+        '--twilio-auth-token',
+        'tw2',
       ],
       {},
     );
@@ -126,6 +131,7 @@ describe('parseGatewayConfig sources', () => {
       callbackHosts: [],
       iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
       agentPort: 9001,
+      twilioAuthTokens: ['tw1', 'tw2'],
     });
   });
 
@@ -155,6 +161,7 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_TLS_CERT: '/etc/chorus/cert.pem',
       CHORUS_TLS_KEY: '/etc/chorus/key.pem',
       CHORUS_AGENT_PORT: '9002',
+      CHORUS_TWILIO_AUTH_TOKENS: 'primary, secondary',
     });
     expect(config).toEqual({
       host: '::',
@@ -180,6 +187,7 @@ describe('parseGatewayConfig sources', () => {
       callbackHosts: [],
       iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
       agentPort: 9002,
+      twilioAuthTokens: ['primary', 'secondary'],
     });
   });
 

@@ -74,7 +74,8 @@ export class FakeFileTranscriber implements FileTranscriber {
 }
 
 /** A valid 16 kHz mono 16-bit WAV file of silence. */
-export function silentWav(seconds: number): Buffer {
+/** A WAV of silence, as bytes fetch and Blob take. */
+export function silentWav(seconds: number): Uint8Array<ArrayBuffer> {
   const data = Math.round(seconds * 16000) * 2;
   const header = Buffer.alloc(44);
   header.write('RIFF', 0);
@@ -90,5 +91,5 @@ export function silentWav(seconds: number): Buffer {
   header.writeUInt16LE(16, 34);
   header.write('data', 36);
   header.writeUInt32LE(data, 40);
-  return Buffer.concat([header, Buffer.alloc(data)]);
+  return new Uint8Array(Buffer.concat([header, Buffer.alloc(data)]));
 }

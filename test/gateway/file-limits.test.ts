@@ -20,11 +20,11 @@ async function gateway(files: FakeFileTranscriber, maxUploadBytes = 1024 * 1024)
 
 async function openAi(h: Harness, file: Buffer): Promise<Response> {
   const { body, type } = await openAiForm(file);
-  return fetch(`${h.url}/v1/audio/transcriptions`, { method: 'POST', body, headers: { 'Content-Type': type } });
+  return fetch(`${h.url}/v1/audio/transcriptions`, { method: 'POST', body: new Uint8Array(body), headers: { 'Content-Type': type } });
 }
 
 function deepgram(h: Harness, file: Buffer, query = ''): Promise<Response> {
-  return fetch(`${h.url}/v1/listen${query}`, { method: 'POST', body: file, headers: { 'Content-Type': 'audio/wav' } });
+  return fetch(`${h.url}/v1/listen${query}`, { method: 'POST', body: new Uint8Array(file), headers: { 'Content-Type': 'audio/wav' } });
 }
 
 /** The slowest /healthz answer while `work` runs. */
@@ -51,7 +51,7 @@ describe('file uploads leave the event loop free', () => {
     const form = await openAiForm(large);
     const upload =
       api === 'openai'
-        ? fetch(`${h.url}/v1/audio/transcriptions`, { method: 'POST', body: form.body, headers: { 'Content-Type': form.type } })
+        ? fetch(`${h.url}/v1/audio/transcriptions`, { method: 'POST', body: new Uint8Array(form.body), headers: { 'Content-Type': form.type } })
         : deepgram(h, large);
     const slowest = await slowestHealthz(h, upload);
     expect((await upload).status).toBe(200);

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 function form(fields: Record<string, string>, file: Buffer | null = jfkBytes): FormData {
   const body = new FormData();
-  if (file) body.append('file', new Blob([file], { type: 'audio/wav' }), 'jfk.wav');
+  if (file) body.append('file', new Blob([new Uint8Array(file)], { type: 'audio/wav' }), 'jfk.wav');
   for (const [name, value] of Object.entries(fields)) body.append(name, value);
   return body;
 }

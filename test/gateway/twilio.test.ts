@@ -3,6 +3,7 @@
 // what is tested is the transport: tracks to channels, admission all or nothing, the key in
 // the path, gap filling, and every end keeping its finals in the transcript sink.
 // The same with tiny.en, real speech and NATS JetStream: twilio-nats.test.ts.
+import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GATEWAY_DEFAULTS } from '../../src/gateway/config.js';
 import { GatewayServer } from '../../src/gateway/server.js';
@@ -93,6 +94,37 @@ describe('Twilio Media Streams (/v1/twilio)', () => {
     await byQuery.stop();
     expect((await byQuery.closed).code).toBe(1000);
     expect(harness.factory.sessions).toHaveLength(2);
+  });
+
+  it('with a Twilio Auth Token, admits only upgrades signed with it for their URL (signed by Twilio\'s own helper library)', async () => {
+    const authToken = 'primary-auth-token';
+    harness = await startGateway({ apiKeys: new Set([KEY]), twilioAuthTokens: ['old-auth-token', authToken] });
+    const url = twilioUrl(harness);
+    // What Twilio signs: the wss:// URL of the <Stream>, here the loopback host and port.
+    const streamUrl = url.replace(/^ws:/, 'wss:');
+    const signature = (token: string, signed: string) => twilio.getExpectedTwilioSignature(token, signed, {});
+    const open = (headers: Record<string, string>) =>
+      TwilioSender.open(url, { headers }).then(
+        () => null,
+        (error: { status: number; body: string }) => error,
+      );
+
+    const attempts: Record<string, string>[] = [{}, { 'X-Twilio-Signature': signature('someone-else', streamUrl) }, { 'X-Twilio-Signature': signature(authToken, streamUrl + '?other=1') }];
+    for (const headers of attempts) {
+      const refused = await open(headers);
+      expect(refused?.status).toBe(403);
+      expect(JSON.parse(refused!.body)).toMatchObject({ type: 'Error', code: 'invalid_twilio_signature' });
+    }
+    expect(harness.factory.sessions).toHaveLength(0);
+
+    // Either token of a rotation is accepted.
+    for (const token of [authToken, 'old-auth-token']) {
+      const call = await TwilioSender.open(url, { headers: { 'X-Twilio-Signature': signature(token, streamUrl) } });
+      await call.start();
+      await call.stop();
+      expect((await call.closed).code).toBe(1000);
+    }
+    expect(harness.factory.sessions).toHaveLength(4);
   });
 
   it('admits both tracks or neither: with room for one session the call is refused with 429 and holds nothing', async () => {

@@ -6,7 +6,6 @@ import { loadAudioFile } from '../../src/audio/load.js';
 import { playStreams } from '../../src/eval/live.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import { DEFAULT_ENDPOINTING_MS } from '../../src/gateway/protocol.js';
-import type { GatewayServer } from '../../src/gateway/server.js';
 import { checkOffer } from '../../src/gateway/whip.js';
 import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
 import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
@@ -16,13 +15,11 @@ import { connectWhip, opusPackets } from './whip-peer.js';
 
 let gateway: TinyGateway;
 let factory: WhisperSessionFactory;
-let server: GatewayServer;
 let baseUrl: string;
 
 beforeAll(async () => {
   gateway = await startTinyGateway({ maxSessions: 2 });
   factory = gateway.factory;
-  server = gateway.server;
   baseUrl = gateway.url;
 });
 

@@ -69,6 +69,7 @@ describe('per-stream metrics', () => {
       },
     });
     const record: StreamRecord = {
+      gateway: null,
       startedAtMs: 1000,
       sent,
       received: [

@@ -16,6 +16,7 @@ import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import { reportInconsistencies } from './report-invariants.js';
 
 const readers = [fixture('1221-135766-0002'), fixture('jfk')];
+const TWILIO_AUTH_TOKEN = 'load-test-auth-token';
 const dir = mkdtempSync(join(tmpdir(), 'chorus-loadtest-calls-'));
 const sinkFile = join(dir, 'finals.jsonl');
 let sink: TranscriptSink;
@@ -23,8 +24,8 @@ let gateway: TinyGateway;
 
 beforeAll(async () => {
   sink = openJsonlSink(sinkFile, () => {});
-  // Two calls of two channels: four sessions.
-  gateway = await startTinyGateway({ maxSessions: 4 }, {}, sink);
+  // Two calls of two channels: four sessions. Twilio's upgrades must be signed.
+  gateway = await startTinyGateway({ maxSessions: 4 }, { twilioAuthTokens: [TWILIO_AUTH_TOKEN] }, sink);
 });
 
 afterAll(async () => {
@@ -85,8 +86,8 @@ describe('npm run loadtest, two-speaker calls', () => {
     }
   });
 
-  it('--transport twilio: the same calls as Twilio Media Streams, their finals read from the JSONL sink', async () => {
-    const run = await twoCalls('twilio', ['--transport', 'twilio', '--sink-file', sinkFile]);
+  it('--transport twilio: the same calls as Twilio Media Streams, signed as Twilio signs them, their finals read from the JSONL sink', async () => {
+    const run = await twoCalls('twilio', ['--transport', 'twilio', '--sink-file', sinkFile, '--twilio-auth-token', TWILIO_AUTH_TOKEN]);
     expect(run.report.settings).toMatchObject({ encoding: 'mulaw', rate: 8000, calls: { transport: 'twilio', channels: 2, sinkFile } });
     expect(run.report.target.url).toBe(`${gateway.wsUrl}/v1/twilio`);
     expectTwoCalls(run);

@@ -5,8 +5,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayServer } from '../../src/gateway/server.js';
-import type { WhisperSessionFactory } from '../../src/stream/session-factory.js';
 import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
 import type { LoadTestReport } from '../../loadtest/report.js';
 import { main } from '../../loadtest/run.js';
@@ -14,15 +12,11 @@ import { fixture } from '../helpers.js';
 import { reportInconsistencies } from './report-invariants.js';
 
 let gateway: TinyGateway;
-let factory: WhisperSessionFactory;
-let server: GatewayServer;
 let wsUrl: string;
 const reportDir = mkdtempSync(join(tmpdir(), 'chorus-loadtest-'));
 
 beforeAll(async () => {
   gateway = await startTinyGateway({ maxSessions: 4 });
-  factory = gateway.factory;
-  server = gateway.server;
   wsUrl = gateway.wsUrl;
 });
 
