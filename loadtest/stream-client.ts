@@ -18,6 +18,8 @@ export interface StreamOptions {
   timeoutMs?: number;
   /** give up on an upgrade the server does not answer (default 10 s) */
   handshakeTimeoutMs?: number;
+  /** the client's own address (another loopback address is another client to the server) */
+  localAddress?: string;
 }
 
 export interface ReceivedMessage {
@@ -71,6 +73,7 @@ export function runStream(options: StreamOptions): Promise<StreamRecord> {
     const ws = new WebSocket(listenUrl(options.url, options.params), {
       headers: options.headers,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      localAddress: options.localAddress,
     });
     let timer: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;

@@ -13,9 +13,12 @@ export interface Admission {
   closeCode: number | null;
 }
 
+/** A newcomer: neither the abuser (127.0.0.1) nor the canary (127.0.0.2). */
+const HONEST_ADDRESS = '127.0.0.3';
+
 function tryOpen(url: string, headers: Record<string, string>): Promise<{ ws: WebSocket } | { status: number }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers, handshakeTimeout: 2000 });
+    const ws = new WebSocket(url, { headers, handshakeTimeout: 2000, localAddress: HONEST_ADDRESS });
     ws.once('open', () => resolve({ ws }));
     ws.once('unexpected-response', (_request, response) => {
       response.resume();

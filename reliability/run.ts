@@ -415,7 +415,14 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
   const dir = mkdtempSync(join(tmpdir(), 'chorus-reliability-'));
   const sinkPath = join(dir, 'finals.jsonl');
-  const args = ['--threads', '2', '--api-key', KEY, '--transcript-sink', sinkPath, '--max-frame-bytes', `${MAX_FRAME_BYTES}`, ...values['server-arg']!];
+  // The abuses come from 127.0.0.1, the canary and the honest newcomer from addresses of their
+  // own, as on a gateway clients reach directly: per-client limits keep two of the eight slots
+  // for others however fast one client starts sessions (docs/gateway.md, "Security and limits").
+  const args = [
+    '--threads', '2', '--api-key', KEY, '--transcript-sink', sinkPath, '--max-frame-bytes', `${MAX_FRAME_BYTES}`,
+    '--max-sessions-per-client', '6', '--max-session-starts-per-client', '20',
+    ...values['server-arg']!,
+  ];
   process.stdout.write(`reliability suite: budget ${values.budget}, seed ${seed}, ${fuzzFrames} fuzzed frames, soak ${soakS} s x ${soakStreams} streams\n`);
   process.stdout.write(`chorus serve --host 127.0.0.1 --port 0 ${args.join(' ')}\n`);
   const server = await ServerProcess.start({ args });

@@ -10,6 +10,7 @@ import { parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { DEFAULT_INGEST_PACING, DEFAULT_MAX_LAG_S, type IngestPacing } from '../stream/admission.js';
 import { parseSinkSpec, type SinkSpec } from './transcript-sink.js';
+import { NO_CLIENT_LIMITS, type ClientLimitPolicy } from './client-limits.js';
 
 export interface GatewayConfig {
   host: string;
@@ -56,6 +57,8 @@ export interface GatewayConfig {
   agentPort: number | null;
   /** Twilio Auth Tokens a /v1/twilio upgrade's X-Twilio-Signature must be made with; none: not checked. */
   twilioAuthTokens: string[];
+  /** Live sessions one client address may hold, and start per second; 0: no limit (client-limits.ts). */
+  clientLimits: ClientLimitPolicy;
 }
 
 export interface IceServer {
@@ -102,6 +105,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   iceServers: [],
   agentPort: null,
   twilioAuthTokens: [],
+  clientLimits: NO_CLIENT_LIMITS,
 };
 
 export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
@@ -135,7 +139,10 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
   --ice-credential SECRET       CHORUS_ICE_CREDENTIAL         credential for the turn: servers
   --agent-port N                CHORUS_AGENT_PORT             answer HAProxy's agent check on this TCP port (docs/deploy.md); none by default
   --twilio-auth-token TOKEN (repeatable) CHORUS_TWILIO_AUTH_TOKENS (comma list) /v1/twilio needs an X-Twilio-Signature
-                                                              made with one of these; none: not checked`;
+                                                              made with one of these; none: not checked
+  --max-sessions-per-client N   CHORUS_MAX_SESSIONS_PER_CLIENT live sessions one client address may hold (0: no limit)
+  --max-session-starts-per-client R CHORUS_MAX_SESSION_STARTS_PER_CLIENT sessions one address may start per second,
+                                                              bursts of 10 s allowed (0: no limit)`;
 
 function precisionSetting(name: string, value: string): Precision {
   try {
@@ -264,6 +271,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'ice-credential': { type: 'string' },
         'agent-port': { type: 'string' },
         'twilio-auth-token': { type: 'string', multiple: true },
+        'max-sessions-per-client': { type: 'string' },
+        'max-session-starts-per-client': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -300,6 +309,8 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const shutdownGrace = pick('shutdown-grace-s', 'CHORUS_SHUTDOWN_GRACE_S');
   const threads = pick('threads', 'CHORUS_THREADS');
   const agentPort = pick('agent-port', 'CHORUS_AGENT_PORT');
+  const clientSessions = pick('max-sessions-per-client', 'CHORUS_MAX_SESSIONS_PER_CLIENT');
+  const clientStarts = pick('max-session-starts-per-client', 'CHORUS_MAX_SESSION_STARTS_PER_CLIENT');
   const precision = pick('precision', 'CHORUS_PRECISION');
   // The flag can only switch batching off; the variable says either way.
   const batchingFromEnv = env.CHORUS_BATCHING ? onOffSetting('CHORUS_BATCHING', env.CHORUS_BATCHING) : null;
@@ -357,5 +368,9 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
     twilioAuthTokens: (values['twilio-auth-token'] ?? (env.CHORUS_TWILIO_AUTH_TOKENS ?? '').split(','))
       .map((t) => t.trim())
       .filter((t) => t !== ''),
+    clientLimits: {
+      maxSessions: clientSessions ? integerSetting(clientSessions.name, clientSessions.value, 0, 100_000) : GATEWAY_DEFAULTS.clientLimits.maxSessions,
+      startsPerS: clientStarts ? factorSetting(clientStarts.name, clientStarts.value, 0, 10_000) : GATEWAY_DEFAULTS.clientLimits.startsPerS,
+    },
   };
 }

@@ -108,6 +108,7 @@ export class ListenEndpoint {
 
     const connection = new ListenConnection({
       requestId,
+      client: request.socket.remoteAddress ?? '',
       params,
       ...streamModel(params, sessions),
       decoders,

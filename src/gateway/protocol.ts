@@ -14,6 +14,7 @@ export type ProtocolErrorCode =
   | 'invalid_credentials'
   | 'too_many_failed_keys'
   | 'invalid_twilio_signature'
+  | 'too_many_client_sessions'
   | 'capacity_exceeded'
   | 'malformed_message'
   | 'unknown_message_type'
@@ -59,6 +60,8 @@ export const ERROR_DISPOSITIONS: Readonly<Record<ErrorCode, ErrorDisposition>> =
   too_many_failed_keys: { httpStatus: 429, closeCode: null },
   // The key was right (or none is needed) but the request does not prove it came from Twilio.
   invalid_twilio_signature: { httpStatus: 403, closeCode: null },
+  // This client address already holds or starts as many sessions as it may (--max-sessions-per-client).
+  too_many_client_sessions: { httpStatus: 429, closeCode: null },
   // 429 as the issue asks: the client is asking for more than the server has room for now.
   capacity_exceeded: { httpStatus: 429, closeCode: null },
   malformed_message: { httpStatus: null, closeCode: 1008 },

@@ -38,6 +38,7 @@ import { StaticFiles } from './static-files.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { FileJobs, TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
 import { TWILIO_PATH, TwilioEndpoint } from './twilio.js';
+import { ClientLimits } from './client-limits.js';
 import { WHIP_PATH, WhipEndpoint } from './whip.js';
 
 export interface GatewayOptions {
@@ -83,7 +84,7 @@ export class GatewayServer {
     this.callbacks = new CallbackDispatcher(log, options.callbackPolicy, (outcome, messages) => this.metrics.callbackMessages.inc({ outcome }, messages));
     sink?.watch?.((outcome) => this.metrics.sinkRecords.inc({ outcome }));
     this.metrics.watchDelivery({ callbackPending: () => this.callbacks.pending, sinkPending: () => sink?.pending?.() });
-    const services = { metrics: this.metrics, log, sink, callbacks: this.callbacks };
+    const services = { metrics: this.metrics, log, sink, callbacks: this.callbacks, clients: new ClientLimits(config.clientLimits) };
     this.listen = new ListenEndpoint(config, services, this.throttle);
     this.whip = new WhipEndpoint(config, services);
     this.twilio = new TwilioEndpoint(config, services, this.throttle);

@@ -15,6 +15,7 @@
  * A transport is a thin adapter around it (BridgeTransport): it owns its wire, its outbound
  * queue and its way of ending, and tells the bridge what arrived.
  */
+import type { ClientLease, ClientLimits } from './client-limits.js';
 import { createHash, type Hash } from 'node:crypto';
 import { withinPacing, type IngestPacing } from '../stream/admission.js';
 import { STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
@@ -36,6 +37,8 @@ export interface ConnectionServices {
   sink: TranscriptSink | null;
   /** Deepgram's `callback` parameter; absent: no stream may ask for one (admission refuses it). */
   callbacks?: CallbackDispatcher | null;
+  /** Sessions per client address (--max-sessions-per-client); absent: no limit. */
+  clients?: ClientLimits | null;
 }
 
 export interface BridgeSettings {
@@ -53,6 +56,8 @@ export interface StreamDelivery {
 
 export interface BridgeSetup {
   requestId: string;
+  /** the client's address (the TCP peer's), which its sessions count against (client-limits.ts) */
+  client: string;
   transport: Transport;
   params: ListenParams;
   model: ModelInfo;
@@ -93,6 +98,7 @@ export class SessionBridge {
   private firstAudioMs: number | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private released: Promise<boolean> | null = null;
+  private clientLease: ClientLease | null = null;
   private call: CallInfo | null = null;
   private deliveryEnded = false;
 
@@ -219,14 +225,21 @@ export class SessionBridge {
   release(how: 'close' | 'abort'): Promise<boolean> {
     this.released ??= Promise.all(
       this.sessions.map((session) => (session === null ? undefined : how === 'close' ? session.close() : session.abort())),
-    ).then(
-      () => true,
-      (error: unknown) => {
-        this.setup.services.log('session_release_failed', { request_id: this.requestId, error: describe(error) });
-        return false;
-      },
-    );
+    )
+      .then(
+        () => true,
+        (error: unknown) => {
+          this.setup.services.log('session_release_failed', { request_id: this.requestId, error: describe(error) });
+          return false;
+        },
+      )
+      .finally(() => this.clientLease?.release());
     return this.released;
+  }
+
+  /** The client's share of sessions this stream holds, given back when the stream is released. */
+  holdClientLease(lease: ClientLease): void {
+    this.clientLease = lease;
   }
 
   // ---------------------------------------------------------------------------------------

@@ -146,6 +146,7 @@ export function streamModel(params: ListenParams, factory: SessionFactory): { mo
  */
 export function createSessions(factory: SessionFactory, params: ListenParams, bridge: SessionBridge): void {
   const created: LiveSession[] = [];
+  const lease = bridge.setup.services.clients?.admit(bridge.setup.client, bridge.channelCount, Date.now()) ?? null;
   try {
     for (let channel = 0; channel < bridge.channelCount; channel++) {
       const session = factory.create(
@@ -164,7 +165,9 @@ export function createSessions(factory: SessionFactory, params: ListenParams, br
       created.push(session);
       bridge.bindSession(channel, session);
     }
+    if (lease) bridge.holdClientLease(lease);
   } catch (error) {
+    lease?.release();
     for (const session of created) void session.abort();
     if (error instanceof CapacityError) {
       const message = bridge.channelCount > 1 ? `${error.message} (a stream of ${bridge.channelCount} channels needs ${bridge.channelCount} sessions)` : error.message;

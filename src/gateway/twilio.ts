@@ -121,6 +121,7 @@ export class TwilioEndpoint {
     const call = new TwilioCall(
       {
         requestId,
+        client: request.socket.remoteAddress ?? '',
         transport: 'twilio',
         params,
         ...streamModel(params, factory),

@@ -114,7 +114,7 @@ export class WhipEndpoint {
     this.pendingOffers += 1;
     let answered: WhipSession | null = null;
     try {
-      answered = await this.answerOffer(response, requestId, factory, params, offer);
+      answered = await this.answerOffer(response, requestId, request.socket.remoteAddress ?? '', factory, params, offer);
     } finally {
       void (answered?.connected ?? Promise.resolve()).then(() => (this.pendingOffers -= 1));
     }
@@ -124,12 +124,14 @@ export class WhipEndpoint {
   private async answerOffer(
     response: ServerResponse,
     requestId: string,
+    client: string,
     factory: SessionFactory,
     params: ListenParams,
     offer: string,
   ): Promise<WhipSession> {
     const whip = new WhipSession({
       requestId,
+      client,
       params,
       ...streamModel(params, factory),
       decoders: [await openDecoder({ encoding: 'opus', channels: params.channels })],

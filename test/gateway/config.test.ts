@@ -34,6 +34,7 @@ describe('parseGatewayConfig defaults', () => {
       iceServers: [],
       agentPort: null,
       twilioAuthTokens: [],
+      clientLimits: { maxSessions: 0, startsPerS: 0 },
     });
   });
 
@@ -104,6 +105,10 @@ describe('parseGatewayConfig sources', () => {
         'tw1',
         '--twilio-auth-token',
         'tw2',
+        '--max-sessions-per-client',
+        '4',
+        '--max-session-starts-per-client',
+        '2.5',
       ],
       {},
     );
@@ -132,6 +137,7 @@ describe('parseGatewayConfig sources', () => {
       iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }],
       agentPort: 9001,
       twilioAuthTokens: ['tw1', 'tw2'],
+      clientLimits: { maxSessions: 4, startsPerS: 2.5 },
     });
   });
 
@@ -162,6 +168,8 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_TLS_KEY: '/etc/chorus/key.pem',
       CHORUS_AGENT_PORT: '9002',
       CHORUS_TWILIO_AUTH_TOKENS: 'primary, secondary',
+      CHORUS_MAX_SESSIONS_PER_CLIENT: '6',
+      CHORUS_MAX_SESSION_STARTS_PER_CLIENT: '1',
     });
     expect(config).toEqual({
       host: '::',
@@ -188,6 +196,7 @@ describe('parseGatewayConfig sources', () => {
       iceServers: [{ urls: 'stun:a.example:3478' }, { urls: 'stun:b.example:3478' }],
       agentPort: 9002,
       twilioAuthTokens: ['primary', 'secondary'],
+      clientLimits: { maxSessions: 6, startsPerS: 1 },
     });
   });
 

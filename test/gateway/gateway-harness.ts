@@ -94,10 +94,11 @@ export class ListenClient {
 export function openListen(
   harness: Harness,
   query: string,
-  options: { headers?: Record<string, string>; protocols?: string[] } = {},
+  /** localAddress: the client's own loopback address (127.0.0.2, ...), to be another client */
+  options: { headers?: Record<string, string>; protocols?: string[]; localAddress?: string } = {},
 ): Promise<ListenClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${harness.wsUrl}/v1/listen?${query}`, options.protocols ?? [], { headers: options.headers });
+    const ws = new WebSocket(`${harness.wsUrl}/v1/listen?${query}`, options.protocols ?? [], { headers: options.headers, localAddress: options.localAddress });
     const client = new ListenClient(ws);
     ws.once('open', () => resolve(client));
     ws.once('unexpected-response', (_request, response) => reject(new Error(`refused with ${response.statusCode}`)));
@@ -111,9 +112,9 @@ export interface Refusal {
   body: Received;
 }
 
-export function refusedListen(harness: Harness, query: string, options: { headers?: Record<string, string> } = {}): Promise<Refusal> {
+export function refusedListen(harness: Harness, query: string, options: { headers?: Record<string, string>; localAddress?: string } = {}): Promise<Refusal> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${harness.wsUrl}/v1/listen?${query}`, { headers: options.headers });
+    const ws = new WebSocket(`${harness.wsUrl}/v1/listen?${query}`, { headers: options.headers, localAddress: options.localAddress });
     ws.once('open', () => {
       ws.terminate();
       reject(new Error('the upgrade was accepted'));
