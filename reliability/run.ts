@@ -136,6 +136,9 @@ async function checkFuzz(r: CheckRecorder, ctx: Context, frames: number, seed: n
     r.figure('Error codes', JSON.stringify(figures.errorCodes));
     r.figure('violations', figures.violations.length);
     for (const v of figures.violations.slice(0, 10)) r.expect(false, v);
+    // What the server said about a session it ended with internal_error: the cause, not just the code.
+    const internal = ctx.server.log.map((l) => JSON.stringify(l)).filter((l) => l.includes('internal_error') || l.includes('_failed'));
+    for (const line of internal.slice(0, 5)) r.figure('server log', line.slice(0, 600));
     r.expect(figures.frames >= frames, `only ${figures.frames} of ${frames} frames were sent`);
   });
 }
