@@ -22,9 +22,9 @@ import { runTwilioCall } from './twilio-call.js';
 /**
  * How a level's calls are sent: one `/v1/listen` stream with `multichannel=true` and the
  * channels interleaved, or a Twilio Media Stream to `/v1/twilio` whose finals are read from
- * the gateway's JSONL transcript sink.
+ * the gateway's JSONL transcript sink; `authToken` signs each Twilio upgrade
+ * (X-Twilio-Signature) for a gateway started with --twilio-auth-token.
  */
-/** twilio: `authToken` signs each upgrade (X-Twilio-Signature) for a gateway started with --twilio-auth-token */
 export type CallTransport = { transport: 'ws' } | { transport: 'twilio'; sink: JsonlSinkTail; authToken?: string };
 
 export interface LevelOptions {

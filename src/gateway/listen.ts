@@ -17,6 +17,7 @@ import {
   checkCallback,
   checkKey,
   checkServing,
+  clientAddress,
   createSessions,
   headerSafe,
   openDecoder,
@@ -108,7 +109,7 @@ export class ListenEndpoint {
 
     const connection = new ListenConnection({
       requestId,
-      client: request.socket.remoteAddress ?? '',
+      client: clientAddress(request),
       params,
       ...streamModel(params, sessions),
       decoders,

@@ -25,6 +25,7 @@ import type { SessionFactory } from '../stream/session-contract.js';
 import { AgentCheckServer } from './agent-check.js';
 import { FailedAuthThrottle } from './auth-throttle.js';
 import { CallbackDispatcher, type CallbackPolicy } from './callback-delivery.js';
+import { ClientLimits } from './client-limits.js';
 import type { GatewayConfig } from './config.js';
 import { ListenEndpoint } from './listen.js';
 import type { GatewayLog } from './log.js';
@@ -35,10 +36,10 @@ import { PrerecordedEndpoint } from './prerecorded.js';
 import { agentReply, readiness, readyzBody, type Readiness } from './readiness.js';
 import { answerClientError, MAX_HEADER_BYTES, refuseOnSocket, urlTooLong } from './request-limits.js';
 import { StaticFiles } from './static-files.js';
+import { clientAddress } from './stream-admission.js';
 import type { TranscriptSink } from './transcript-sink.js';
 import { FileJobs, TranscriptionsEndpoint, type FileTranscriber } from './transcriptions.js';
 import { TWILIO_PATH, TwilioEndpoint } from './twilio.js';
-import { ClientLimits } from './client-limits.js';
 import { WHIP_PATH, WhipEndpoint } from './whip.js';
 
 export interface GatewayOptions {
@@ -171,7 +172,7 @@ export class GatewayServer {
     if (tooLong) return sendOpenAiError(response, tooLong, { Connection: 'close' });
     const path = new URL(request.url ?? '/', 'http://chorus.invalid').pathname;
     const method = request.method ?? 'GET';
-    const address = request.socket.remoteAddress ?? '';
+    const address = clientAddress(request);
     const retryAfterS = this.throttle.retryAfterS(address, Date.now());
     if (retryAfterS > 0 && path !== '/healthz' && path !== '/readyz') {
       return sendOpenAiError(response, new OpenAiError(429, 'too many requests with a wrong or missing API key; wait before trying again', null, 'too_many_failed_keys'), {

@@ -15,10 +15,10 @@
  * A transport is a thin adapter around it (BridgeTransport): it owns its wire, its outbound
  * queue and its way of ending, and tells the bridge what arrived.
  */
-import type { ClientLease, ClientLimits } from './client-limits.js';
 import { createHash, type Hash } from 'node:crypto';
 import { withinPacing, type IngestPacing } from '../stream/admission.js';
 import { STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
+import type { ClientLease, ClientLimits } from './client-limits.js';
 import type { LiveSession, SessionEvent, SessionEventSink } from '../stream/session-contract.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { CallbackDispatcher } from './callback-delivery.js';

@@ -57,6 +57,14 @@ export function checkServing(draining: boolean, factory: SessionFactory | null):
 }
 
 /**
+ * Who a request is from: its TCP peer's address, which failed keys and per-client session
+ * limits count against (behind a proxy, the proxy's).
+ */
+export function clientAddress(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? '';
+}
+
+/**
  * The key before anything else, so a client without one learns nothing, not even which
  * parameters are valid. `throttle`: where the transport counts failures itself (upgrades
  * bypass the HTTP router, which counts 401 answers for the others).
@@ -67,7 +75,7 @@ export function checkKey(
   keys: ReadonlySet<string> | null,
   throttle: FailedAuthThrottle | null = null,
 ): void {
-  const address = request.socket.remoteAddress ?? '';
+  const address = clientAddress(request);
   if (throttle !== null) {
     const retryAfterS = throttle.retryAfterS(address, Date.now());
     if (retryAfterS > 0) {

@@ -13,9 +13,9 @@
  * Twilio cannot send headers and a `<Stream>` URL takes no query string, so the key is the
  * last segment of the path; `?token=` and the Authorization header work too, for other
  * clients. With `--twilio-auth-token`, the upgrade must also carry Twilio's signature
- * (twilio-signature.ts), as Twilio asks of every Media Streams server. Both channels are admitted before the upgrade, all or nothing, so a refused call
- * is an HTTP status at once (Twilio reports it as a stream error) rather than half a
- * transcript. A call whose `start` names only one track gives the other's session back.
+ * (twilio-signature.ts), as Twilio asks of every Media Streams server. Both channels are
+ * admitted before the upgrade, all or nothing, so a refused call is an HTTP status at once
+ * (Twilio reports it as a stream error) rather than half a transcript. A call whose `start` names only one track gives the other's session back.
  *
  * Every end keeps the finals: `stop`, the socket closing without one (a dropped call), the
  * idle timeout and shutdown all decode the audio received to its end before the sessions are
@@ -40,6 +40,7 @@ import {
   checkCallback,
   checkKey,
   checkServing,
+  clientAddress,
   createSessions,
   openDecoder,
   parseStreamParams,
@@ -104,7 +105,7 @@ export class TwilioEndpoint {
     const pathKey = url.pathname.length > TWILIO_PATH.length + 1 ? decodeURIComponent(url.pathname.slice(TWILIO_PATH.length + 1)) : null;
     checkKey(request, pathKey ?? url.searchParams.get('token'), this.config.apiKeys, this.throttle);
     if (this.config.twilioAuthTokens.length > 0 && !hasValidTwilioSignature(request, this.config.twilioAuthTokens)) {
-      this.throttle.recordFailure(request.socket.remoteAddress ?? '', Date.now());
+      this.throttle.recordFailure(clientAddress(request), Date.now());
       throw new Refusal('invalid_twilio_signature', 'the upgrade has no X-Twilio-Signature made with this server\'s Twilio Auth Token for this URL', 403);
     }
     const params = parseStreamParams(url, 'twilio');
@@ -121,7 +122,7 @@ export class TwilioEndpoint {
     const call = new TwilioCall(
       {
         requestId,
-        client: request.socket.remoteAddress ?? '',
+        client: clientAddress(request),
         transport: 'twilio',
         params,
         ...streamModel(params, factory),

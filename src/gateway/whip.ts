@@ -21,7 +21,7 @@ import type { SessionFactory } from '../stream/session-contract.js';
 import type { GatewayConfig } from './config.js';
 import type { ListenParams } from './protocol.js';
 import type { ConnectionServices } from './session-bridge.js';
-import { checkCallback, checkKey, checkServing, createSessions, openDecoder, parseStreamParams, Refusal, streamModel } from './stream-admission.js';
+import { checkCallback, checkKey, checkServing, clientAddress, createSessions, openDecoder, parseStreamParams, Refusal, streamModel } from './stream-admission.js';
 import { WhipSession } from './whip-session.js';
 
 export const WHIP_PATH = '/v1/whip';
@@ -114,7 +114,7 @@ export class WhipEndpoint {
     this.pendingOffers += 1;
     let answered: WhipSession | null = null;
     try {
-      answered = await this.answerOffer(response, requestId, request.socket.remoteAddress ?? '', factory, params, offer);
+      answered = await this.answerOffer(response, requestId, clientAddress(request), factory, params, offer);
     } finally {
       void (answered?.connected ?? Promise.resolve()).then(() => (this.pendingOffers -= 1));
     }
