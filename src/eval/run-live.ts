@@ -9,12 +9,12 @@ import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
 import { cpuClassLine } from '../engine/cpu-class.js';
 import { LIVE_WINDOWS } from '../engine/live-decoder.js';
-import { DEFAULT_ENDPOINTING_MS } from '../gateway/protocol.js';
+import { defaultEndpointingMs } from '../gateway/protocol.js';
 import { transcribe } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { repoRoot } from '../paths.js';
-import { COMMIT_POLICIES } from '../stream/commit-policy.js';
+import { COMMIT_POLICIES, commitPolicyFor, FINALS_MODES, finalsModeNamed } from '../stream/commit-policy.js';
 import { chainClips, playStreams, scoreLive, type LiveClip, type LiveScore, type StreamResult } from './live.js';
 import { loadManifest, evalDir } from './manifest.js';
 
@@ -33,10 +33,12 @@ export async function mainLive(argv: string[]): Promise<number> {
       chain: { type: 'string', default: '1,5' },
       clock: { type: 'string', default: 'virtual' },
       streams: { type: 'string', default: '1' },
-      policy: { type: 'string', default: 'default' },
+      // --finals utterance: the policy and endpointing a stream asking finals=utterance gets
+      finals: { type: 'string', default: 'early' },
+      policy: { type: 'string' },
       window: { type: 'string', default: 'default' },
-      // The gateway's default (DEFAULT_ENDPOINTING_MS): what /v1/listen clients get.
-      endpointing: { type: 'string', default: String(DEFAULT_ENDPOINTING_MS) },
+      // The gateway's default for the finals mode: what /v1/listen clients get.
+      endpointing: { type: 'string' },
       'max-gap': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -44,8 +46,12 @@ export async function mainLive(argv: string[]): Promise<number> {
   });
   const clock = values.clock === 'real' ? 'real' : 'virtual';
   if (values.clock !== clock) throw new Error(`--clock must be virtual or real, got ${values.clock}`);
-  const commit = COMMIT_POLICIES[values.policy!];
+  const finals = finalsModeNamed(values.finals!);
+  if (!finals) throw new Error(`--finals must be one of ${FINALS_MODES.join(', ')}`);
+  const policyName = values.policy ?? (finals === 'early' ? 'default' : 'endpoint-only');
+  const commit = values.policy === undefined ? commitPolicyFor(finals) : COMMIT_POLICIES[values.policy];
   if (!commit) throw new Error(`--policy must be one of ${Object.keys(COMMIT_POLICIES).join(', ')}`);
+  const endpointingMs = values.endpointing === undefined ? defaultEndpointingMs(finals) : Number(values.endpointing);
   const window = LIVE_WINDOWS[values.window!];
   if (!window) throw new Error(`--window must be one of ${Object.keys(LIVE_WINDOWS).join(', ')}`);
   const concurrency = Number(values.streams);
@@ -75,7 +81,7 @@ export async function mainLive(argv: string[]): Promise<number> {
     process.stderr.write('\n');
     const cpu = await cpuClassLine(model.info.isa);
     process.stdout.write(
-      `live vs offline, ${values.model} ${model.info.precision}, ${cpu}, policy ${values.policy}, window ${values.window}, endpointing ${values.endpointing} ms, ${clock} clock, ` +
+      `live vs offline, ${values.model} ${model.info.precision}, ${cpu}, finals ${finals}, policy ${policyName}, window ${values.window}, endpointing ${endpointingMs} ms, ${clock} clock, ` +
         `${clock === 'real' ? `${concurrency} streams at once` : 'one stream at a time'}\n\n` +
         '| mode | set | streams | words | offline WER | live WER | gap | lost words | final latency p50 / p95 | words per final |\n' +
         '|---|---|---|---|---|---|---|---|---|---|\n',
@@ -89,7 +95,7 @@ export async function mainLive(argv: string[]): Promise<number> {
         concurrency,
         commit,
         window,
-        endpointingMs: Number(values.endpointing),
+        endpointingMs,
         onStream: (r) => {
           process.stderr.write(`\r${mode}: ${++done}/${streams.length}`.padEnd(50));
           if (values.verbose) logStream(r);
@@ -118,7 +124,7 @@ export async function mainLive(argv: string[]): Promise<number> {
   process.stdout.write(`\n${wallS.toFixed(0)} s\n`);
   const outPath = values.out ?? join(repoRoot(), 'bench', 'out', `eval-live-${values.model!.replace(/[^\w.-]/g, '_')}.json`);
   mkdirSync(dirname(outPath), { recursive: true });
-  writeFileSync(outPath, JSON.stringify({ model: values.model, evalDir: evalDir(), clock, concurrency, policy: values.policy, window: values.window, wallS, rows: report }, null, 2) + '\n');
+  writeFileSync(outPath, JSON.stringify({ model: values.model, evalDir: evalDir(), clock, concurrency, finals, policy: policyName, endpointingMs, window: values.window, wallS, rows: report }, null, 2) + '\n');
   process.stdout.write(`report: ${outPath}\n`);
   for (const f of failures) process.stderr.write(`eval: ${f}\n`);
   return failures.length === 0 ? 0 : 1;

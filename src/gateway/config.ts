@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { parsePrecision, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
 import { DEFAULT_INGEST_PACING, DEFAULT_MAX_LAG_S, type IngestPacing } from '../stream/admission.js';
+import { FINALS_MODES, finalsModeNamed, type FinalsMode } from '../stream/commit-policy.js';
 import { parseSinkSpec, type SinkSpec } from './transcript-sink.js';
 import { NO_CLIENT_LIMITS, type ClientLimitPolicy } from './client-limits.js';
 
@@ -59,6 +60,8 @@ export interface GatewayConfig {
   twilioAuthTokens: string[];
   /** Live sessions one client address may hold, and start per second; 0: no limit (client-limits.ts). */
   clientLimits: ClientLimitPolicy;
+  /** When a stream's words become final unless it asks (`finals`, docs/protocol.md). */
+  finals: FinalsMode;
 }
 
 export interface IceServer {
@@ -106,6 +109,7 @@ export const GATEWAY_DEFAULTS: Readonly<Omit<GatewayConfig, 'apiKeys'>> = {
   agentPort: null,
   twilioAuthTokens: [],
   clientLimits: NO_CLIENT_LIMITS,
+  finals: 'early',
 };
 
 export const GATEWAY_USAGE = `chorus serve [options]           (each option also reads the environment variable shown)
@@ -142,7 +146,15 @@ export const GATEWAY_USAGE = `chorus serve [options]           (each option also
                                                               made with one of these; none: not checked
   --max-sessions-per-client N   CHORUS_MAX_SESSIONS_PER_CLIENT live sessions one client address may hold (0: no limit)
   --max-session-starts-per-client R CHORUS_MAX_SESSION_STARTS_PER_CLIENT sessions one address may start per second,
-                                                              bursts of 10 s allowed (0: no limit)`;
+                                                              bursts of 10 s allowed (0: no limit)
+  --finals early|utterance      CHORUS_FINALS                 when words become final for streams that do not ask
+                                                              (early); utterance: at each endpoint, as accurate as offline`;
+
+function finalsSetting(name: string, value: string): FinalsMode {
+  const mode = finalsModeNamed(value);
+  if (!mode) throw new ConfigError(`${name}: expected ${FINALS_MODES.join(' or ')}, got "${value}"`);
+  return mode;
+}
 
 function precisionSetting(name: string, value: string): Precision {
   try {
@@ -273,6 +285,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
         'twilio-auth-token': { type: 'string', multiple: true },
         'max-sessions-per-client': { type: 'string' },
         'max-session-starts-per-client': { type: 'string' },
+        finals: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -298,6 +311,7 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
   const maxSessions = pick('max-sessions', 'CHORUS_MAX_SESSIONS');
   const kvBudgetMb = pick('kv-budget-mb', 'CHORUS_KV_BUDGET_MB');
   const maxLag = pick('max-lag-s', 'CHORUS_MAX_LAG_S');
+  const finals = pick('finals', 'CHORUS_FINALS');
   const metricsKey = pick('metrics-key', 'CHORUS_METRICS_KEY');
   const tlsCert = pick('tls-cert', 'CHORUS_TLS_CERT');
   const tlsKey = pick('tls-key', 'CHORUS_TLS_KEY');
@@ -372,5 +386,6 @@ export function parseGatewayConfig(argv: string[], env: Readonly<Record<string, 
       maxSessions: clientSessions ? integerSetting(clientSessions.name, clientSessions.value, 0, 100_000) : GATEWAY_DEFAULTS.clientLimits.maxSessions,
       startsPerS: clientStarts ? factorSetting(clientStarts.name, clientStarts.value, 0, 10_000) : GATEWAY_DEFAULTS.clientLimits.startsPerS,
     },
+    finals: finals ? finalsSetting(finals.name, finals.value) : GATEWAY_DEFAULTS.finals,
   };
 }

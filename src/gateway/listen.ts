@@ -98,7 +98,7 @@ export class ListenEndpoint {
     const sessions = checkServing(this.draining, this.sessions);
     const url = new URL(request.url ?? '/', 'http://chorus.invalid');
     checkKey(request, url.searchParams.get('token'), this.config.apiKeys, this.throttle);
-    const params = parseStreamParams(url, 'websocket');
+    const params = parseStreamParams(url, 'websocket', this.config);
     checkCallback(params, this.config);
     // multichannel: one mono decoder (and session) per channel; otherwise one that mixes them down.
     const decoders = params.multichannel

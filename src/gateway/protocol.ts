@@ -7,6 +7,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AudioInputErrorCode } from '../stream/audio-input-error.js';
+import { FINALS_MODES, finalsModeNamed, type FinalsMode } from '../stream/commit-policy.js';
 
 export type ProtocolErrorCode =
   | 'bad_parameter'
@@ -110,6 +111,8 @@ export interface ListenParams {
   /** Transcribe each channel on its own; otherwise channels are mixed down to one. */
   multichannel: boolean;
   interimResults: boolean;
+  /** When words become final: as soon as the policy is sure (`early`) or at the utterance's end. */
+  finals: FinalsMode;
   /** Silence that ends an utterance (`speech_final`); null disables endpointing. */
   endpointingMs: number | null;
   /** Gap after the last word that triggers UtteranceEnd; null disables it. */
@@ -156,6 +159,29 @@ const MAX_CHANNELS = 8;
  * multiply final decodes. 500 ms sits above most pauses inside a sentence.
  */
 export const DEFAULT_ENDPOINTING_MS = 500;
+/**
+ * Utterance finals decode the speech before an endpoint without the words after it, so an
+ * endpoint at a pause inside a sentence costs them what early finals lose: on held-out
+ * LibriSpeech readers 500 ms gave +2.97 points over offline and 1000 ms +0.59
+ * (bench/RESULTS.md, "Finals per utterance").
+ */
+export const UTTERANCE_FINALS_ENDPOINTING_MS = 1000;
+
+/** What the server gives a stream that does not ask (`chorus serve --finals`). */
+export interface ListenDefaults {
+  finals: FinalsMode;
+}
+export const LISTEN_DEFAULTS: ListenDefaults = { finals: 'early' };
+
+export function defaultEndpointingMs(finals: FinalsMode): number {
+  return finals === 'utterance' ? UTTERANCE_FINALS_ENDPOINTING_MS : DEFAULT_ENDPOINTING_MS;
+}
+
+function parseFinalsMode(name: string, value: string): FinalsMode {
+  const mode = finalsModeNamed(value);
+  if (!mode) throw badParameter(name, `expected ${FINALS_MODES.join(' or ')}, got "${value}"`);
+  return mode;
+}
 const ENDPOINTING_RANGE = { min: 10, max: 10_000 };
 const UTTERANCE_END_RANGE = { min: 1000, max: 60_000 };
 const MAX_EXTRA_PAIR_CHARS = 2048;
@@ -216,10 +242,10 @@ function parseInteger(name: string, value: string, range: { min: number; max: nu
   return parsed;
 }
 
-function parseEndpointing(value: string): number | null {
+function parseEndpointing(value: string, finals: FinalsMode): number | null {
   const lowered = value.toLowerCase();
   if (lowered === 'false') return null;
-  if (lowered === 'true') return DEFAULT_ENDPOINTING_MS;
+  if (lowered === 'true') return defaultEndpointingMs(finals);
   return parseInteger('endpointing', value, ENDPOINTING_RANGE);
 }
 
@@ -341,7 +367,7 @@ function parseCallback(value: string): string {
  * Reads and validates the query string of a listen request. Throws ProtocolError
  * 'bad_parameter' naming the first offending parameter; never returns a half-valid result.
  */
-export function parseListenParams(query: URL | URLSearchParams): ListenParams {
+export function parseListenParams(query: URL | URLSearchParams, defaults: ListenDefaults = LISTEN_DEFAULTS): ListenParams {
   const search = query instanceof URL ? query.searchParams : query;
   const single = new Map<string, string>();
   const repeated = new Map<string, string[]>();
@@ -399,8 +425,10 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
   const interimStability = booleanParam('interim_stability', false);
   const reportLag = booleanParam('lag', false);
 
+  const finalsValue = take('finals');
+  const finals = finalsValue === undefined ? defaults.finals : parseFinalsMode('finals', finalsValue);
   const endpointingValue = take('endpointing');
-  const endpointingMs = endpointingValue === undefined ? DEFAULT_ENDPOINTING_MS : parseEndpointing(endpointingValue);
+  const endpointingMs = endpointingValue === undefined ? defaultEndpointingMs(finals) : parseEndpointing(endpointingValue, finals);
 
   const utteranceEndValue = take('utterance_end_ms');
   const utteranceEndMs =
@@ -466,6 +494,7 @@ export function parseListenParams(query: URL | URLSearchParams): ListenParams {
     channels,
     multichannel,
     interimResults,
+    finals,
     endpointingMs,
     utteranceEndMs,
     vadEvents,

@@ -16,7 +16,7 @@ import { CapacityError, type LiveSession, type SessionFactory } from '../stream/
 import type { FailedAuthThrottle } from './auth-throttle.js';
 import type { GatewayConfig } from './config.js';
 import { modelInfoFor } from './model-info.js';
-import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ErrorCode, type ListenParams, type ParameterWarning } from './protocol.js';
+import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ErrorCode, type ListenDefaults, type ListenParams, type ParameterWarning } from './protocol.js';
 import { errorMessage, type ModelInfo } from './protocol-messages.js';
 import type { SessionBridge } from './session-bridge.js';
 import type { Transport } from './transcript-sink.js';
@@ -89,10 +89,10 @@ export function checkKey(
   }
 }
 
-/** /v1/listen's parameters, read by one parser for every transport. */
-export function parseStreamParams(query: URL | URLSearchParams, transport: Transport): ListenParams {
+/** /v1/listen's parameters, read by one parser for every transport, with the server's defaults. */
+export function parseStreamParams(query: URL | URLSearchParams, transport: Transport, defaults: ListenDefaults): ListenParams {
   try {
-    const params = parseListenParams(query);
+    const params = parseListenParams(query, defaults);
     if (params.multichannel) {
       // Each channel gets its own session, fed from its own samples of interleaved raw audio.
       // Opus and containers decode to one mixed stream here, so keeping their channels apart
@@ -160,6 +160,7 @@ export function createSessions(factory: SessionFactory, params: ListenParams, br
       const session = factory.create(
         {
           interimResults: params.interimResults,
+          finals: params.finals,
           endpointingMs: params.endpointingMs,
           utteranceEndMs: params.utteranceEndMs,
           vadEvents: params.vadEvents,

@@ -108,7 +108,7 @@ export class TwilioEndpoint {
       this.throttle.recordFailure(clientAddress(request), Date.now());
       throw new Refusal('invalid_twilio_signature', 'the upgrade has no X-Twilio-Signature made with this server\'s Twilio Auth Token for this URL', 403);
     }
-    const params = parseStreamParams(url, 'twilio');
+    const params = parseStreamParams(url, 'twilio', this.config);
     checkCallback(params, this.config);
     if (this.services.sink === null && params.callback === null) {
       throw new Refusal(

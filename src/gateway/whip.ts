@@ -98,7 +98,7 @@ export class WhipEndpoint {
   private async create(request: IncomingMessage, response: ServerResponse, requestId: string): Promise<void> {
     const factory = checkServing(this.draining, this.factory);
     checkKey(request, tokenOf(request), this.config.apiKeys);
-    const params = parseStreamParams(new URL(request.url ?? '/', 'http://chorus.invalid'), 'webrtc');
+    const params = parseStreamParams(new URL(request.url ?? '/', 'http://chorus.invalid'), 'webrtc', this.config);
     checkCallback(params, this.config);
     // Opus carries one or two channels; they are mixed into one transcript, as /v1/listen does.
     if (params.channels > 2) throw new Refusal('bad_parameter', `channels: Opus streams carry 1 or 2 channels, got ${params.channels}`);

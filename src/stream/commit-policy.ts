@@ -27,6 +27,8 @@ export interface CommitPolicy extends StabilizerPolicy {
 
 export const DEFAULT_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_STABILIZER, hopS: 0.4, maxWindowS: 20, keepContext: true, checkSpeech: false };
 
+const UTTERANCE_COMMIT_POLICY: CommitPolicy = { ...DEFAULT_COMMIT_POLICY, rightGuardS: Infinity };
+
 /** The selectable commit policies, by name. */
 export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
   default: DEFAULT_COMMIT_POLICY,
@@ -61,5 +63,26 @@ export const COMMIT_POLICIES: Record<string, CommitPolicy> = {
   /** both: two hops agree and the attention is a margin away from the audio's end */
   'la2-alignatt-0.5s': { ...DEFAULT_COMMIT_POLICY, attentionGuardS: 0.5 },
   /** nothing final before the utterance ends: the accuracy bound of the utterance decode */
-  'endpoint-only': { ...DEFAULT_COMMIT_POLICY, rightGuardS: Infinity },
+  'endpoint-only': UTTERANCE_COMMIT_POLICY,
 };
+
+/**
+ * What a client trades, by name (the `finals` parameter, docs/protocol.md). `early`: each word
+ * is final about half a second after it is spoken, once the default policy is sure of it.
+ * `utterance`: the words of an utterance are final together at its endpoint, from a decode
+ * that heard all of it. On LibriSpeech readers no policy was tuned on, early finals are about
+ * 7 points of WER above offline and utterance finals within 1 (bench/RESULTS.md, "Finals per
+ * utterance"): Whisper's small models guess a word differently once they hear the words after
+ * it, and early finals cannot wait for those.
+ */
+export type FinalsMode = 'early' | 'utterance';
+export const FINALS_MODES: readonly FinalsMode[] = ['early', 'utterance'];
+
+/** The mode a parameter names, in any case; undefined for anything else. */
+export function finalsModeNamed(value: string): FinalsMode | undefined {
+  return FINALS_MODES.find((mode) => mode === value.toLowerCase());
+}
+
+export function commitPolicyFor(finals: FinalsMode): CommitPolicy {
+  return finals === 'utterance' ? UTTERANCE_COMMIT_POLICY : DEFAULT_COMMIT_POLICY;
+}

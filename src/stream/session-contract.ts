@@ -3,11 +3,14 @@
 // the shared engine, hypothesis stabilisation; it reports protocol-neutral events that the
 // transport renders in its wire format. Times are seconds of stream audio from the first
 // sample the client sent.
+import type { FinalsMode } from './commit-policy.js';
 import type { Word } from './stabilizer.js';
 
 export interface SessionOptions {
   /** send interim (unstable) results */
   interimResults: boolean;
+  /** when words become final (src/stream/commit-policy.ts); absent: early */
+  finals?: FinalsMode;
   /** silence that ends an utterance (speech_final); null: only Finalize/CloseStream end one */
   endpointingMs: number | null;
   /** gap after the last word that triggers an utterance_end event; null disables it */

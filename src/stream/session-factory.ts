@@ -26,6 +26,7 @@ import {
   type OverloadPolicy,
   type OverloadState,
 } from './admission.js';
+import { commitPolicyFor } from './commit-policy.js';
 import {
   CapacityError,
   type CapacitySnapshot,
@@ -206,7 +207,7 @@ export class WhisperSessionFactory implements SessionFactory {
       throw new RangeError(`model ${this.modelName} is English-only; language "${options.language}" is not available`);
     }
     const work = { value: 'live' as DecoderWork };
-    const session = new StreamingSession(sheddable(this.decoder, work), options, onEvent, onError);
+    const session = new StreamingSession(sheddable(this.decoder, work), options, onEvent, onError, commitPolicyFor(options.finals ?? 'early'));
     const stream: AdmittedStream = {
       work,
       finalsOwed: options.finalsOwed === true,

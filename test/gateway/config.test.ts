@@ -35,6 +35,7 @@ describe('parseGatewayConfig defaults', () => {
       agentPort: null,
       twilioAuthTokens: [],
       clientLimits: { maxSessions: 0, startsPerS: 0 },
+      finals: 'early',
     });
   });
 
@@ -109,6 +110,8 @@ describe('parseGatewayConfig sources', () => {
         '4',
         '--max-session-starts-per-client',
         '2.5',
+        '--finals',
+        'utterance',
       ],
       {},
     );
@@ -138,6 +141,7 @@ describe('parseGatewayConfig sources', () => {
       agentPort: 9001,
       twilioAuthTokens: ['tw1', 'tw2'],
       clientLimits: { maxSessions: 4, startsPerS: 2.5 },
+      finals: 'utterance',
     });
   });
 
@@ -170,6 +174,7 @@ describe('parseGatewayConfig sources', () => {
       CHORUS_TWILIO_AUTH_TOKENS: 'primary, secondary',
       CHORUS_MAX_SESSIONS_PER_CLIENT: '6',
       CHORUS_MAX_SESSION_STARTS_PER_CLIENT: '1',
+      CHORUS_FINALS: 'Utterance',
     });
     expect(config).toEqual({
       host: '::',
@@ -197,6 +202,7 @@ describe('parseGatewayConfig sources', () => {
       agentPort: 9002,
       twilioAuthTokens: ['primary', 'secondary'],
       clientLimits: { maxSessions: 6, startsPerS: 1 },
+      finals: 'utterance',
     });
   });
 
@@ -226,6 +232,7 @@ describe('parseGatewayConfig validation', () => {
     [['--max-upload-bytes', '2GiB'], '--max-upload-bytes'],
     [['--threads', 'many'], '--threads'],
     [['--precision', 'fp16'], '--precision'],
+    [['--finals', 'sentence'], '--finals'],
     [['--max-sessions', '0'], '--max-sessions'],
     [['--kv-budget-mb', '0'], '--kv-budget-mb'],
     [['--kv-budget-mb', '1.5'], '--kv-budget-mb'],

@@ -7,6 +7,7 @@ import {
   parseListenParams,
   ProtocolError,
   resolveModel,
+  UTTERANCE_FINALS_ENDPOINTING_MS,
   type ProtocolErrorCode,
 } from '../../src/gateway/protocol.js';
 
@@ -35,6 +36,7 @@ describe('parseListenParams defaults', () => {
       channels: 1,
       multichannel: false,
       interimResults: false,
+      finals: 'early',
       endpointingMs: DEFAULT_ENDPOINTING_MS,
       utteranceEndMs: null,
       vadEvents: false,
@@ -162,6 +164,28 @@ describe('parseListenParams endpointing and utterance_end_ms', () => {
 
   it.each(['999', '0', '60001', '1.5', 'false'])('refuses utterance_end_ms=%s', (value) => {
     expectProtocolError(() => params(`utterance_end_ms=${value}`), 'bad_parameter', 'utterance_end_ms');
+  });
+});
+
+describe('parseListenParams finals', () => {
+  it('makes words final early unless the stream or the server asks for utterances', () => {
+    expect(params('').finals).toBe('early');
+    expect(params('finals=utterance').finals).toBe('utterance');
+    expect(params('finals=EARLY').finals).toBe('early');
+    expect(parseListenParams(new URL('ws://localhost/v1/listen'), { finals: 'utterance' }).finals).toBe('utterance');
+    expect(parseListenParams(new URL('ws://localhost/v1/listen?finals=early'), { finals: 'utterance' }).finals).toBe('early');
+  });
+
+  it('waits longer for an endpoint with utterance finals, unless endpointing is given', () => {
+    expect(params('finals=utterance').endpointingMs).toBe(UTTERANCE_FINALS_ENDPOINTING_MS);
+    expect(params('finals=utterance&endpointing=true').endpointingMs).toBe(UTTERANCE_FINALS_ENDPOINTING_MS);
+    expect(params('finals=utterance&endpointing=300').endpointingMs).toBe(300);
+    expect(params('finals=utterance&endpointing=false').endpointingMs).toBeNull();
+    expect(UTTERANCE_FINALS_ENDPOINTING_MS).toBeGreaterThan(DEFAULT_ENDPOINTING_MS);
+  });
+
+  it.each(['sentence', '', 'true'])('refuses finals=%s', (value) => {
+    expectProtocolError(() => params(`finals=${value}`), 'bad_parameter', 'finals');
   });
 });
 
