@@ -7,6 +7,7 @@
  * (a data chunk that claims more bytes than the file holds, unknown codecs).
  */
 
+import { MIX_CHANNELS, type ChannelPick } from './channel-pick.js';
 import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from './g711.js';
 import { SAMPLE_RATE_RANGE } from './resample.js';
 
@@ -324,10 +325,15 @@ function parseDs64Chunk(
   return Number(dataSize);
 }
 
-export function decodeToMono(view: DataView, offset: number, frames: number, format: WavFormat): Float32Array {
+export function decodeToMono(view: DataView, offset: number, frames: number, format: WavFormat, keep: ChannelPick = MIX_CHANNELS): Float32Array {
   const { channels, containerBytes } = format;
   const readSample = sampleReader(format);
   const mono = new Float32Array(frames);
+  if (keep !== MIX_CHANNELS) {
+    const frameBytes = containerBytes * channels;
+    for (let frame = 0; frame < frames; frame++) mono[frame] = readSample(view, offset + frame * frameBytes + keep * containerBytes);
+    return mono;
+  }
   let position = offset;
   for (let frame = 0; frame < frames; frame++) {
     let sum = 0;

@@ -1,46 +1,7 @@
+// multichannel=true for files: each channel of a WAV file or a raw body, decoded on its own.
 import { decodeStreamBytes } from '../audio/load.js';
 import { readWavLayout } from '../audio/wav.js';
 import { createAudioDecoder } from '../stream/audio-decoder.js';
-
-/**
- * Interleaved raw audio (linear16, mulaw, alaw) split into one byte stream per channel, for
- * `multichannel=true`: each channel then goes to its own mono decoder and live session. A
- * message may end inside a frame (all channels of one sample instant); the partial frame is
- * carried into the next message, so message boundaries do not matter.
- */
-export class InterleavedSplitter {
-  private readonly frameBytes: number;
-  private carried: Uint8Array = new Uint8Array(0);
-
-  constructor(
-    private readonly bytesPerSample: number,
-    readonly channels: number,
-  ) {
-    this.frameBytes = bytesPerSample * channels;
-  }
-
-  /** The whole frames of `message` (after what was carried), as one byte array per channel. */
-  split(message: Uint8Array): Uint8Array[] {
-    let bytes = message;
-    if (this.carried.length > 0) {
-      bytes = new Uint8Array(this.carried.length + message.length);
-      bytes.set(this.carried);
-      bytes.set(message, this.carried.length);
-    }
-    const frames = Math.floor(bytes.length / this.frameBytes);
-    const parts = Array.from({ length: this.channels }, () => new Uint8Array(frames * this.bytesPerSample));
-    for (let frame = 0; frame < frames; frame++) {
-      const base = frame * this.frameBytes;
-      for (let channel = 0; channel < this.channels; channel++) {
-        const from = base + channel * this.bytesPerSample;
-        parts[channel].set(bytes.subarray(from, from + this.bytesPerSample), frame * this.bytesPerSample);
-      }
-    }
-    // Copied (a Buffer's slice() is a view): the caller's buffer may be reused after this returns.
-    this.carried = new Uint8Array(bytes.subarray(frames * this.frameBytes));
-    return parts;
-  }
-}
 
 /** Interleaved samples whose channels can be read apart: headerless audio, or a WAV file's data chunk. */
 export interface InterleavedAudio {
@@ -65,11 +26,10 @@ export function wavInterleaved(file: Uint8Array, label: string): InterleavedAudi
 
 /** Each channel's 16 kHz samples, decoded on its own (in slices, as files are). */
 export async function decodeChannels(audio: InterleavedAudio, label: string, options: { maxDurationS?: number } = {}): Promise<Float32Array[]> {
-  const parts = new InterleavedSplitter(audio.encoding === 'linear16' ? 2 : 1, audio.channels).split(audio.bytes);
   const channels: Float32Array[] = [];
-  for (const part of parts) {
-    const decoder = await createAudioDecoder({ encoding: audio.encoding, sampleRate: audio.sampleRate, channels: 1 });
-    channels.push(await decodeStreamBytes(decoder, part, label, options));
+  for (let keep = 0; keep < audio.channels; keep++) {
+    const decoder = await createAudioDecoder({ encoding: audio.encoding, sampleRate: audio.sampleRate, channels: audio.channels, keep });
+    channels.push(await decodeStreamBytes(decoder, audio.bytes, label, options));
   }
   return channels;
 }

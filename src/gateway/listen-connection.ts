@@ -19,7 +19,6 @@ import { isUtf8 } from 'node:buffer';
 import type { RawData, WebSocket } from 'ws';
 import { OverloadError } from '../stream/admission.js';
 import { AudioInputError } from '../stream/audio-decoder.js';
-import { InterleavedSplitter } from './channel-split.js';
 import { DEFAULT_HIGH_WATER_BYTES, OutboundQueue, type OutboundKind } from './outbound-queue.js';
 import { ERROR_DISPOSITIONS, NORMAL_CLOSE, parseClientMessage, ProtocolError, type ErrorCode } from './protocol.js';
 import { encodeServerMessage, errorMessage, type ServerMessage } from './protocol-messages.js';
@@ -44,8 +43,6 @@ type Outcome = 'completed' | 'disconnected' | 'websocket_error' | ErrorCode;
 export class ListenConnection implements BridgeTransport {
   readonly bridge: SessionBridge;
   private socket: WebSocket | null = null;
-  /** multichannel: splits interleaved audio into the channels' own byte streams. */
-  private readonly splitter: InterleavedSplitter | null;
   private queue: OutboundQueue<ServerMessage> | null = null;
   /** Set once the connection is winding down; later client input is not acted on. */
   private closing = false;
@@ -58,9 +55,6 @@ export class ListenConnection implements BridgeTransport {
 
   constructor(private readonly setup: ConnectionSetup) {
     this.bridge = new SessionBridge({ ...setup, transport: 'websocket' }, this);
-    const { params } = setup;
-    this.splitter =
-      setup.decoders.length > 1 && params.encoding !== null ? new InterleavedSplitter(params.encoding === 'linear16' ? 2 : 1, setup.decoders.length) : null;
   }
 
   get requestId(): string {
@@ -136,8 +130,8 @@ export class ListenConnection implements BridgeTransport {
     }
     this.bridge.resetIdleTimer();
     this.bridge.hashAudio(bytes);
-    const perChannel = this.splitter === null ? [bytes] : this.splitter.split(bytes);
-    const samples = perChannel.map((part, channel) => this.bridge.decode(channel, part));
+    // multichannel: every channel's decoder reads the whole message and keeps its own channel.
+    const samples = this.setup.decoders.map((_, channel) => this.bridge.decode(channel, bytes));
     // Audio far ahead of real time would queue minutes of work on the device every stream shares.
     if (!samples.every((s, channel) => this.bridge.withinPacing(channel, s.length))) {
       throw new ProtocolError('ingest_too_fast', this.bridge.pacingDescription());

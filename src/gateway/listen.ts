@@ -100,10 +100,12 @@ export class ListenEndpoint {
     checkKey(request, url.searchParams.get('token'), this.config.apiKeys, this.throttle);
     const params = parseStreamParams(url, 'websocket', this.config);
     checkCallback(params, this.config);
-    // multichannel: one mono decoder (and session) per channel; otherwise one that mixes them down.
+    // multichannel: a decoder (and session) per channel, each keeping its own channel of the
+    // whole stream; otherwise one that mixes them down.
+    const format = { encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels };
     const decoders = params.multichannel
-      ? await Promise.all(Array.from({ length: params.channels }, () => openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: 1 })))
-      : [await openDecoder({ encoding: params.encoding, sampleRate: params.sampleRate, channels: params.channels })];
+      ? await Promise.all(Array.from({ length: params.channels }, (_, channel) => openDecoder({ ...format, keep: channel })))
+      : [await openDecoder(format)];
     // The client may have given up while the decoders were being built.
     if (socket.destroyed) return;
 

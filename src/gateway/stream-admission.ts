@@ -11,7 +11,7 @@
  * half-admitted call would transcribe one side of the conversation.
  */
 import type { IncomingMessage } from 'node:http';
-import { AudioInputError, createAudioDecoder, type AudioDecoder } from '../stream/audio-decoder.js';
+import { AudioInputError, createAudioDecoder, type AudioDecoder, type AudioDecoderOptions } from '../stream/audio-decoder.js';
 import { CapacityError, type LiveSession, type SessionFactory } from '../stream/session-contract.js';
 import type { FailedAuthThrottle } from './auth-throttle.js';
 import type { GatewayConfig } from './config.js';
@@ -93,19 +93,12 @@ export function checkKey(
 export function parseStreamParams(query: URL | URLSearchParams, transport: Transport, defaults: ListenDefaults): ListenParams {
   try {
     const params = parseListenParams(query, defaults);
-    if (params.multichannel) {
-      // Each channel gets its own session, fed from its own samples of interleaved raw audio.
-      // Opus and containers decode to one mixed stream here, so keeping their channels apart
-      // is refused rather than silently mixed.
-      if (transport !== 'websocket') {
-        throw new ProtocolError(
-          'bad_parameter',
-          `multichannel: true is not supported over ${transport === 'webrtc' ? 'WebRTC' : 'Twilio Media Streams (the tracks are always kept apart)'}`,
-        );
-      }
-      if (params.encoding === null || params.encoding === 'opus') {
-        throw new ProtocolError('bad_parameter', 'multichannel: true needs raw interleaved audio (encoding linear16, mulaw or alaw); Opus and containers are mixed into one transcript');
-      }
+    // Each channel gets its own session, fed by a decoder that keeps that channel of the stream.
+    if (params.multichannel && transport !== 'websocket') {
+      throw new ProtocolError(
+        'bad_parameter',
+        `multichannel: true is not supported over ${transport === 'webrtc' ? 'WebRTC' : 'Twilio Media Streams (the tracks are always kept apart)'}`,
+      );
     }
     return params;
   } catch (error) {
@@ -132,7 +125,7 @@ export function checkCallback(params: ListenParams, config: Pick<GatewayConfig, 
 }
 
 /** The codec's checks are about the query parameters, so they are the client's bad_parameter. */
-export async function openDecoder(options: { encoding: string | null; sampleRate?: number; channels?: number }): Promise<AudioDecoder> {
+export async function openDecoder(options: AudioDecoderOptions): Promise<AudioDecoder> {
   try {
     return await createAudioDecoder(options);
   } catch (error) {

@@ -5,7 +5,9 @@
  * A decoder is a pure processor: one message in, the samples it completes out, no sockets or
  * timers. Message boundaries carry no meaning for PCM, so a message may end inside a sample or
  * inside a multichannel frame and the remainder is carried into the next one; channels are
- * averaged before resampling, so rate conversion runs once rather than per channel.
+ * averaged before resampling, so rate conversion runs once rather than per channel. For
+ * `multichannel=true` each channel has a decoder of its own, which reads the whole stream and
+ * keeps its channel (`keep`): the same path for raw samples, Opus and containers.
  *
  * With no encoding the container (WebM, Ogg, WAV) is detected from the first bytes, as
  * Deepgram does; see container-input.ts.
@@ -14,6 +16,7 @@
  * once created, every decoder works synchronously. Options are validated here, with the typed
  * `AudioInputError`, because they come straight from a client's query string.
  */
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
 import { ALAW_TO_FLOAT, MULAW_TO_FLOAT } from '../audio/g711.js';
 import { joinBytes } from '../audio/join.js';
 import { Resampler } from '../audio/resample.js';
@@ -50,6 +53,12 @@ export interface AudioDecoderOptions {
    * use it (1 or 2); an Ogg or WebM stream's own header is authoritative, as is a container's.
    */
   channels?: number;
+  /**
+   * Mix every channel into one (the default), or keep one channel, by index, and drop the rest.
+   * For a container or Ogg/WebM Opus, the stream's header must hold that channel, or decoding
+   * fails with bad_channels.
+   */
+  keep?: ChannelPick;
 }
 
 export interface AudioDecoder {
@@ -64,9 +73,13 @@ export interface AudioDecoder {
 }
 
 export async function createAudioDecoder(options: AudioDecoderOptions): Promise<AudioDecoder> {
-  if (options.encoding === null) return createContainerDecoder();
+  const keep = options.keep ?? MIX_CHANNELS;
+  if (options.encoding === null) return createContainerDecoder(keep);
   const encoding = checkEncoding(options.encoding);
   const channels = checkChannels(options.channels ?? 1);
+  if (keep !== MIX_CHANNELS && !(Number.isInteger(keep) && keep >= 0 && keep < channels)) {
+    throw new AudioInputError('bad_channels', `channel ${keep} is not one of the ${channels} channels`);
+  }
   if (encoding === 'opus') {
     if (options.sampleRate !== undefined && !OPUS_SAMPLE_RATES.includes(options.sampleRate)) {
       throw new AudioInputError(
@@ -77,11 +90,11 @@ export async function createAudioDecoder(options: AudioDecoderOptions): Promise<
     if (channels > 2) {
       throw new AudioInputError('bad_channels', `Opus input supports 1 or 2 channels, got ${channels}`);
     }
-    return createOpusStreamDecoder();
+    return createOpusStreamDecoder(keep);
   }
   const sampleRate = checkSampleRate(options.sampleRate, encoding);
   const reader = encoding === 'linear16' ? readLinear16 : encoding === 'mulaw' ? readMulaw : readAlaw;
-  return new InterleavedPcmDecoder(reader, encoding === 'linear16' ? 2 : 1, channels, sampleRate);
+  return new InterleavedPcmDecoder(reader, encoding === 'linear16' ? 2 : 1, channels, sampleRate, keep);
 }
 
 type SampleReader = (bytes: Uint8Array, offset: number) => number;
@@ -104,6 +117,7 @@ class InterleavedPcmDecoder implements AudioDecoder {
     private readonly bytesPerSample: number,
     private readonly channels: number,
     sampleRate: number,
+    private readonly keep: ChannelPick,
   ) {
     this.frameBytes = bytesPerSample * channels;
     this.resampler = new Resampler(sampleRate, STREAM_SAMPLE_RATE);
@@ -113,14 +127,15 @@ class InterleavedPcmDecoder implements AudioDecoder {
     const bytes = this.carried.length === 0 ? message : joinBytes(this.carried, message);
     const frames = Math.floor(bytes.length / this.frameBytes);
     const mono = new Float32Array(frames);
-    let offset = 0;
-    for (let frame = 0; frame < frames; frame++) {
-      let sum = 0;
-      for (let channel = 0; channel < this.channels; channel++) {
-        sum += this.readSample(bytes, offset);
-        offset += this.bytesPerSample;
+    const offset = frames * this.frameBytes;
+    if (this.keep === MIX_CHANNELS) {
+      for (let frame = 0, at = 0; frame < frames; frame++) {
+        let sum = 0;
+        for (let channel = 0; channel < this.channels; channel++, at += this.bytesPerSample) sum += this.readSample(bytes, at);
+        mono[frame] = sum / this.channels;
       }
-      mono[frame] = sum / this.channels;
+    } else {
+      for (let frame = 0; frame < frames; frame++) mono[frame] = this.readSample(bytes, frame * this.frameBytes + this.keep * this.bytesPerSample);
     }
     // Copied, since the caller may reuse the message's buffer. Not with slice(): on a Node
     // Buffer, which is what WebSocket libraries hand over, slice() is a view.

@@ -5,6 +5,7 @@
  * format; a recording piped as it is). Raw audio has no signature, so it needs `encoding`.
  */
 import { CONTAINER_NAMES, CONTAINER_SIGNATURE_BYTES, detectContainer, oggCodec } from '../audio/container.js';
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
 import type { AudioDecoder } from './audio-decoder.js';
 import { AudioInputError } from './audio-input-error.js';
 import { DetectingDecoder } from './detecting-decoder.js';
@@ -17,23 +18,23 @@ import { WebmOpusDecoder } from './webm-opus-input.js';
 const OGG_PAGE_HEADER_BYTES = 27;
 const CODEC_MAGIC_BYTES = 8;
 
-export async function createContainerDecoder(): Promise<AudioDecoder> {
+export async function createContainerDecoder(keep: ChannelPick = MIX_CHANNELS): Promise<AudioDecoder> {
   // Instantiated before the container is known, because detection happens inside the
   // synchronous decode and WebAssembly instantiation is asynchronous.
-  const libopus = await createLibopus();
+  const libopus = await createLibopus(keep);
   // Too few bytes to tell means waiting for more, at a flush too (Finalize right away).
   return new DetectingDecoder((head) => {
     if (head.length < CONTAINER_SIGNATURE_BYTES) return null;
     const container = detectContainer(head);
     switch (container) {
       case 'webm':
-        return new WebmOpusDecoder(libopus);
+        return new WebmOpusDecoder(libopus, keep);
       case 'wav':
-        return new WavStreamDecoder();
+        return new WavStreamDecoder(keep);
       case 'ogg': {
         if (head.length < OGG_PAGE_HEADER_BYTES + head[26] + CODEC_MAGIC_BYTES) return null;
         const codec = oggCodec(head);
-        if (codec === 'opus') return new OggOpusDecoder(libopus);
+        if (codec === 'opus') return new OggOpusDecoder(libopus, keep);
         throw new AudioInputError(
           'unsupported_encoding',
           `Ogg ${codec === null ? 'with an unknown codec' : codec === 'vorbis' ? 'Vorbis' : 'FLAC'} is not read live; send Ogg Opus`,

@@ -10,23 +10,24 @@
  * Ogg timing follows RFC 7845 §4: OpusHead's pre-skip is dropped from the start (see
  * opus-packets.ts) and the end-of-stream page's granule position trims the padding from the end.
  */
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
 import type { AudioDecoder } from './audio-decoder.js';
 import { AudioInputError } from './audio-input-error.js';
 import { joinSamples } from '../audio/join.js';
 import { DetectingDecoder, couldStartWith, startsWith } from './detecting-decoder.js';
 import { OGG_CAPTURE_PATTERN, OggPacketReader } from './ogg-packets.js';
-import { OpusPackets, createLibopus, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
+import { OpusPackets, checkKeptChannel, createLibopus, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
 import { EBML_MAGIC, WebmOpusDecoder } from './webm-opus-input.js';
 
 type OggHeaderState = 'expect_head' | 'expect_tags' | 'audio';
 
-export async function createOpusStreamDecoder(): Promise<AudioDecoder> {
-  const libopus = await createLibopus();
+export async function createOpusStreamDecoder(keep: ChannelPick = MIX_CHANNELS): Promise<AudioDecoder> {
+  const libopus = await createLibopus(keep);
   return new DetectingDecoder((head, final) => {
-    if (startsWith(head, OGG_CAPTURE_PATTERN)) return new OggOpusDecoder(libopus);
-    if (startsWith(head, EBML_MAGIC)) return new WebmOpusDecoder(libopus);
+    if (startsWith(head, OGG_CAPTURE_PATTERN)) return new OggOpusDecoder(libopus, keep);
+    if (startsWith(head, EBML_MAGIC)) return new WebmOpusDecoder(libopus, keep);
     const couldBeContainer = couldStartWith(head, OGG_CAPTURE_PATTERN) || couldStartWith(head, EBML_MAGIC);
-    return couldBeContainer && !final ? null : new RawOpusDecoder(libopus);
+    return couldBeContainer && !final ? null : new RawOpusDecoder(libopus, keep);
   });
 }
 
@@ -41,8 +42,12 @@ export class OggOpusDecoder implements AudioDecoder {
   private headerState: OggHeaderState = 'expect_head';
   private opusHead: OpusHead | null = null;
 
-  constructor(libopus: Libopus) {
-    this.packets = new OpusPackets(libopus);
+  /** `libopus` from createLibopus with the same `keep`. */
+  constructor(
+    libopus: Libopus,
+    private readonly keep: ChannelPick = MIX_CHANNELS,
+  ) {
+    this.packets = new OpusPackets(libopus, keep);
   }
 
   /** The stream's OpusHead, once its first page has arrived. */
@@ -55,6 +60,7 @@ export class OggOpusDecoder implements AudioDecoder {
     for (const packet of this.ogg.push(message)) {
       if (this.headerState === 'expect_head') {
         this.opusHead = parseOpusHead(packet.data, 'Ogg stream', 'its first packet');
+        checkKeptChannel(this.opusHead, this.keep, 'Ogg Opus stream');
         this.packets.applyHead(this.opusHead);
         this.headerState = 'expect_tags';
       } else if (this.headerState === 'expect_tags') {
@@ -81,8 +87,9 @@ export class OggOpusDecoder implements AudioDecoder {
 class RawOpusDecoder implements AudioDecoder {
   private readonly packets: OpusPackets;
 
-  constructor(libopus: Libopus) {
-    this.packets = new OpusPackets(libopus);
+  /** `libopus` from createLibopus with the same `keep`; a mono packet counts as both channels. */
+  constructor(libopus: Libopus, keep: ChannelPick) {
+    this.packets = new OpusPackets(libopus, keep);
   }
 
   decode(message: Uint8Array): Float32Array {

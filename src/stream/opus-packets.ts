@@ -3,8 +3,9 @@
  * raw packet per message): libopus plus the stream header's timing and gain.
  *
  * libopus (the opus-decoder WASM build) decodes straight to 16 kHz, which the codec supports
- * natively, so no resampler is needed. The decoder is created with one channel: libopus then
- * downmixes stereo packets itself, and the result equals averaging a stereo decode.
+ * natively, so no resampler is needed. To mix, the decoder is created with one channel: libopus
+ * then downmixes stereo packets itself, and the result equals averaging a stereo decode. To keep
+ * one channel (multichannel), it is created with two and the other channel is dropped.
  *
  * Ogg (RFC 7845) and WebM (Matroska's Opus mapping) both carry an OpusHead header; its
  * pre-skip (in 48 kHz samples) is dropped from the start and its output gain applied.
@@ -14,6 +15,7 @@
  */
 import { OpusDecoder } from 'opus-decoder';
 
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
 import { AudioInputError } from './audio-input-error.js';
 import { opusFramingProblem } from './opus-framing.js';
 
@@ -38,10 +40,17 @@ export interface OpusHead {
 
 export type Libopus = OpusDecoder<typeof OPUS_OUTPUT_RATE>;
 
-export async function createLibopus(): Promise<Libopus> {
-  const libopus = new OpusDecoder({ sampleRate: OPUS_OUTPUT_RATE, channels: 1 });
+export async function createLibopus(keep: ChannelPick = MIX_CHANNELS): Promise<Libopus> {
+  const libopus = new OpusDecoder({ sampleRate: OPUS_OUTPUT_RATE, channels: keep === MIX_CHANNELS ? 1 : 2 });
   await libopus.ready;
   return libopus;
+}
+
+/** A stream header's channels must include the one a multichannel decoder keeps. */
+export function checkKeptChannel(head: OpusHead, keep: ChannelPick, carrier: string): void {
+  if (keep !== MIX_CHANNELS && keep >= head.channels) {
+    throw new AudioInputError('bad_channels', `${carrier} has ${head.channels} channel${head.channels === 1 ? '' : 's'}, so it has no channel ${keep}`);
+  }
 }
 
 /**
@@ -85,7 +94,11 @@ export class OpusPackets {
   /** Every sample libopus has produced, skipped ones included, to compare with end positions. */
   private samplesDecoded = 0;
 
-  constructor(private readonly libopus: Libopus) {}
+  /** `libopus` from createLibopus with the same `keep`. */
+  constructor(
+    private readonly libopus: Libopus,
+    private readonly keep: ChannelPick = MIX_CHANNELS,
+  ) {}
 
   applyHead(head: OpusHead): void {
     this.samplesToSkip = Math.round((head.preSkip * OPUS_OUTPUT_RATE) / OPUS_GRANULE_RATE);
@@ -108,7 +121,7 @@ export class OpusPackets {
       throw new AudioInputError('malformed_audio', `Opus packet could not be decoded: ${decoded.errors[0].message}`);
     }
     this.samplesDecoded += decoded.samplesDecoded;
-    let samples = decoded.channelData[0] ?? new Float32Array(0);
+    let samples = decoded.channelData[this.keep === MIX_CHANNELS ? 0 : this.keep] ?? new Float32Array(0);
     if (this.samplesToSkip > 0) {
       const skipped = Math.min(this.samplesToSkip, samples.length);
       samples = samples.subarray(skipped);

@@ -6,6 +6,7 @@
  * A header may declare the data size (a finished file: bytes after it, such as a trailing
  * LIST chunk, are not audio) or a streaming writer's placeholder (everything after is audio).
  */
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
 import { joinBytes } from '../audio/join.js';
 import { Resampler } from '../audio/resample.js';
 import { AudioFormatError, decodeToMono, readWavHeader, type WavFormat, type WavHeader } from '../audio/wav.js';
@@ -25,6 +26,8 @@ export class WavStreamDecoder implements AudioDecoder {
   private carried: Uint8Array = new Uint8Array(0);
   /** Sample bytes the header declares and that have not arrived yet. */
   private remaining = Infinity;
+
+  constructor(private readonly keep: ChannelPick = MIX_CHANNELS) {}
 
   decode(message: Uint8Array): Float32Array {
     const bytes = joinBytes(this.carried, message);
@@ -58,7 +61,10 @@ export class WavStreamDecoder implements AudioDecoder {
       }
       return null;
     }
-    const { sampleRate } = header.format;
+    const { sampleRate, channels } = header.format;
+    if (this.keep !== MIX_CHANNELS && this.keep >= channels) {
+      throw new AudioInputError('bad_channels', `WAV stream has ${channels} channel${channels === 1 ? '' : 's'}, so it has no channel ${this.keep}`);
+    }
     if (sampleRate < MIN_RATE || sampleRate > MAX_RATE) {
       throw new AudioInputError('bad_sample_rate', `WAV stream: sample rate ${sampleRate} Hz is outside ${MIN_RATE}–${MAX_RATE}`);
     }
@@ -69,7 +75,7 @@ export class WavStreamDecoder implements AudioDecoder {
     const usable = bytes.subarray(0, Math.min(bytes.length, this.remaining));
     const frameBytes = format.containerBytes * format.channels;
     const frames = Math.floor(usable.length / frameBytes);
-    const mono = decodeToMono(new DataView(usable.buffer, usable.byteOffset, usable.byteLength), 0, frames, format);
+    const mono = decodeToMono(new DataView(usable.buffer, usable.byteOffset, usable.byteLength), 0, frames, format, this.keep);
     this.remaining -= frames * frameBytes;
     // Copied, since the caller may reuse the message's buffer.
     this.carried = new Uint8Array(usable.subarray(frames * frameBytes));

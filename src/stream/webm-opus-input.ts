@@ -14,7 +14,8 @@ import { Decoder, tools, type EBMLElementDetail } from 'ts-ebml';
 import type { AudioDecoder } from './audio-decoder.js';
 import { AudioInputError } from './audio-input-error.js';
 import { joinSamples } from '../audio/join.js';
-import { OPUS_GRANULE_RATE, OpusPackets, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
+import { MIX_CHANNELS, type ChannelPick } from '../audio/channel-pick.js';
+import { OPUS_GRANULE_RATE, OpusPackets, checkKeptChannel, parseOpusHead, type Libopus, type OpusHead } from './opus-packets.js';
 
 export const EBML_MAGIC: readonly number[] = [0x1a, 0x45, 0xdf, 0xa3];
 
@@ -48,8 +49,12 @@ export class WebmOpusDecoder implements AudioDecoder {
   /** Bytes given to ts-ebml since it last completed an element. */
   private pendingBytes = 0;
 
-  constructor(libopus: Libopus) {
-    this.packets = new OpusPackets(libopus);
+  /** `libopus` from createLibopus with the same `keep`. */
+  constructor(
+    libopus: Libopus,
+    private readonly keep: ChannelPick = MIX_CHANNELS,
+  ) {
+    this.packets = new OpusPackets(libopus, keep);
   }
 
   /** The track's OpusHead, once the track header has arrived. */
@@ -146,6 +151,7 @@ export class WebmOpusDecoder implements AudioDecoder {
       throw new AudioInputError('malformed_audio', 'WebM Opus track has no CodecPrivate (OpusHead)');
     }
     this.opusHead = parseOpusHead(entry.codecPrivate, 'WebM track', 'its CodecPrivate');
+    checkKeptChannel(this.opusHead, this.keep, 'WebM Opus track');
     this.packets.applyHead(this.opusHead);
     this.audioTrack = entry.number;
   }

@@ -48,15 +48,14 @@ describe('admission', () => {
     expect((await refusedListen(harness, 'encoding=opus&sample_rate=44100')).status).toBe(400);
   });
 
-  it('mixes channels into one session with multichannel=false, and refuses multichannel=true where channels cannot be kept apart (Opus)', async () => {
+  it('mixes channels into one session with multichannel=false, and gives each its own with multichannel=true, Opus too', async () => {
     harness = await startGateway();
-    const refusal = await refusedListen(harness, 'encoding=opus&channels=2&multichannel=true');
-    expect(refusal.status).toBe(400);
-    expect(refusal.body).toMatchObject({ type: 'Error', code: 'bad_parameter' });
-    expect(refusal.body.description).toMatch(/^multichannel: true needs raw interleaved audio/);
     const mixed = await openListen(harness, `${PCM_QUERY}&channels=2&multichannel=false`);
     await until(() => harness!.factory.sessions.length === 1);
     mixed.ws.close();
+    const apart = await openListen(harness, 'encoding=opus&channels=2&multichannel=true');
+    await until(() => harness!.factory.sessions.length === 3);
+    apart.ws.close();
   });
 
   it('refuses with 429 and Retry-After when the factory is full', async () => {

@@ -1,11 +1,12 @@
-// multichannel=true on /v1/listen: one live session per channel of interleaved raw audio,
-// admitted all or nothing, results labelled with their channel, Finalize by channel. A real
-// gateway and real `ws` clients over fake sessions that count samples; the same with real
-// speech and the Deepgram SDK is multichannel-speech.test.ts.
+// multichannel=true on /v1/listen: one live session per channel, admitted all or nothing,
+// results labelled with their channel, Finalize by channel. A real gateway and real `ws`
+// clients over fake sessions that count samples; the same with real speech, mu-law and Ogg
+// Opus, and the Deepgram SDK is multichannel-speech.test.ts.
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InterleavedSplitter } from '../../src/gateway/channel-split.js';
 import { FakeSessionFactory } from './fake-sessions.js';
 import { openListen, refusedListen, startGateway, until, type Harness } from './gateway-harness.js';
+import { fixture } from '../helpers.js';
 
 let harness: Harness | null = null;
 
@@ -23,19 +24,6 @@ function interleaved(seconds: number, channels: number): Buffer {
   }
   return buffer;
 }
-
-describe('InterleavedSplitter', () => {
-  it('gives each channel its own samples, carrying a frame split across messages', () => {
-    const splitter = new InterleavedSplitter(2, 3);
-    const audio = interleaved(0.001, 3); // 16 frames of 6 bytes
-    const parts = [splitter.split(audio.subarray(0, 7)), splitter.split(audio.subarray(7, 50)), splitter.split(audio.subarray(50))];
-    for (let c = 0; c < 3; c++) {
-      const channel = Buffer.concat(parts.map((p) => p[c]));
-      expect(channel.length).toBe(32);
-      for (let i = 0; i < 16; i++) expect(channel.readInt16LE(i * 2)).toBe(c + 1);
-    }
-  });
-});
 
 describe('multichannel=true', () => {
   it('runs one session per channel: results carry channel_index, Finalize flushes only its channel, Metadata counts the channels', async () => {
@@ -87,12 +75,21 @@ describe('multichannel=true', () => {
     await until(() => harness!.factory.activeSessions === 0);
   });
 
-  it('refuses multichannel for Opus and containers, whose channels are decoded mixed', async () => {
+  it('ends with 1007 bad_channels a stream whose container lacks a channel the client asked for', async () => {
     harness = await startGateway();
-    for (const query of ['encoding=opus&channels=2&multichannel=true', 'multichannel=true&channels=2']) {
-      const refused = await refusedListen(harness, query);
-      expect(refused.status).toBe(400);
-      expect(refused.body.description).toMatch(/^multichannel: true needs raw interleaved audio/);
-    }
+    // opusenc is part of the set-up (scripts/setup.sh installs opus-tools).
+    const monoOgg = execFileSync('opusenc', ['--quiet', fixture('jfk').path, '-']);
+    const client = await openListen(harness, 'multichannel=true&channels=2');
+    await client.send(monoOgg.subarray(0, 4096));
+    const error = await client.waitFor((m) => m.type === 'Error');
+    expect(error).toMatchObject({ code: 'bad_channels', description: expect.stringMatching(/has 1 channel, so it has no channel 1/) });
+    expect((await client.closed).code).toBe(1007);
+  });
+
+  it('refuses more channels than Opus carries before the socket opens', async () => {
+    harness = await startGateway();
+    const refused = await refusedListen(harness, 'encoding=opus&channels=3&multichannel=true');
+    expect(refused.status).toBe(400);
+    expect(refused.body.description).toMatch(/^channels: Opus streams carry 1 or 2 channels/);
   });
 });

@@ -19,6 +19,25 @@ function int16Bytes(values: number[]): Uint8Array {
   return bytes;
 }
 
+/** The 44-byte header of a 16-bit PCM stereo WAV file. */
+function stereoWavHeader(sampleRate: number, dataBytes: number): Uint8Array {
+  const header = new Uint8Array(44);
+  const view = new DataView(header.buffer);
+  header.set(new TextEncoder().encode('RIFF'), 0);
+  view.setUint32(4, 36 + dataBytes, true);
+  header.set(new TextEncoder().encode('WAVEfmt '), 8);
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 2, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 4, true);
+  view.setUint16(32, 4, true);
+  view.setUint16(34, 16, true);
+  header.set(new TextEncoder().encode('data'), 36);
+  view.setUint32(40, dataBytes, true);
+  return header;
+}
+
 /** Feeds `bytes` in messages of the given sizes (cycled) and returns everything decoded, flush included. */
 function decodeInMessages(decoder: AudioDecoder, bytes: Uint8Array, sizes: number[]): Float32Array {
   const parts: Float32Array[] = [];
@@ -83,6 +102,23 @@ describe('linear16', () => {
     const bytes = int16Bytes([300, 600, 900, -300, -600, -900]);
     const output = decodeInMessages(decoder, bytes, [4, 5, 3]);
     expectSamples(output, [600 / 32768, -600 / 32768]);
+  });
+
+  it('keeps one channel of interleaved audio for multichannel, carrying a frame split between messages', async () => {
+    const bytes = int16Bytes([300, 600, 900, -300, -600, -900, 30, 60, 90]);
+    for (const keep of [0, 1, 2]) {
+      const decoder = await createAudioDecoder({ encoding: 'linear16', sampleRate: 16000, channels: 3, keep });
+      expectSamples(decodeInMessages(decoder, bytes, [4, 5, 3]), [[300, -300, 30], [600, -600, 60], [900, -900, 90]][keep].map((v) => v / 32768));
+    }
+    const mulaw = await createAudioDecoder({ encoding: 'mulaw', sampleRate: 8000, channels: 2, keep: 1 });
+    expect(mulaw.decode(new Uint8Array([0x00, 0xff, 0x00, 0xff, 0x00, 0xff, 0x00, 0xff])).every((s) => s === 0)).toBe(true);
+  });
+
+  it('refuses to keep a channel the stream does not have', async () => {
+    for (const keep of [2, -1, 0.5]) {
+      const error = await captureError(() => createAudioDecoder({ encoding: 'linear16', sampleRate: 16000, channels: 2, keep }));
+      expect(error.code).toBe('bad_channels');
+    }
   });
 
   it('resamples to 16 kHz exactly as the offline resampler does, whatever the message sizes', async () => {
@@ -213,6 +249,39 @@ describe.skipIf(opusencMissing)('Opus (fixtures encoded by opusenc at test time)
     expect(similarity(output, resample(average, 48000, 16000))).toBeGreaterThan(0.95);
   });
 
+  it('keeps either channel of stereo Ogg/Opus apart, for multichannel', async () => {
+    const frames = 48000;
+    const interleaved = new Int16Array(frames * 2);
+    const tones = [300, 500];
+    for (let i = 0; i < frames; i++) {
+      for (const c of [0, 1]) interleaved[2 * i + c] = Math.round(8000 * Math.sin((2 * Math.PI * tones[c] * i) / 48000));
+    }
+    const ogg = new Uint8Array(execFileSync(
+      'opusenc',
+      ['--quiet', '--raw', '--raw-rate', '48000', '--raw-chan', '2', '--bitrate', '128', '-', '-'],
+      { input: new Uint8Array(interleaved.buffer) },
+    ));
+    for (const keep of [0, 1]) {
+      const channel = Float32Array.from({ length: frames }, (_, i) => interleaved[2 * i + keep] / 32768);
+      const expected = resample(channel, 48000, 16000);
+      for (const encoding of ['opus', null]) {
+        const output = decodeInMessages(await createAudioDecoder({ encoding, channels: 2, keep }), ogg, [777]);
+        expect(output).toHaveLength(16000);
+        expect(similarity(output, expected)).toBeGreaterThan(0.95);
+        // The other channel's tone is not in it.
+        const other = resample(Float32Array.from({ length: frames }, (_, i) => interleaved[2 * i + 1 - keep] / 32768), 48000, 16000);
+        expect(Math.abs(similarity(output, other))).toBeLessThan(0.1);
+      }
+    }
+  });
+
+  it('fails with bad_channels when a mono Ogg/Opus stream is asked for its second channel', async () => {
+    const decoder = await createAudioDecoder({ encoding: 'opus', channels: 2, keep: 1 });
+    const error = await captureError(() => decodeInMessages(decoder, oggOpus, [4096]));
+    expect(error.code).toBe('bad_channels');
+    expect(error.message).toMatch(/Ogg Opus stream has 1 channel, so it has no channel 1/);
+  });
+
   it('applies the OpusHead output gain', async () => {
     const audioPackets = oggPackets(oggOpus).slice(2);
     const pages = [
@@ -318,6 +387,15 @@ describe('containers detected when no encoding is given', () => {
     const output = decodeInMessages(await createAudioDecoder({ encoding: null }), concatBytes(wav, trailer), [3, 1000]);
     expect(output).toHaveLength(expected.length);
     expectSamples(output.subarray(0, 50), Array.from(expected.subarray(0, 50)));
+  });
+
+  it('keeps one channel of a stereo WAV stream, and refuses one the header does not have', async () => {
+    const pcm = int16Bytes([1000, -2000, 3000, -4000, 5000, -6000]);
+    const wav = concatBytes(stereoWavHeader(16000, pcm.length), pcm);
+    expectSamples(decodeInMessages(await createAudioDecoder({ encoding: null, keep: 1 }), wav, [7, 100]), [-2000, -4000, -6000].map((v) => v / 32768));
+    const third = await createAudioDecoder({ encoding: null, keep: 2 });
+    const error = await captureError(() => decodeInMessages(third, wav, [100]));
+    expect(error.code).toBe('bad_channels');
   });
 
   it("decodes a streaming writer's WAV, whose header cannot know the data size", async () => {
