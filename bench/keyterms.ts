@@ -1,14 +1,15 @@
 // Keyterm prompting (Deepgram's `keyterm`), measured: do the terms a client names come back
 // spelled right, does a term that was never said stay out, and does the rest of the transcript
 // stay as it was?
-//   npx tsc -p tsconfig.json && node dist/bench/keyterms.js [--sets a,b] [--distractors 3]
+//   npx tsc -p tsconfig.json && node dist/bench/keyterms.js [--sets a,b] [--distractors 3] [--finals early,utterance]
 //
 // Per clip of the sets, the targets are the reference words of five letters or more that the
 // offline transcript without keyterms misses: the names and rare words a client that knows
 // its call would send, so the figure is what keyterms can do at best. Each clip also gets
 // distractors, targets of other clips that its reference lacks, to count terms written that
-// were never said. Offline (file) and live (one clip per session, virtual clock) run with and
-// without the terms, in one process; the rest of the WER is over the words that are neither.
+// were never said. Offline (file) and live (one clip per session, virtual clock, each `finals`
+// mode as a stream asking for it gets) run with and without the terms, in one process; the
+// rest of the WER is over the words that are neither.
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../src/audio/load.js';
 import { cpuClassLine } from '../src/engine/cpu-class.js';
@@ -17,6 +18,8 @@ import { WhisperModel } from '../src/engine/whisper.js';
 import { chainClips, playStreams, type LiveClip, type LiveStream } from '../src/eval/live.js';
 import { clipsBySet } from '../src/eval/manifest.js';
 import { alignWords, werOf } from '../src/eval/wer.js';
+import { defaultEndpointingMs } from '../src/gateway/protocol.js';
+import { commitPolicyFor, FINALS_MODES, finalsModeNamed, type FinalsMode } from '../src/stream/commit-policy.js';
 import { words } from '../src/text/normalize.js';
 
 const { values } = parseArgs({
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'tiny.en' },
     sets: { type: 'string', default: 'librispeech-test-clean,librispeech-test-other,librispeech-dev-clean,ljspeech,longform' },
     distractors: { type: 'string', default: '3' },
+    finals: { type: 'string', default: 'early,utterance' },
   },
 });
 
@@ -105,10 +109,17 @@ try {
   for (const clip of withTerms) offlineWith.push((await transcribe(model, clip.samples, { language: 'en', keyterms: keyterms(clip) })).text.trim());
   const streams = (terms: boolean): LiveStream[] =>
     chainClips(withTerms, 1).map((stream, i) => ({ ...stream, keyterms: terms ? keyterms(withTerms[i]) : [] }));
-  const finals = async (terms: boolean) =>
-    (await playStreams(model, streams(terms), { clock: 'virtual', concurrency: 1 })).map((r) => r.finals.join(' '));
-  const liveWithout = await finals(false);
-  const liveWith = await finals(true);
+  const finals = async (mode: FinalsMode, terms: boolean) =>
+    (
+      await playStreams(model, streams(terms), { clock: 'virtual', concurrency: 1, commit: commitPolicyFor(mode), endpointingMs: defaultEndpointingMs(mode) })
+    ).map((r) => r.finals.join(' '));
+  const liveRows: string[] = [];
+  for (const name of values.finals!.split(',')) {
+    const mode = finalsModeNamed(name);
+    if (!mode) throw new Error(`--finals: expected a list of ${FINALS_MODES.join(', ')}, got ${name}`);
+    liveRows.push(row(`live finals=${mode}, no keyterms`, tally(withTerms, await finals(mode, false))));
+    liveRows.push(row(`live finals=${mode}, keyterms`, tally(withTerms, await finals(mode, true))));
+  }
 
   const targetCount = withTerms.reduce((n, c) => n + c.targets.length, 0);
   process.stdout.write(
@@ -118,8 +129,7 @@ try {
       '| transcript | targets recalled | distractors written | WER of the rest |\n|---|---|---|---|\n' +
       `${row('offline, no keyterms', tally(withTerms, withTerms.map((c) => c.offline)))}\n` +
       `${row('offline, keyterms', tally(withTerms, offlineWith))}\n` +
-      `${row('live finals, no keyterms', tally(withTerms, liveWithout))}\n` +
-      `${row('live finals, keyterms', tally(withTerms, liveWith))}\n`,
+      liveRows.map((r) => `${r}\n`).join(''),
   );
 } finally {
   model.close();

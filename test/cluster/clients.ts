@@ -9,6 +9,8 @@ export interface Stream {
   ws: WebSocket;
   gateway: string | null;
   messages: Array<Record<string, any>>;
+  /** performance.now() at which each of `messages` arrived */
+  arrivals: number[];
   closed: Promise<{ code: number; reason: string }>;
 }
 
@@ -17,11 +19,15 @@ export function openStream(base: string, query = 'encoding=linear16&sample_rate=
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/listen?${query}`);
     const messages: Array<Record<string, any>> = [];
+    const arrivals: number[] = [];
     let gateway: string | null = null;
     ws.on('upgrade', (response) => (gateway = (response.headers['x-chorus-gateway'] as string | undefined) ?? null));
-    ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString())));
+    ws.on('message', (data: Buffer) => {
+      messages.push(JSON.parse(data.toString()));
+      arrivals.push(performance.now());
+    });
     const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
-    ws.once('open', () => resolve({ ws, gateway, messages, closed }));
+    ws.once('open', () => resolve({ ws, gateway, messages, arrivals, closed }));
     ws.once('unexpected-response', (_request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));

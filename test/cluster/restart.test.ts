@@ -54,12 +54,21 @@ interface SessionResult {
   errorCode: string | null;
   errorDescription: string | null;
   refused: number | null;
+  /** per word of every final: when the final arrived, and how long after the chunk that held the word's end was sent */
+  latencies: Array<{ atMs: number; ms: number }>;
 }
 
 const words = (finals: string[]) => finals.join(' ').toLowerCase().replace(/[^a-z' ]+/g, ' ').replace(/\s+/g, ' ');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PCM = jfkPcm();
 const CHUNK = 8000; // 0.25 s of 16 kHz linear16
+const CHUNK_S = 0.25;
+
+function p95(latencies: Array<{ ms: number }>): number | null {
+  if (latencies.length === 0) return null;
+  const sorted = latencies.map((l) => l.ms).sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))]);
+}
 
 /** Streams JFK at real-time pace through the front, then CloseStream; resolves when it closed. */
 async function streamJfk(stream: Stream): Promise<SessionResult> {
@@ -73,6 +82,14 @@ async function streamJfk(stream: Stream): Promise<SessionResult> {
   if (stream.ws.readyState === stream.ws.OPEN) stream.ws.send(JSON.stringify({ type: 'CloseStream' }));
   const close = await stream.closed;
   const requestId = stream.messages.map((m) => (m.metadata?.request_id ?? m.request_id) as string | undefined).find(Boolean) ?? null;
+  const latencies = stream.messages.flatMap((m, i) =>
+    m.type === 'Results' && m.is_final
+      ? (m.channel.alternatives[0].words as Array<{ end: number }>).map((w) => ({
+          atMs: stream.arrivals[i],
+          ms: stream.arrivals[i] - (started + Math.floor(w.end / CHUNK_S) * CHUNK_S * 1000),
+        }))
+      : [],
+  );
   return {
     gateway: stream.gateway,
     requestId,
@@ -81,6 +98,7 @@ async function streamJfk(stream: Stream): Promise<SessionResult> {
     errorCode: (stream.messages.find((m) => m.type === 'Error')?.code as string | undefined) ?? null,
     errorDescription: (stream.messages.find((m) => m.type === 'Error')?.description as string | undefined) ?? null,
     refused: null,
+    latencies,
   };
 }
 
@@ -89,7 +107,7 @@ async function caller(done: () => boolean, results: SessionResult[]): Promise<vo
   while (!done()) {
     const opened = await openStream(cluster.frontUrl);
     if (!isStream(opened)) {
-      results.push({ gateway: null, requestId: null, finals: [], close: null, errorCode: null, errorDescription: null, refused: opened.status });
+      results.push({ gateway: null, requestId: null, finals: [], close: null, errorCode: null, errorDescription: null, refused: opened.status, latencies: [] });
       await sleep(250);
       continue;
     }
@@ -126,7 +144,10 @@ describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', (
       const ofSession = stored.filter((s) => s.record.request_id === r.requestId).sort((a, b) => a.record.seq - b.record.seq);
       return JSON.stringify(ofSession.map((s) => s.record.transcript)) !== JSON.stringify(r.finals);
     });
-    console.log(`${sessions.length} sessions, ${stored.length} finals in JetStream, ${differing.length} sessions whose finals differ from their client's`);
+    console.log(
+      `${sessions.length} sessions, ${stored.length} finals in JetStream, ${differing.length} sessions whose finals differ from their client's; ` +
+        `final latency p95 ${p95(sessions.flatMap((r) => r.latencies))} ms`,
+    );
     expect(differing).toEqual([]);
     expect(stored.length).toBe(results.reduce((n, r) => n + r.finals.length, 0));
     // Some sessions were live on a gateway as it drained, or the test proved nothing.
@@ -177,7 +198,11 @@ describe('a cluster of two gateways behind HAProxy, finals to NATS JetStream', (
       await sleep(100);
     }
     const results = await Promise.all(running);
-    console.log(`kill -9: probes ${probes.join(' ')}; marked down after ${markedDownMs} ms`);
+    const survivors = results.filter((r) => r.gateway !== 'g1').flatMap((r) => r.latencies);
+    console.log(
+      `kill -9: probes ${probes.join(' ')}; marked down after ${markedDownMs} ms; survivors' final latency p95 ` +
+        `${p95(survivors.filter((l) => l.atMs < killedAt))} ms before the kill, ${p95(survivors.filter((l) => l.atMs >= killedAt))} ms after`,
+    );
     // None reaches the dead gateway or fails for it (502/503); a 429 is the survivor full (its
     // own stream, and the last probe still flushing, take both its sessions).
     expect(probes.filter((p) => p === 'g1' || (typeof p === 'number' && p !== 429) || p === null)).toEqual([]);
