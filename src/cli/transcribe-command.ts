@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAudioFile } from '../audio/load.js';
-import { looksLikeWav } from '../audio/wav.js';
-import { decodeChannels, wavInterleaved } from '../gateway/channel-split.js';
+import { decodeFileChannels } from '../gateway/channel-split.js';
 import { transcribe, type TranscribeOptions } from '../engine/transcribe.js';
 import { parsePrecision, WhisperModel, type Precision } from '../engine/whisper.js';
 import { DEFAULT_MODEL } from '../model/registry.js';
@@ -138,10 +137,9 @@ export async function runTranscribe(args: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-/** Each channel's 16 kHz samples of a WAV file of 16-bit PCM, mu-law or A-law. */
+/** Each channel's 16 kHz samples of a WAV, Ogg Opus or WebM Opus file. */
 async function fileChannels(file: string): Promise<Float32Array[]> {
-  const bytes = await readFile(file);
-  const audio = looksLikeWav(bytes) ? wavInterleaved(bytes, file) : null;
-  if (audio === null) throw new Error('--multichannel reads WAV files of 16-bit PCM, mu-law or A-law, whose channels can be read apart');
-  return decodeChannels(audio, file);
+  const channels = await decodeFileChannels(await readFile(file), file);
+  if (channels === null) throw new Error('--multichannel reads WAV, Ogg Opus and WebM Opus files, whose channels can be read apart');
+  return channels;
 }

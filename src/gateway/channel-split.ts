@@ -1,9 +1,14 @@
-// multichannel=true for files: each channel of a WAV file or a raw body, decoded on its own.
-import { decodeStreamBytes } from '../audio/load.js';
+// multichannel=true for files: each channel of a raw body or of a WAV, Ogg Opus or WebM Opus
+// file, decoded on its own by a decoder that keeps that channel (the live path's decoders).
+import { detectContainer, oggCodec } from '../audio/container.js';
+import { decodeStreamBytes, type DecodeOptions } from '../audio/load.js';
 import { readWavLayout } from '../audio/wav.js';
 import { createAudioDecoder } from '../stream/audio-decoder.js';
+import { OggOpusDecoder } from '../stream/opus-input.js';
+import { createLibopus } from '../stream/opus-packets.js';
+import { WebmOpusDecoder } from '../stream/webm-opus-input.js';
 
-/** Interleaved samples whose channels can be read apart: headerless audio, or a WAV file's data chunk. */
+/** Headerless interleaved samples, as a client describes them with `encoding`. */
 export interface InterleavedAudio {
   encoding: 'linear16' | 'mulaw' | 'alaw';
   sampleRate: number;
@@ -11,25 +16,50 @@ export interface InterleavedAudio {
   bytes: Uint8Array;
 }
 
-/**
- * A WAV file's samples as interleaved audio, for 16-bit PCM, mu-law and A-law; null for the
- * other sample formats (24 and 32 bits, float), which are decoded mixed. Throws
- * AudioFormatError for a file that is not a well-formed WAV.
- */
-export function wavInterleaved(file: Uint8Array, label: string): InterleavedAudio | null {
-  const { format, dataOffset, frames } = readWavLayout(file, label);
-  const encoding = format.encoding === 'pcm' && format.containerBytes === 2 ? 'linear16' : format.encoding === 'mulaw' || format.encoding === 'alaw' ? format.encoding : null;
-  if (encoding === null) return null;
-  const end = dataOffset + frames * format.containerBytes * format.channels;
-  return { encoding, sampleRate: format.sampleRate, channels: format.channels, bytes: file.subarray(dataOffset, end) };
-}
+/** An Opus stream's header (OpusHead) comes in its first page or its Tracks element. */
+const OPUS_HEADER_PROBE_BYTES = 64 * 1024;
 
 /** Each channel's 16 kHz samples, decoded on its own (in slices, as files are). */
-export async function decodeChannels(audio: InterleavedAudio, label: string, options: { maxDurationS?: number } = {}): Promise<Float32Array[]> {
+export async function decodeChannels(audio: InterleavedAudio, label: string, options: DecodeOptions = {}): Promise<Float32Array[]> {
   const channels: Float32Array[] = [];
   for (let keep = 0; keep < audio.channels; keep++) {
     const decoder = await createAudioDecoder({ encoding: audio.encoding, sampleRate: audio.sampleRate, channels: audio.channels, keep });
     channels.push(await decodeStreamBytes(decoder, audio.bytes, label, options));
   }
   return channels;
+}
+
+/**
+ * The channels of a file whose header says how many it holds and whose channels can be
+ * decoded apart (WAV, Ogg Opus, WebM Opus), each on its own; null for any other file, which
+ * is decoded mixed. Throws AudioFormatError or AudioInputError for a damaged file.
+ */
+export async function decodeFileChannels(file: Uint8Array, label: string, options: DecodeOptions = {}): Promise<Float32Array[] | null> {
+  const count = await fileChannelCount(file, label);
+  if (count === null) return null;
+  const channels: Float32Array[] = [];
+  for (let keep = 0; keep < count; keep++) {
+    channels.push(await decodeStreamBytes(await createAudioDecoder({ encoding: null, keep }), file, label, options));
+  }
+  return channels;
+}
+
+async function fileChannelCount(file: Uint8Array, label: string): Promise<number | null> {
+  switch (detectContainer(file)) {
+    case 'wav':
+      return readWavLayout(file, label).format.channels;
+    case 'ogg': {
+      if (oggCodec(file) !== 'opus') return null;
+      const ogg = new OggOpusDecoder(await createLibopus());
+      ogg.decode(file.subarray(0, OPUS_HEADER_PROBE_BYTES));
+      return ogg.head?.channels ?? null;
+    }
+    case 'webm': {
+      const webm = new WebmOpusDecoder(await createLibopus());
+      webm.decode(file.subarray(0, OPUS_HEADER_PROBE_BYTES));
+      return webm.head?.channels ?? null;
+    }
+    default:
+      return null;
+  }
 }

@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeAudioBytes, decodeStreamBytes } from '../audio/load.js';
 import { AudioFormatError, looksLikeWav } from '../audio/wav.js';
 import { AudioInputError, createAudioDecoder } from '../stream/audio-decoder.js';
-import { decodeChannels, wavInterleaved, type InterleavedAudio } from './channel-split.js';
+import { decodeChannels, decodeFileChannels, type InterleavedAudio } from './channel-split.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { modelInfoFor } from './model-info.js';
@@ -100,7 +100,7 @@ export class PrerecordedEndpoint {
         if (!query.listen.multichannel) return transcriber.transcribe(await decodeBody(body, query, this.jobs.maxDurationS), options);
         // One channel after the other, in the one file slot: a stereo file costs two files' time.
         const transcripts = [];
-        for (const samples of await decodeFileChannels(body, query, this.jobs.maxDurationS)) transcripts.push(await transcriber.transcribe(samples, options));
+        for (const samples of await decodeChannelsOf(body, query, this.jobs.maxDurationS)) transcripts.push(await transcriber.transcribe(samples, options));
         return transcripts;
       });
       const answer = prerecordedResponse(transcript, query.options, {
@@ -273,21 +273,20 @@ function checkContentType(request: IncomingMessage): void {
 
 /**
  * multichannel=true: each channel's 16 kHz samples. From raw interleaved audio (`encoding`), or
- * a WAV file of 16-bit PCM, mu-law or A-law, whose data chunk is the same interleaved samples.
+ * a WAV, Ogg Opus or WebM Opus file, whose header says how many channels it holds.
  */
-async function decodeFileChannels(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array[]> {
+async function decodeChannelsOf(body: Buffer, query: PrerecordedQuery, maxDurationS: number): Promise<Float32Array[]> {
   const label = 'the request body';
   try {
-    let raw: InterleavedAudio | null;
-    if (looksLikeWav(body)) {
-      raw = wavInterleaved(body, label);
-      if (raw === null) throw badParameter('multichannel', 'true reads WAV files of 16-bit PCM, mu-law or A-law; this one holds another sample format');
-    } else if (query.rawEncoding && query.listen.encoding !== null && query.listen.encoding !== 'opus') {
-      raw = { encoding: query.listen.encoding, sampleRate: query.listen.sampleRate, channels: query.listen.channels, bytes: body };
-    } else {
-      throw badParameter('multichannel', 'true needs raw interleaved audio (encoding linear16, mulaw or alaw) or a WAV file; other files are decoded mixed');
+    if (query.rawEncoding && !looksLikeWav(body) && query.listen.encoding !== null && query.listen.encoding !== 'opus') {
+      const raw: InterleavedAudio = { encoding: query.listen.encoding, sampleRate: query.listen.sampleRate, channels: query.listen.channels, bytes: body };
+      return await decodeChannels(raw, label, { maxDurationS });
     }
-    return await decodeChannels(raw, label, { maxDurationS });
+    const channels = await decodeFileChannels(body, label, { maxDurationS });
+    if (channels === null) {
+      throw badParameter('multichannel', 'true needs raw interleaved audio (encoding linear16, mulaw or alaw) or a WAV, Ogg Opus or WebM Opus file; other files are decoded mixed');
+    }
+    return channels;
   } catch (error) {
     if (error instanceof AudioFormatError && error.code === 'too_long') throw new PrerecordedError(413, 'AUDIO_TOO_LONG', error.message);
     if (error instanceof AudioFormatError || error instanceof AudioInputError) throw new PrerecordedError(400, 'INVALID_AUDIO', error.message);

@@ -1,6 +1,7 @@
 // POST /v1/listen, Deepgram's pre-recorded API, on the HTTP side: parameters, refusals, and
 // the upload limit and wait line it shares with the OpenAI file endpoints. The transcript is a
 // fixed one (file-fakes.ts); sdk-clients.test.ts runs the real model through Deepgram's SDK.
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { floatToMulaw } from '../../src/audio/g711.js';
 import { FakeFileTranscriber, silentWav } from './file-fakes.js';
@@ -56,7 +57,7 @@ describe('POST /v1/listen', () => {
     expect(body.results.channels[0].alternatives[0].paragraphs.paragraphs).toHaveLength(1);
   });
 
-  it('with multichannel=true gives one transcript per channel of raw or WAV audio, utterances naming their channel, speaker with diarize', async () => {
+  it('with multichannel=true gives one transcript per channel of raw, WAV or Ogg Opus audio, utterances naming their channel, speaker with diarize', async () => {
     const files = new FakeFileTranscriber();
     const h = await gateway(files);
     // 0.5 s of 8 kHz stereo mu-law: headerless with encoding, and the same samples in a WAV file.
@@ -74,9 +75,12 @@ describe('POST /v1/listen', () => {
     wav.writeUInt16LE(8, 34);
     wav.write('data', 36);
     wav.writeUInt32LE(stereo.length, 40);
+    // The same length of stereo Ogg Opus (opusenc is part of the set-up).
+    const ogg = execFileSync('opusenc', ['--quiet', '--raw', '--raw-rate', '16000', '--raw-chan', '2', '-', '-'], { input: new Uint8Array(32000) });
     for (const [query, body] of [
       ['?multichannel=true&channels=2&encoding=mulaw&sample_rate=8000&utterances=true&diarize=true', stereo],
       ['?multichannel=true&utterances=true&diarize=true', wav],
+      ['?multichannel=true&utterances=true&diarize=true', ogg],
     ] as const) {
       const response = await listen(h, query, body);
       expect(response.status).toBe(200);
@@ -93,7 +97,7 @@ describe('POST /v1/listen', () => {
       ]);
     }
     // Each channel on its own, two jobs per file: half a second each, 8,000 samples at 16 kHz.
-    expect(files.samples).toEqual([8000, 8000, 8000, 8000]);
+    expect(files.samples).toEqual([8000, 8000, 8000, 8000, 8000, 8000]);
   });
 
   it('detects the language with language=multi or detect_language=true', async () => {
@@ -131,7 +135,7 @@ describe('POST /v1/listen', () => {
     await expectRefusal(await listen(h, '?utterances=maybe', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^utterances: /);
     await expectRefusal(await listen(h, '?utt_split=0', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^utt_split: /);
     await expectRefusal(await listen(h, '?paragraphs=true&paragraphs=false', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^paragraphs: /);
-    await expectRefusal(await listen(h, '?multichannel=true&encoding=opus', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^multichannel: /);
+    await expectRefusal(await listen(h, '?multichannel=true&encoding=opus', Buffer.from('raw packets have no header')), 400, 'INVALID_QUERY_PARAMETER', /^multichannel: /);
     await expectRefusal(await listen(h, '?redact=pci', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^redact: /);
     await expectRefusal(await listen(h, '?language=de', silentWav(1)), 400, 'INVALID_QUERY_PARAMETER', /^language: /);
     expect(await metricValue(h, 'chorus_errors_total{code="invalid_query_parameter"}')).toBe(6);
