@@ -9,7 +9,10 @@ need=()
 # ffprobe reports their source format. opusenc only for tests that encode real Opus at test
 # time; chromium for the browser test; nats-server (JetStream) for the transcript sink's tests;
 # haproxy for chorus cluster and its tests (test/cluster/).
-for tool in cmake:cmake ninja:ninja-build g++:g++ unzip:unzip ffmpeg:ffmpeg opusenc:opus-tools chromium:chromium nats-server:nats-server haproxy:haproxy; do
+tools=(cmake:cmake ninja:ninja-build g++:g++ unzip:unzip ffmpeg:ffmpeg opusenc:opus-tools chromium:chromium nats-server:nats-server haproxy:haproxy)
+# On x86 the arm64 (NEON) kernels are cross-compiled and npm test runs them under qemu.
+[[ $(uname -m) == x86_64 ]] && tools+=(aarch64-linux-gnu-g++:g++-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static)
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
 done
 if ((${#need[@]} > 0)); then
