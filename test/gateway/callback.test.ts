@@ -4,9 +4,10 @@
 // audio quick to send; what is tested is delivery.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallbackPolicy } from '../../src/gateway/callback-delivery.js';
+import { deepgramClientFor } from './deepgram-client.js';
 import { metricValue, openListen, PCM_QUERY, pcmSeconds, refusedListen, startGateway, until, type Harness } from './gateway-harness.js';
 
 /** Quick retries for tests: 0.2 s doubling to 1 s, so a receiver down 10 s costs about 11 s. */
@@ -72,11 +73,7 @@ describe('callback (Deepgram live)', () => {
     });
     // The call's audio is sent faster than real time (the fake sessions do not care), so pacing is lifted.
     harness = await startGateway({ callbackHosts: ['127.0.0.1'], ingestPacing: { rate: 1000, burstS: 3600 } }, { callbackPolicy: QUICK });
-    const deepgram = new DeepgramClient({
-      apiKey: 'unused',
-      environment: { base: harness.url, production: harness.wsUrl, agent: harness.url, agentRest: harness.url },
-      maxRetries: 0,
-    });
+    const deepgram = deepgramClientFor(harness.url);
     const connection = await deepgram.listen.v1.connect({
       model: 'nova-3',
       encoding: 'linear16',

@@ -3,7 +3,7 @@
 // real-time pace and as an Ogg Opus recording, streamed to a gateway with tiny.en. Each channel's finals hold only its own speaker and
 // read as that channel's audio decoded alone does.
 import { execFileSync } from 'node:child_process';
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floatToMulaw, MULAW_TO_FLOAT } from '../../src/audio/g711.js';
 import { loadAudioFile } from '../../src/audio/load.js';
@@ -14,6 +14,7 @@ import { createAudioDecoder } from '../../src/stream/audio-decoder.js';
 import { DEFAULT_ENDPOINTING_MS } from '../../src/gateway/protocol.js';
 import { fixture, type FixtureClip } from '../helpers.js';
 import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
+import { deepgramClientFor } from './deepgram-client.js';
 
 let gateway: TinyGateway;
 
@@ -37,11 +38,7 @@ const wer = (ref: string, hyp: string) => scoreWer([{ ref, hyp }]).wer!;
 
 /** Streams `bytes` through @deepgram/sdk's live client, `step` bytes every `everyMs`, with multichannel=true over 2 channels. */
 async function streamThroughSdk(format: Record<string, string | number>, bytes: Uint8Array, step: number, everyMs: number): Promise<Array<Record<string, any>>> {
-  const deepgram = new DeepgramClient({
-    apiKey: 'unused',
-    environment: { base: gateway.url, production: gateway.wsUrl, agent: gateway.url, agentRest: gateway.url },
-    maxRetries: 0,
-  });
+  const deepgram = deepgramClientFor(gateway.url);
   const connection = await deepgram.listen.v1.connect({
     model: 'nova-3',
     ...format,

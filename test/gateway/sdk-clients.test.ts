@@ -15,6 +15,7 @@ import { floatToMulaw } from '../../src/audio/g711.js';
 import { parseWav } from '../../src/audio/wav.js';
 import { scoreWer } from '../../src/eval/wer.js';
 import { startTinyGateway, type TinyGateway } from '../tiny-gateway.js';
+import { deepgramClientFor } from './deepgram-client.js';
 import { fixture } from '../helpers.js';
 
 const API_KEY = 'sdk-test-key';
@@ -35,11 +36,7 @@ afterAll(async () => {
 });
 
 function deepgram(): DeepgramClient {
-  return new DeepgramClient({
-    apiKey: API_KEY,
-    environment: { base: url, production: url.replace(/^http/, 'ws'), agent: url, agentRest: url },
-    maxRetries: 0,
-  });
+  return deepgramClientFor(url, API_KEY);
 }
 
 function openai(): OpenAI {
@@ -181,7 +178,7 @@ describe('@deepgram/sdk pre-recorded', () => {
   });
 
   it('a wrong key is refused with 401', async () => {
-    const client = new DeepgramClient({ apiKey: 'wrong', environment: { base: url, production: url, agent: url, agentRest: url }, maxRetries: 0 });
+    const client = deepgramClientFor(url, 'wrong');
     const failure = await client.listen.v1.media.transcribeFile(jfkBytes, {}).then(
       () => null,
       (error: unknown) => error as { statusCode: number; body: { err_code: string } },
