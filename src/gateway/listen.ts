@@ -20,6 +20,7 @@ import {
   clientAddress,
   createSessions,
   headerSafe,
+  logRefusal,
   openDecoder,
   parseStreamParams,
   Refusal,
@@ -146,8 +147,9 @@ export class ListenEndpoint {
 }
 
 /** A refused upgrade: the status, Deepgram's dg-error header, and the JSON Error body. */
-export function refuseUpgrade(socket: Duplex, refusal: Refusal, requestId: string, services: Pick<ConnectionServices, 'metrics'>): void {
+export function refuseUpgrade(socket: Duplex, refusal: Refusal, requestId: string, services: Pick<ConnectionServices, 'metrics' | 'log'>): void {
   services.metrics.errors.inc({ code: refusal.code });
+  logRefusal(services, refusal, requestId);
   if (socket.destroyed) return;
   const body = refusal.body(requestId);
   const headers = [

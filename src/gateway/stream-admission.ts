@@ -18,7 +18,7 @@ import type { GatewayConfig } from './config.js';
 import { modelInfoFor } from './model-info.js';
 import { checkAuth, ERROR_DISPOSITIONS, parseListenParams, ProtocolError, resolveModel, type ErrorCode, type ListenDefaults, type ListenParams, type ParameterWarning } from './protocol.js';
 import { errorMessage, type ModelInfo } from './protocol-messages.js';
-import type { SessionBridge } from './session-bridge.js';
+import type { ConnectionServices, SessionBridge } from './session-bridge.js';
 import type { Transport } from './transcript-sink.js';
 
 /** Long enough for a client to back off, short enough that capacity freed soon is used. */
@@ -87,6 +87,14 @@ export function checkKey(
     throttle?.recordFailure(address, Date.now());
     throw new Refusal(auth.error.code, auth.error.message);
   }
+}
+
+/**
+ * One line per refused stream, so an operator can tell capacity (429 capacity_exceeded) from
+ * a client's limits, a bad key or bad parameters without the client's side of the story.
+ */
+export function logRefusal(services: Pick<ConnectionServices, 'log'>, refusal: Refusal, requestId: string): void {
+  services.log('stream_refused', { request_id: requestId, status: refusal.httpStatus, code: refusal.code, reason: refusal.message });
 }
 
 /** /v1/listen's parameters, read by one parser for every transport, with the server's defaults. */

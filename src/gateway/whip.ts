@@ -21,7 +21,7 @@ import type { SessionFactory } from '../stream/session-contract.js';
 import type { GatewayConfig } from './config.js';
 import type { ListenParams } from './protocol.js';
 import type { ConnectionServices } from './session-bridge.js';
-import { checkCallback, checkKey, checkServing, clientAddress, createSessions, openDecoder, parseStreamParams, Refusal, streamModel } from './stream-admission.js';
+import { checkCallback, checkKey, checkServing, clientAddress, createSessions, logRefusal, openDecoder, parseStreamParams, Refusal, streamModel } from './stream-admission.js';
 import { WhipSession } from './whip-session.js';
 
 export const WHIP_PATH = '/v1/whip';
@@ -173,6 +173,7 @@ export class WhipEndpoint {
 
   private refuse(response: ServerResponse, refusal: Refusal, requestId: string): void {
     this.services.metrics.errors.inc({ code: refusal.code });
+    logRefusal(this.services, refusal, requestId);
     const body = refusal.body(requestId);
     const headers: Record<string, string | number> = {
       'Content-Type': 'application/json',

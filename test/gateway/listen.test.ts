@@ -65,6 +65,10 @@ describe('admission', () => {
     expect(refusal.status).toBe(429);
     expect(refusal.headers['retry-after']).toBe('1');
     expect(refusal.body.code).toBe('capacity_exceeded');
+    // The operator sees why, in the log.
+    expect(harness.logged.filter((l) => l.event === 'stream_refused').map((l) => l.fields)).toEqual([
+      { request_id: refusal.body.request_id, status: 429, code: 'capacity_exceeded', reason: refusal.body.description },
+    ]);
     first.ws.close();
   });
 
