@@ -84,11 +84,13 @@ function addFinal(text, { latencyMs, speechFinal }) {
 
 async function start() {
   errorBox.hidden = true;
-  const transport = new FormData(form).get('transport');
+  const choices = new FormData(form);
   try {
     captions = await startCaptions({
       server: location.origin,
-      transport,
+      transport: choices.get('transport'),
+      // finals=utterance: a caption line's words become final together at its end (docs/protocol.md).
+      params: { finals: choices.get('finals') },
       onInterim: showInterim,
       onFinal: addFinal,
       onState: showState,

@@ -67,9 +67,10 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-async function captionsFor(page: Page, transport: string): Promise<string> {
+async function captionsFor(page: Page, transport: string, finals = 'early'): Promise<string> {
   await page.goto(baseUrl);
   await page.check(`input[value="${transport}"]`);
+  await page.check(`input[name="finals"][value="${finals}"]`);
   await page.click('#start');
   await page.waitForSelector('#state[data-state="live"]', { timeout: 20_000 });
   // The clip, its lead-in, and a little for the last words to be heard.
@@ -79,7 +80,7 @@ async function captionsFor(page: Page, transport: string): Promise<string> {
   const errorShown = await page.isVisible('#error');
   if (errorShown) throw new Error(`the page shows an error: ${await page.textContent('#error-text')}`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `browser-${transport}.png`), fullPage: true });
+  await page.screenshot({ path: join(ARTIFACTS, `browser-${transport}-${finals}.png`), fullPage: true });
   // Caption lines hold the finals' text, then the interim and a latency badge, which are not.
   return page.$$eval('#finals .line', (lines) =>
     lines.map((line) => [...line.querySelectorAll('.final')].map((f) => f.textContent ?? '').join('').trim()).join(' '),
@@ -102,4 +103,18 @@ describe('the browser demo with a fake microphone', () => {
       }
     });
   }
+
+  it('captions the clip a sentence at a time when asked for finals per utterance', async () => {
+    const page = await browser.newPage();
+    try {
+      const text = await captionsFor(page, 'websocket-pcm', 'utterance');
+      expect(scoreWer([{ ref: CLIP.text, hyp: text }]).wer!, `captions: ${text}`).toBeLessThanOrEqual(MAX_WER);
+      // Each caption line is one final: its words became final together at its end.
+      const finalsPerLine = await page.$$eval('#finals .line', (lines) => lines.map((line) => line.querySelectorAll('.final').length));
+      expect(finalsPerLine.length).toBeGreaterThan(0);
+      expect(finalsPerLine.every((n) => n === 1)).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
 });
