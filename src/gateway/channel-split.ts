@@ -3,7 +3,7 @@
 import { detectContainer, oggCodec } from '../audio/container.js';
 import { decodeStreamBytes, type DecodeOptions } from '../audio/load.js';
 import { readWavLayout } from '../audio/wav.js';
-import { createAudioDecoder } from '../stream/audio-decoder.js';
+import { createAudioDecoder, type AudioDecoderOptions } from '../stream/audio-decoder.js';
 import { OggOpusDecoder } from '../stream/opus-input.js';
 import { createLibopus } from '../stream/opus-packets.js';
 import { WebmOpusDecoder } from '../stream/webm-opus-input.js';
@@ -20,13 +20,9 @@ export interface InterleavedAudio {
 const OPUS_HEADER_PROBE_BYTES = 64 * 1024;
 
 /** Each channel's 16 kHz samples, decoded on its own (in slices, as files are). */
-export async function decodeChannels(audio: InterleavedAudio, label: string, options: DecodeOptions = {}): Promise<Float32Array[]> {
-  const channels: Float32Array[] = [];
-  for (let keep = 0; keep < audio.channels; keep++) {
-    const decoder = await createAudioDecoder({ encoding: audio.encoding, sampleRate: audio.sampleRate, channels: audio.channels, keep });
-    channels.push(await decodeStreamBytes(decoder, audio.bytes, label, options));
-  }
-  return channels;
+export function decodeChannels(audio: InterleavedAudio, label: string, options: DecodeOptions = {}): Promise<Float32Array[]> {
+  const format = { encoding: audio.encoding, sampleRate: audio.sampleRate, channels: audio.channels };
+  return decodeEachChannel(audio.channels, (keep) => ({ ...format, keep }), audio.bytes, label, options);
 }
 
 /**
@@ -36,11 +32,19 @@ export async function decodeChannels(audio: InterleavedAudio, label: string, opt
  */
 export async function decodeFileChannels(file: Uint8Array, label: string, options: DecodeOptions = {}): Promise<Float32Array[] | null> {
   const count = await fileChannelCount(file, label);
-  if (count === null) return null;
+  return count === null ? null : decodeEachChannel(count, (keep) => ({ encoding: null, keep }), file, label, options);
+}
+
+/** The whole of `bytes` once per channel, through a decoder that keeps that channel. */
+async function decodeEachChannel(
+  count: number,
+  decoderFor: (keep: number) => AudioDecoderOptions,
+  bytes: Uint8Array,
+  label: string,
+  options: DecodeOptions,
+): Promise<Float32Array[]> {
   const channels: Float32Array[] = [];
-  for (let keep = 0; keep < count; keep++) {
-    channels.push(await decodeStreamBytes(await createAudioDecoder({ encoding: null, keep }), file, label, options));
-  }
+  for (let keep = 0; keep < count; keep++) channels.push(await decodeStreamBytes(await createAudioDecoder(decoderFor(keep)), bytes, label, options));
   return channels;
 }
 

@@ -18,9 +18,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { withinPacing, type IngestPacing } from '../stream/admission.js';
 import { STREAM_SAMPLE_RATE, type AudioDecoder } from '../stream/audio-decoder.js';
-import type { ClientLease, ClientLimits } from './client-limits.js';
 import type { LiveSession, SessionEvent, SessionEventSink } from '../stream/session-contract.js';
 import { ArrivalClock } from './arrival-clock.js';
+import type { ClientLease, ClientLimits } from './client-limits.js';
 import type { CallbackDispatcher } from './callback-delivery.js';
 import type { GatewayLog } from './log.js';
 import type { GatewayMetrics } from './metrics.js';

@@ -15,7 +15,8 @@
  * clients. With `--twilio-auth-token`, the upgrade must also carry Twilio's signature
  * (twilio-signature.ts), as Twilio asks of every Media Streams server. Both channels are
  * admitted before the upgrade, all or nothing, so a refused call is an HTTP status at once
- * (Twilio reports it as a stream error) rather than half a transcript. A call whose `start` names only one track gives the other's session back.
+ * (Twilio reports it as a stream error) rather than half a transcript. A call whose `start`
+ * names only one track gives the other's session back.
  *
  * Every end keeps the finals: `stop`, the socket closing without one (a dropped call), the
  * idle timeout and shutdown all decode the audio received to its end before the sessions are
