@@ -2,7 +2,7 @@
 # Builds the native addon (build/chorus.node), the kernel tests and micro-benchmarks, and
 # the kernel tests again under AddressSanitizer and UndefinedBehaviorSanitizer
 # (build/sanitize/kernel_tests), which npm test runs beside the optimised build; on x86, also
-# the kernel tests for arm64 (build/arm64/kernel_tests), which npm test runs under qemu.
+# the kernel tests and the addon for arm64 (build/arm64), which npm test runs under qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 generator=()
@@ -16,6 +16,6 @@ if [[ $(uname -m) == x86_64 ]]; then
   if command -v aarch64-linux-gnu-g++ >/dev/null; then
     bash scripts/build-arm64.sh
   else
-    echo "build-native: arm64 kernel tests not built (npm test will fail on them): apt-get install g++-aarch64-linux-gnu qemu-user-static" >&2
+    echo "build-native: arm64 kernel tests and addon not built (npm test will fail on them): apt-get install g++-aarch64-linux-gnu qemu-user-static" >&2
   fi
 fi

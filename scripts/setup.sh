@@ -10,7 +10,7 @@ need=()
 # time; chromium for the browser test; nats-server (JetStream) for the transcript sink's tests;
 # haproxy for chorus cluster and its tests (test/cluster/).
 tools=(cmake:cmake ninja:ninja-build g++:g++ unzip:unzip ffmpeg:ffmpeg opusenc:opus-tools chromium:chromium nats-server:nats-server haproxy:haproxy)
-# On x86 the arm64 (NEON) kernels are cross-compiled and npm test runs them under qemu.
+# On x86 the arm64 (NEON) kernels and the addon are cross-compiled and npm test runs them under qemu.
 [[ $(uname -m) == x86_64 ]] && tools+=(aarch64-linux-gnu-g++:g++-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static)
 for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
@@ -28,3 +28,5 @@ fi
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
 node bin/chorus.js model "${CHORUS_DEFAULT_MODEL:-tiny.en}"
+# On x86, npm test also runs the cross-built addon under qemu, in an aarch64 Node.
+if [[ $(uname -m) == x86_64 ]]; then bash scripts/fetch-arm64-node.sh; fi

@@ -1,25 +1,24 @@
 // The engine against a reference implementation of the same weights (faster-whisper 1.2.1 /
 // CTranslate2 4.6.0 in float32, and a numpy forward pass cross-checked against it), dumped by
-// bench/reference/dump_numerics.py into test/fixtures/reference/jfk.json.
-import { readFileSync } from 'node:fs';
+// bench/reference/dump_numerics.py into test/fixtures/reference/jfk.json. The same judgement
+// applies to this machine's kernels and, on x86, to the arm64 build run under emulation.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAudioFile } from '../../src/audio/load.js';
-import { logMelSpectrogram, melWindow, WINDOW_FRAMES } from '../../src/engine/features.js';
+import {
+  type EngineNumerics,
+  FIRST_STEP_PROMPTS,
+  float32FromBase64,
+  loadNumericsReference,
+  measureEngineNumerics,
+} from '../../bench/reference/engine-numerics.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
-import { decodeF16, FIXTURES, fixture } from '../helpers.js';
+import { repoRoot } from '../../src/paths.js';
+import { decodeF16 } from '../helpers.js';
 
-interface PromptReference {
-  prompt: number[];
-  argmax: number;
-  log_softmax_f16_b64: string;
-}
-
-const reference = JSON.parse(readFileSync(join(FIXTURES, 'reference', 'jfk.json'), 'utf8')) as {
-  mel: { frames: Record<string, number[]>; full_clip_frames: number };
-  encoder: { rows: Record<string, number[]>; std: number };
-  decoder_first_step: { notimestamps: PromptReference; timestamps: PromptReference };
-};
+const reference = loadNumericsReference();
 
 /** Tolerances, stated once: fp32 everywhere, different summation orders and DFT methods. */
 const TOLERANCE = {
@@ -30,69 +29,30 @@ const TOLERANCE = {
   logProb: 1e-3,
 };
 
-function logSoftmax(logits: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  const norm = max + Math.log(sum);
-  return logits.map((v) => v - norm);
+function worstDifference(ours: Record<string, number[]>, theirs: Record<string, number[]>): number {
+  let worst = 0;
+  for (const [key, values] of Object.entries(theirs)) {
+    expect(ours[key], `value at ${key}`).toHaveLength(values.length);
+    values.forEach((v, i) => (worst = Math.max(worst, Math.abs(ours[key][i] - v))));
+  }
+  return worst;
 }
 
-let model: WhisperModel;
-let mel: Float32Array;
-let window: number;
-let encoderStates: Float32Array;
-
-beforeAll(async () => {
-  // The reference is float32, so the weights are too (test/engine/precision.test.ts covers the others).
-  model = await WhisperModel.load('tiny.en', { threads: 2, precision: 'fp32', maxWindows: 1, maxSessions: 2 });
-  const audio = await loadAudioFile(fixture('jfk').path);
-  const full = await logMelSpectrogram(model, audio.samples);
-  expect(full.frames).toBe(reference.mel.full_clip_frames);
-  mel = melWindow(full, 0);
-  window = model.native.createWindow();
-  encoderStates = new Float32Array((WINDOW_FRAMES / 2) * model.info.nState);
-  await model.native.encode(Int32Array.of(window), [mel], Int32Array.of(WINDOW_FRAMES), [encoderStates]);
-});
-afterAll(() => model?.close());
-
-describe('numerical agreement with the reference implementation (JFK, tiny.en, float32)', () => {
+/** The specification, for numbers measured anywhere. */
+function specifyAgreement(numerics: () => EngineNumerics): void {
   it(`log-mel frames agree within ${TOLERANCE.logMel}`, () => {
-    let worst = 0;
-    for (const [frame, values] of Object.entries(reference.mel.frames)) {
-      values.forEach((v, m) => {
-        worst = Math.max(worst, Math.abs(mel[m * WINDOW_FRAMES + Number(frame)] - v));
-      });
-    }
-    expect(worst).toBeLessThan(TOLERANCE.logMel);
+    expect(numerics().fullClipFrames).toBe(reference.mel.full_clip_frames);
+    expect(worstDifference(numerics().mel, reference.mel.frames)).toBeLessThan(TOLERANCE.logMel);
   });
 
   it(`encoder output rows agree within ${TOLERANCE.encoder}`, () => {
-    const nState = model.info.nState;
-    let worst = 0;
-    for (const [row, values] of Object.entries(reference.encoder.rows)) {
-      values.forEach((v, c) => {
-        worst = Math.max(worst, Math.abs(encoderStates[Number(row) * nState + c] - v));
-      });
-    }
-    expect(worst).toBeLessThan(TOLERANCE.encoder);
+    expect(worstDifference(numerics().encoder, reference.encoder.rows)).toBeLessThan(TOLERANCE.encoder);
   });
 
-  for (const mode of ['notimestamps', 'timestamps'] as const) {
-    it(`first-step log-probabilities agree within ${TOLERANCE.logProb} (${mode} prompt)`, async () => {
-      const ref = reference.decoder_first_step[mode];
-      const session = model.native.createSession(window);
-      const logits = new Float32Array(model.info.nVocab);
-      await model.native.decode(
-        Int32Array.of(session),
-        Int32Array.of(0),
-        Int32Array.of(ref.prompt.length),
-        Int32Array.from(ref.prompt),
-        logits,
-      );
-      await model.native.releaseSession(session);
-      const ours = logSoftmax(logits);
+  for (const prompt of FIRST_STEP_PROMPTS) {
+    it(`first-step log-probabilities agree within ${TOLERANCE.logProb} (${prompt} prompt)`, () => {
+      const ref = reference.decoder_first_step[prompt];
+      const ours = float32FromBase64(numerics().firstStep[prompt].logProbsF32B64);
       const theirs = decodeF16(ref.log_softmax_f16_b64);
       expect(ours.length).toBe(theirs.length);
       const likeliest = Array.from(theirs.keys()).sort((a, b) => theirs[b] - theirs[a]).slice(0, 100);
@@ -103,4 +63,69 @@ describe('numerical agreement with the reference implementation (JFK, tiny.en, f
       expect(best).toBe(ref.argmax);
     });
   }
+}
+
+describe('numerical agreement with the reference implementation (JFK, tiny.en, float32)', () => {
+  let model: WhisperModel | undefined;
+  let measured: EngineNumerics;
+  beforeAll(async () => {
+    // The reference is float32, so the weights are too (test/engine/precision.test.ts covers the others).
+    model = await WhisperModel.load('tiny.en', { threads: 2, precision: 'fp32', maxWindows: 1, maxSessions: 2 });
+    measured = await measureEngineNumerics(model, reference);
+  });
+  afterAll(() => model?.close());
+
+  specifyAgreement(() => measured);
+});
+
+// On an arm64 machine the block above runs the NEON kernels natively. On x86 the build
+// cross-compiles the addon (scripts/build-arm64.sh) and the set-up fetches an aarch64 Node
+// (scripts/fetch-arm64-node.sh); the measuring program, bundled from the sources under test,
+// runs in that Node under qemu's user-mode emulation (about a minute on 2 cores).
+describe.runIf(process.arch === 'x64')('the same agreement on arm64 (NEON kernels, under qemu)', () => {
+  const root = repoRoot();
+  const node = join(root, 'build', 'node-arm64', 'bin', 'node');
+  const addon = join(root, 'build', 'arm64', 'chorus.node');
+  let measured: EngineNumerics;
+
+  beforeAll(async () => {
+    for (const [path, how] of [
+      [node, 'run scripts/fetch-arm64-node.sh (the set-up does)'],
+      [addon, 'run npm run build:native with g++-aarch64-linux-gnu installed (the set-up installs it)'],
+    ]) {
+      expect(existsSync(path), `${path} is missing: ${how}`).toBe(true);
+    }
+    const program = join(root, 'build', 'arm64', 'engine-numerics.mjs');
+    await build({
+      entryPoints: [join(root, 'bench', 'reference', 'engine-numerics.ts')],
+      outfile: program,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'error',
+    });
+    const child = spawn('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, program], {
+      env: { ...process.env, CHORUS_ADDON: addon },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+      child.on('error', (error) => resolve({ code: null, error }));
+      child.on('close', (code) => resolve({ code }));
+    });
+    expect(exit.error, 'cannot run qemu-aarch64-static: apt-get install qemu-user-static').toBeUndefined();
+    expect(exit.code, `the arm64 engine failed:\n${stderr.slice(-4000)}`).toBe(0);
+    measured = JSON.parse(stdout) as EngineNumerics;
+  }, 900_000);
+
+  it('ran the NEON kernels', () => {
+    expect(measured.isa).toBe('neon');
+  });
+
+  specifyAgreement(() => measured);
 });
