@@ -30,4 +30,4 @@ cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target kernel_tests kernel_bench chorus_addon
 # -L: the aarch64 loader and libraries of the cross toolchain (libstdc++, libc).
-if $run; then qemu-aarch64-static -L /usr/aarch64-linux-gnu "$dir/kernel_tests"; fi
+if $run; then qemu-aarch64-static -L /usr/aarch64-linux-gnu "$dir/kernels/kernel_tests"; fi

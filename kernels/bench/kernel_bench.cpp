@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chorus/kernels.h"
+#include "peak.h"
 
 namespace ck = chorus::kernels;
 using Clock = std::chrono::steady_clock;
@@ -41,8 +42,12 @@ double time_best(Fn&& fn, double min_seconds = 0.3) {
 
 std::vector<ck::Isa> available_isas() {
   std::vector<ck::Isa> out;
+#if defined(__aarch64__)
+  for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Neon}) {
+#else
   for (ck::Isa isa : {ck::Isa::Scalar, ck::Isa::Avx2, ck::Isa::Avx512, ck::Isa::Avx512Vnni, ck::Isa::Avx512Bf16,
                       ck::Isa::Amx}) {
+#endif
     if (static_cast<int>(isa) <= static_cast<int>(ck::detect_isa())) out.push_back(isa);
   }
   return out;
@@ -111,6 +116,12 @@ void bench_lowp(ck::ThreadPool& pool) {
   if (x86 >= ck::Isa::Amx) variants.push_back({"int8-amx", ck::Precision::Int8, ck::Isa::Amx});
   if (x86 >= ck::Isa::Avx512Vnni) variants.push_back({"int8-vnni", ck::Precision::Int8, ck::Isa::Avx512Vnni});
   if (x86 >= ck::Isa::Avx2) variants.push_back({"int8-avx2", ck::Precision::Int8, ck::Isa::Avx2});
+  if (best == ck::Isa::Neon) {
+    // int8 with or without sdot, as the CPU (or CHORUS_ISA=neon-nodotprod) decides.
+    ck::force_isa(ck::Isa::Neon);
+    variants.push_back({"bf16-neon", ck::Precision::Bf16, ck::Isa::Neon});
+    variants.push_back({ck::weights_variant(ck::Precision::Int8, 1), ck::Precision::Int8, ck::Isa::Neon});
+  }
   variants.push_back({"fp32-scalar", ck::Precision::Fp32, ck::Isa::Scalar});
   variants.push_back({"bf16-scalar", ck::Precision::Bf16, ck::Isa::Scalar});
   variants.push_back({"int8-scalar", ck::Precision::Int8, ck::Isa::Scalar});
@@ -487,12 +498,96 @@ void bench_conv(ck::ThreadPool& pool2) {
   }
 }
 
+// Each kernel as a fraction of the machine's measured ceilings (bench/peak.cpp), 2 threads:
+// the encoder's largest product against the throughput of the instruction it is built on, and
+// decoder steps (one row) against memory read bandwidth, counting the weight bytes read.
+void bench_fraction_of_peak(ck::ThreadPool& pool) {
+  const std::vector<chorus::bench::Peak> peaks = chorus::bench::measure_peaks(pool);
+  std::printf("\nmeasured ceilings, %d threads\n", pool.size());
+  double bandwidth = 0.0;
+  for (const auto& p : peaks) {
+    const bool bytes = p.kind == chorus::bench::PeakKind::MemoryRead;
+    if (bytes) bandwidth = p.per_second;
+    std::printf("  %-32s %8.1f %s\n", p.name, p.per_second * 1e-9, bytes ? "GB/s" : "GOP/s");
+  }
+  auto peak_of = [&](chorus::bench::PeakKind kind) {
+    for (const auto& p : peaks) {
+      if (p.kind == kind) return p.per_second;
+    }
+    return 0.0;
+  };
+  using K = chorus::bench::PeakKind;
+  struct Variant {
+    const char* name;
+    ck::Precision precision;
+    ck::Isa isa;
+    K peak;
+    int weight_bytes;
+  };
+  const ck::Isa best = ck::detect_isa();
+  std::vector<Variant> variants;
+  if (best == ck::Isa::Neon) {
+    variants.push_back({"fp32-neon", ck::Precision::Fp32, best, K::Fp32FmaNeon, 4});
+    variants.push_back({"bf16-neon", ck::Precision::Bf16, best, K::Fp32FmaNeon, 2});
+    ck::force_isa(best);
+    variants.push_back({ck::weights_variant(ck::Precision::Int8, 1500), ck::Precision::Int8, best, K::MemoryRead, 1});
+  } else {
+    if (best >= ck::Isa::Avx2) {
+      variants.push_back({"fp32-avx2", ck::Precision::Fp32, ck::Isa::Avx2, K::Fp32FmaYmm, 4});
+      variants.push_back({"bf16-avx2", ck::Precision::Bf16, ck::Isa::Avx2, K::Fp32FmaYmm, 2});
+      variants.push_back({"int8-avx2", ck::Precision::Int8, ck::Isa::Avx2, K::Int8MaddYmm, 1});
+    }
+    if (best >= ck::Isa::Avx512) {
+      variants.push_back({"fp32-avx512", ck::Precision::Fp32, ck::Isa::Avx512, K::Fp32FmaZmm, 4});
+      variants.push_back({"bf16-avx512", ck::Precision::Bf16, ck::Isa::Avx512, K::Fp32FmaZmm, 2});
+    }
+    if (best >= ck::Isa::Avx512Vnni) variants.push_back({"int8-vnni", ck::Precision::Int8, ck::Isa::Avx512Vnni, K::Int8DotZmm, 1});
+    if (best >= ck::Isa::Avx512Bf16) variants.push_back({"bf16-dpbf16", ck::Precision::Bf16, ck::Isa::Avx512Bf16, K::Bf16DotZmm, 2});
+  }
+  struct Product {
+    const char* name;
+    int m, n, k;
+  };
+  const Product encoder = {"encoder 1500x1536x384", 1500, 1536, 384};
+  // The vocabulary projection: the one decoder-step product whose weights (20-80 MB) no cache
+  // holds, read once per step.
+  const Product step = {"step 1x51864x384", 1, 51864, 384};
+  std::printf("%-12s %24s %24s\n", "variant", encoder.name, step.name);
+  std::printf("%-12s %24s %24s\n", "", "GOP/s (% of its peak)", "weight GB/s (% of read)");
+  for (const Variant& v : variants) {
+    ck::force_isa(v.isa);
+    std::printf("%-12s", v.name);
+    for (const Product* p : {&encoder, &step}) {
+      const std::vector<float> b = random_vec(static_cast<size_t>(p->n) * p->k);
+      const ck::Weights w = ck::make_weights(b.data(), p->n, p->k, p->k, v.precision);
+      const std::vector<float> a = random_vec(static_cast<size_t>(p->m) * p->k);
+      std::vector<float> c(static_cast<size_t>(p->m) * p->n);
+      const double t = time_best([&] { ck::gemm(p->m, a.data(), p->k, w, c.data(), p->n, nullptr, false, &pool); });
+      if (p == &encoder) {
+        const double gops = 2.0 * p->m * p->n * p->k / t * 1e-9;
+        const double peak = v.peak == K::MemoryRead ? 0.0 : peak_of(v.peak);
+        if (peak > 0.0) {
+          std::printf(" %14.1f (%5.1f%%)", gops, 100.0 * gops * 1e9 / peak);
+        } else {
+          std::printf(" %14.1f (  n/a )", gops);
+        }
+      } else {
+        const double gbs = static_cast<double>(p->n) * p->k * v.weight_bytes / t * 1e-9;
+        std::printf(" %14.1f (%5.1f%%)", gbs, 100.0 * gbs * 1e9 / bandwidth);
+      }
+    }
+    std::printf("\n");
+  }
+  ck::force_isa(ck::detect_isa());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::printf("detected isa: %s\n", ck::isa_name(ck::detect_isa()));
   ck::ThreadPool pool1(1), pool2(2);
-  // No argument runs every section; --weights, --logits, --conv or --attention runs only that one.
+  // No argument runs every section; --weights, --logits, --conv, --attention or --peak runs
+  // only that one.
   const std::string only = argc > 1 ? argv[1] : "";
   const bool all = only.empty();
   if (all) bench_gemm(pool1, pool2);
@@ -508,5 +603,6 @@ int main(int argc, char** argv) {
   if (all || only == "--logits") bench_logits();
   if (all || only == "--conv") bench_conv(pool2);
   if (all || only == "--attention") bench_encoder_attention(pool2);
+  if (all || only == "--peak") bench_fraction_of_peak(pool2);
   return 0;
 }

@@ -11,6 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+#if defined(CHORUS_KERNELS_NEON) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)  // glibc before 2.27
+#endif
+#endif
 
 namespace chorus::kernels {
 namespace {
@@ -70,7 +76,10 @@ Isa initial_isa() {
     if (std::strcmp(env, "amx") == 0) isa = lower(isa, Isa::Amx);
 #if defined(CHORUS_KERNELS_NEON)
     // On aarch64 the x86 names have no path of their own: any of them means the portable one.
-    if (std::strcmp(env, "neon") != 0 && isa != Isa::Scalar) isa = Isa::Scalar;
+    // "neon-nodotprod" keeps NEON without sdot (neon_dotprod()).
+    if (std::strcmp(env, "neon") != 0 && std::strcmp(env, "neon-nodotprod") != 0 && isa != Isa::Scalar) {
+      isa = Isa::Scalar;
+    }
 #endif
   }
   return isa;
@@ -78,7 +87,29 @@ Isa initial_isa() {
 
 std::atomic<int> g_active{-1};
 
+#if defined(CHORUS_KERNELS_NEON)
+bool probe_dotprod() {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return true;  // built for a CPU that has it
+#elif defined(__linux__) && defined(__aarch64__)
+  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return false;
+#endif
+}
+#endif
+
 }  // namespace
+
+#if defined(CHORUS_KERNELS_NEON)
+bool detail::neon_dotprod() {
+  static const bool on = [] {
+    const char* env = std::getenv("CHORUS_ISA");
+    return probe_dotprod() && !(env && std::strcmp(env, "neon-nodotprod") == 0);
+  }();
+  return on;
+}
+#endif
 
 Isa detect_isa() {
   static const Isa isa = probe_cpu();

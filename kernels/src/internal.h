@@ -137,6 +137,13 @@ extern const LowpKernel kBf16Amx;
 #if defined(CHORUS_KERNELS_NEON)
 extern const GemmKernel kGemmNeon;
 extern const OpsKernel kOpsNeon;
+extern const LowpKernel kQ8Neon;
+extern const LowpKernel kQ8NeonDot;
+extern const LowpKernel kBf16Neon;
+// Whether the int8 products may use sdot: the CPU has it (ARMv8.2 dot product, HWCAP_ASIMDDP)
+// and CHORUS_ISA is not "neon-nodotprod". Not an Isa level of its own, since callers compare
+// active_isa() with Isa::Neon. Read once.
+bool neon_dotprod();
 #endif
 extern const LowpKernel kQ8Scalar;
 extern const LowpKernel kBf16Scalar;

@@ -21,6 +21,9 @@ const detail::LowpKernel& q8_kernel(Isa isa, int m) {
   // AVX-512F/BW without VNNI has no byte dot product; the AVX2 int16 kernel is as good.
   if (isa >= Isa::Avx2) return detail::kQ8Avx2;
 #endif
+#if defined(CHORUS_KERNELS_NEON)
+  if (isa == Isa::Neon) return detail::neon_dotprod() ? detail::kQ8NeonDot : detail::kQ8Neon;
+#endif
   (void)isa;
   (void)m;
   return detail::kQ8Scalar;
@@ -34,6 +37,12 @@ const detail::LowpKernel& bf16_kernel(Isa isa) {
   if (isa >= Isa::Avx512Bf16) return detail::kBf16Native;
   if (isa >= Isa::Avx512) return detail::kBf16Avx512;
   if (isa >= Isa::Avx2) return detail::kBf16Avx2;
+#endif
+#if defined(CHORUS_KERNELS_NEON)
+  // Not bfdot or bfmmla even where the CPU has them (FEAT_BF16): they round A to bf16 and
+  // sum in their own order, so they would have to serve every m as AMX does on x86, and no
+  // arm64 machine was at hand to show they pay for that.
+  if (isa == Isa::Neon) return detail::kBf16Neon;
 #endif
   (void)isa;
   return detail::kBf16Scalar;
@@ -89,7 +98,7 @@ void run_lowp(const detail::LowpKernel& kern, detail::LowpArgs g, int m, ThreadP
     g.a = p.bytes.get();
     g.a_stride = row_bytes;
     g.a_scale = p.scale.get();
-    // A multiple of every variant's mr (2, 4, 12) and of AMX's 16-row tiles, so no two
+    // A multiple of every variant's mr (2, 3, 4, 12) and of AMX's 16-row tiles, so no two
     // tasks share a tile.
     constexpr int kRowsPerTask = 48;
     const int tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
@@ -320,6 +329,31 @@ void gemm(int m, const float* a, int lda, const Weights& b, float* c, int ldc, c
     case Precision::Fp32: break;
   }
   gemm(m, a, lda, b.f32, c, ldc, bias, accumulate, pool);
+}
+
+const char* weights_variant(Precision p, int m) {
+  if (p == Precision::Fp32) return isa_name(active_isa());
+  const detail::LowpKernel* k = p == Precision::Int8 ? &q8_kernel(active_isa(), m) : &bf16_kernel(active_isa());
+  static const struct {
+    const detail::LowpKernel* kernel;
+    const char* name;
+  } names[] = {
+#if defined(CHORUS_KERNELS_X86)
+      {&detail::kQ8Amx, "int8-amx"},          {&detail::kQ8Vnni, "int8-vnni"},
+      {&detail::kQ8Avx2, "int8-avx2"},        {&detail::kBf16Amx, "bf16-amx"},
+      {&detail::kBf16Native, "bf16-dpbf16"},  {&detail::kBf16Avx512, "bf16-avx512"},
+      {&detail::kBf16Avx2, "bf16-avx2"},
+#endif
+#if defined(CHORUS_KERNELS_NEON)
+      {&detail::kQ8NeonDot, "int8-neon-sdot"}, {&detail::kQ8Neon, "int8-neon"},
+      {&detail::kBf16Neon, "bf16-neon"},
+#endif
+      {&detail::kQ8Scalar, "int8-scalar"},    {&detail::kBf16Scalar, "bf16-scalar"},
+  };
+  for (const auto& e : names) {
+    if (e.kernel == k) return e.name;
+  }
+  return "unknown";
 }
 
 void column(const Weights& b, int j, float* out) {

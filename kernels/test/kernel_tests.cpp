@@ -208,7 +208,8 @@ double worst_error(int m, int n, const std::vector<float>& got, int ldc, const s
 void test_lowp(ck::ThreadPool& pool1, ck::ThreadPool& pool2) {
   const int ms[] = {1, 2, 3, 5, 12, 13, 25, 64, 100};
   const int ns[] = {1, 15, 16, 17, 33, 100, 384};
-  const int ks[] = {1, 2, 3, 5, 17, 80, 384, 1536};
+  // 27: 7 groups of 4 (one 4-group block of the NEON sdot kernel, then 3 single groups).
+  const int ks[] = {1, 2, 3, 5, 17, 27, 80, 384, 1536};
   ck::ThreadPool* pools[] = {nullptr, &pool1, &pool2};
   const std::vector<ck::Isa> isas = available_isas();
   int combo = 0;
@@ -1078,18 +1079,42 @@ void test_conv1d_k3() {
   CHECK(threw, "conv1d_k3_cols rejects a tap before the first stored frame");
 }
 
+// The weight variants the detected isa runs; on aarch64 the NEON ones, not the portable
+// fallback (CHORUS_ISA=neon-nodotprod, or a CPU without dotprod, gives int8 without sdot).
+void test_weight_variants() {
+  const char* int8 = ck::weights_variant(ck::Precision::Int8, 1);
+  const char* bf16 = ck::weights_variant(ck::Precision::Bf16, 1);
+  std::printf("weight variants at %s: %s (m = 1), %s (m = 64), %s\n", ck::isa_name(ck::active_isa()), int8,
+              ck::weights_variant(ck::Precision::Int8, 64), bf16);
+  if (ck::active_isa() == ck::Isa::Neon) {
+    CHECK((std::strcmp(int8, "int8-neon-sdot") == 0 || std::strcmp(int8, "int8-neon") == 0) &&
+              std::strcmp(bf16, "bf16-neon") == 0,
+          "neon runs the NEON weight kernels: %s, %s", int8, bf16);
+  }
+  CHECK(std::strcmp(int8, "unknown") != 0 && std::strcmp(bf16, "unknown") != 0, "weights_variant names %s, %s", int8, bf16);
+}
+
 }  // namespace
 
-int main() {
+// No argument runs every test; --weights only the int8 and bf16 weight products.
+int main(int argc, char** argv) {
   std::printf("detected isa: %s\n", ck::isa_name(ck::detect_isa()));
+  const bool weights_only = argc > 1 && std::strcmp(argv[1], "--weights") == 0;
   ck::ThreadPool pool1(1), pool2(2);
-  test_thread_pool();
-  test_gemm_edges(pool2);
-  test_gemm(pool1, pool2);
+  test_weight_variants();
+  if (!weights_only) {
+    test_thread_pool();
+    test_gemm_edges(pool2);
+    test_gemm(pool1, pool2);
+  }
   test_lowp(pool1, pool2);
   test_weights(pool2);
   test_lowp_batch_invariance(pool2);
   test_lowp_amx(pool2);
+  if (weights_only) {
+    std::printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+  }
   for (ck::Isa isa : available_isas()) {
     ck::force_isa(isa);
     CHECK(ck::active_isa() == isa, "force_isa(%s)", ck::isa_name(isa));

@@ -2,10 +2,6 @@
 // CTranslate2 4.6.0 in float32, and a numpy forward pass cross-checked against it), dumped by
 // bench/reference/dump_numerics.py into test/fixtures/reference/jfk.json. The same judgement
 // applies to this machine's kernels and, on x86, to the arm64 build run under emulation.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type EngineNumerics,
@@ -15,7 +11,7 @@ import {
   measureEngineNumerics,
 } from '../../bench/reference/engine-numerics.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
-import { repoRoot } from '../../src/paths.js';
+import { EMULATES_ARM64, runOnArm64 } from '../arm64.js';
 import { decodeF16 } from '../helpers.js';
 
 const reference = loadNumericsReference();
@@ -78,49 +74,12 @@ describe('numerical agreement with the reference implementation (JFK, tiny.en, f
   specifyAgreement(() => measured);
 });
 
-// On an arm64 machine the block above runs the NEON kernels natively. On x86 the build
-// cross-compiles the addon (scripts/build-arm64.sh) and the set-up fetches an aarch64 Node
-// (scripts/fetch-arm64-node.sh); the measuring program, bundled from the sources under test,
-// runs in that Node under qemu's user-mode emulation (about a minute on 2 cores).
-describe.runIf(process.arch === 'x64')('the same agreement on arm64 (NEON kernels, under qemu)', () => {
-  const root = repoRoot();
-  const node = join(root, 'build', 'node-arm64', 'bin', 'node');
-  const addon = join(root, 'build', 'arm64', 'chorus.node');
+// On an arm64 machine the block above runs the NEON kernels natively; on x86 the arm64 build
+// runs under emulation (test/arm64.ts), about a minute on 2 cores.
+describe.runIf(EMULATES_ARM64)('the same agreement on arm64 (NEON kernels, under qemu)', () => {
   let measured: EngineNumerics;
-
   beforeAll(async () => {
-    for (const [path, how] of [
-      [node, 'run scripts/fetch-arm64-node.sh (the set-up does)'],
-      [addon, 'run npm run build:native with g++-aarch64-linux-gnu installed (the set-up installs it)'],
-    ]) {
-      expect(existsSync(path), `${path} is missing: ${how}`).toBe(true);
-    }
-    const program = join(root, 'build', 'arm64', 'engine-numerics.mjs');
-    await build({
-      entryPoints: [join(root, 'bench', 'reference', 'engine-numerics.ts')],
-      outfile: program,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'error',
-    });
-    const child = spawn('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, program], {
-      env: { ...process.env, CHORUS_ADDON: addon },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
-      child.on('error', (error) => resolve({ code: null, error }));
-      child.on('close', (code) => resolve({ code }));
-    });
-    expect(exit.error, 'cannot run qemu-aarch64-static: apt-get install qemu-user-static').toBeUndefined();
-    expect(exit.code, `the arm64 engine failed:\n${stderr.slice(-4000)}`).toBe(0);
-    measured = JSON.parse(stdout) as EngineNumerics;
+    measured = JSON.parse(await runOnArm64('bench/reference/engine-numerics.ts')) as EngineNumerics;
   }, 900_000);
 
   it('ran the NEON kernels', () => {

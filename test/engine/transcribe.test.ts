@@ -4,6 +4,7 @@ import { WindowDecoder, type WindowTask } from '../../src/engine/decoder.js';
 import { transcribe } from '../../src/engine/transcribe.js';
 import { WhisperModel } from '../../src/engine/whisper.js';
 import { scoreWer } from '../../src/eval/wer.js';
+import { EMULATES_ARM64, runOnArm64 } from '../arm64.js';
 import { fixture, fixtureClips } from '../helpers.js';
 
 let model: WhisperModel;
@@ -79,4 +80,18 @@ describe('offline transcription with real tiny.en weights', () => {
     const result = await transcribe(model, new Float32Array(0));
     expect(result.segments).toEqual([]);
   });
+});
+
+// The product's own command on an arm64 build (test/arm64.ts): its default precision there is
+// int8-encoder, so the encoder's products take the NEON int8 kernel (sdot under qemu's CPU)
+// and the decoder's the NEON bf16 one.
+describe.runIf(EMULATES_ARM64)('offline transcription on arm64 (under qemu)', () => {
+  it('transcribes JFK word for word with `chorus transcribe` at the default precision', async () => {
+    const clip = fixture('jfk');
+    const printed = await runOnArm64('src/cli/main.ts', ['transcribe', clip.path, '--json', '--threads', '2']);
+    const result = JSON.parse(printed) as { text: string; segments: { start: number; end: number }[] };
+    expect(scoreWer([{ ref: clip.text, hyp: result.text }]).wer).toBe(0);
+    expect(result.segments.length).toBeGreaterThan(0);
+    expect(result.segments.at(-1)!.end).toBeLessThanOrEqual(clip.duration_s + 0.5);
+  }, 900_000);
 });

@@ -145,6 +145,11 @@ struct Weights {
 Weights make_weights(const float* b, int n, int k, int ldb, Precision p);
 void gemm(int m, const float* a, int lda, const Weights& b, float* c, int ldc, const float* bias,
           bool accumulate, ThreadPool* pool);
+// The variant gemm runs over weights of precision p for m rows at the active instruction set
+// ("int8-neon-sdot", "bf16-amx", ...; fp32: the isa's name), for tests and benchmarks to say
+// what they measured: some levels hold more than one variant (int8 on NEON with and without
+// sdot, on AMX by row count).
+const char* weights_variant(Precision p, int m);
 // Column j of B as stored (dequantised), i.e. row j of the [n][k] weight, into out[k]: the
 // tied token embedding is gathered from the output projection this way.
 void column(const PackedMatrix& b, int j, float* out);
