@@ -16,7 +16,7 @@ enum class PeakKind {
   Int8MaddYmm,   // vpmaddubsw + vpmaddwd ymm: int8 without VNNI
   Int8DotZmm,    // vpdpbusd zmm
   Fp32FmaNeon,   // fmla .4s
-  MemoryRead,    // streaming reads of a buffer far larger than the caches, bytes/s
+  MemoryRead,    // streaming reads of a buffer far larger than the caches (DRAM), bytes/s
 };
 
 struct Peak {
