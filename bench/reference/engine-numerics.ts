@@ -40,7 +40,8 @@ export function loadNumericsReference(path = REFERENCE_JSON): NumericsReference 
   return JSON.parse(readFileSync(path, 'utf8')) as NumericsReference;
 }
 
-function logSoftmax(logits: Float32Array): Float32Array {
+/** Natural-log probabilities of a row of logits, in float64 sums. */
+export function logSoftmax(logits: Float32Array): Float32Array {
   let max = -Infinity;
   for (const v of logits) max = Math.max(max, v);
   let sum = 0;

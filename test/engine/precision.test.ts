@@ -1,6 +1,7 @@
 // Weight precisions: each loads and says so, transcribes JFK word for word, and the reduced
 // ones stay close to fp32 on the first decoder step of the same encoded window.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logSoftmax } from '../../bench/reference/engine-numerics.js';
 import { loadAudioFile } from '../../src/audio/load.js';
 import { logMelSpectrogram, melWindow, WINDOW_FRAMES } from '../../src/engine/features.js';
 import { transcribe } from '../../src/engine/transcribe.js';
@@ -18,15 +19,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const m of models.values()) m.close();
 });
-
-function logSoftmax(logits: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  const norm = max + Math.log(sum);
-  return logits.map((v) => v - norm);
-}
 
 /** Log-probabilities after the no-timestamps prompt over the JFK window. */
 async function firstStep(model: WhisperModel): Promise<Float32Array> {
