@@ -26,41 +26,38 @@ constexpr int kMaxRows = 4;
 inline size_t round_up_panel(int t) { return (static_cast<size_t>(t) + kPanel - 1) / kPanel * kPanel; }
 
 // Scores of NQ rows (already scaled, qs[i * head_dim + d]) against every key panel.
+// A panel is S vectors of keys wide; each vector runs over all of head_dim on its own, so
+// 2 x NQ accumulators are live (8 of AVX2's 16 registers at NQ = 4, where a whole panel's
+// 2 x NQ x S would spill), and every score is summed in the same order either way.
 template <class V, int NQ>
 void attention_scores(const float* qs, const Half* k, int t, int head_dim, float* scores, size_t lds) {
   constexpr int S = kPanel / V::W;  // vectors per panel row
   const int panels = static_cast<int>(round_up_panel(t) / kPanel);
   const size_t panel_stride = static_cast<size_t>(head_dim) * kPanel;
   for (int p = 0; p < panels; ++p) {
-    const Half* kp = k + p * panel_stride;
-    // Even and odd dimensions in separate accumulators: two dependency chains per row
-    // even when a single row is queried.
-    typename V::T acc[2][NQ][S];
-    for (int h = 0; h < 2; ++h) {
-      for (int i = 0; i < NQ; ++i) {
-        for (int s = 0; s < S; ++s) acc[h][i][s] = V::zero();
-      }
-    }
-    int d = 0;
-    for (; d + 2 <= head_dim; d += 2) {
+    for (int s = 0; s < S; ++s) {
+      const Half* kp = k + p * panel_stride + s * V::W;
+      // Even and odd dimensions in separate accumulators: two dependency chains per row
+      // even when a single row is queried.
+      typename V::T acc[2][NQ];
       for (int h = 0; h < 2; ++h) {
-        for (int s = 0; s < S; ++s) {
-          const typename V::T kv = V::load_half(kp + (d + h) * kPanel + s * V::W);
-          for (int i = 0; i < NQ; ++i) acc[h][i][s] = V::fma(V::set1(qs[i * head_dim + d + h]), kv, acc[h][i][s]);
+        for (int i = 0; i < NQ; ++i) acc[h][i] = V::zero();
+      }
+      int d = 0;
+      for (; d + 2 <= head_dim; d += 2) {
+        for (int h = 0; h < 2; ++h) {
+          const typename V::T kv = V::load_half(kp + (d + h) * kPanel);
+          for (int i = 0; i < NQ; ++i) acc[h][i] = V::fma(V::set1(qs[i * head_dim + d + h]), kv, acc[h][i]);
         }
       }
-    }
-    if (d < head_dim) {
-      for (int s = 0; s < S; ++s) {
-        const typename V::T kv = V::load_half(kp + d * kPanel + s * V::W);
-        for (int i = 0; i < NQ; ++i) acc[0][i][s] = V::fma(V::set1(qs[i * head_dim + d]), kv, acc[0][i][s]);
+      if (d < head_dim) {
+        const typename V::T kv = V::load_half(kp + d * kPanel);
+        for (int i = 0; i < NQ; ++i) acc[0][i] = V::fma(V::set1(qs[i * head_dim + d]), kv, acc[0][i]);
       }
-    }
-    // The last panel's lanes past t hold whatever the cache has there; their scores land in
-    // the padding of the scratch row and are never read.
-    for (int i = 0; i < NQ; ++i) {
-      for (int s = 0; s < S; ++s) {
-        V::store(scores + i * lds + static_cast<size_t>(p) * kPanel + s * V::W, V::add(acc[0][i][s], acc[1][i][s]));
+      // The last panel's lanes past t hold whatever the cache has there; their scores land in
+      // the padding of the scratch row and are never read.
+      for (int i = 0; i < NQ; ++i) {
+        V::store(scores + i * lds + static_cast<size_t>(p) * kPanel + s * V::W, V::add(acc[0][i], acc[1][i]));
       }
     }
   }
@@ -131,11 +128,14 @@ void attention_group(const AttentionF16& a, int r0) {
   }
   if (a.last_weights && r0 + NQ == a.n) std::memcpy(a.last_weights, scores + (NQ - 1) * lds, a.t * sizeof(float));
   float* out = a.out + static_cast<size_t>(r0) * a.ldo;
-  // Four vectors of dimensions per pass keep NQ x 4 accumulators in registers; a 64-wide
-  // head is one pass on AVX-512 and two on AVX2, each touching its own cache line of a row.
-  constexpr int kChunk = 4 * V::W;
+  // C vectors of dimensions per pass keep NQ x C accumulators in registers: 4 where there
+  // are 32 registers (a 64-wide head is one pass on AVX-512), 2 on AVX2's 16, where NQ x 4
+  // would fill all of them and spill. Each output still sums over the keys in order.
+  constexpr int kChunk = (V::kRegisters >= 32 ? 4 : 2) * V::W;
   int d0 = 0;
-  for (; d0 + kChunk <= a.head_dim; d0 += kChunk) attention_values<V, NQ, 4>(scores, lds, a.v, a.ldv, keys, d0, out, a.ldo);
+  for (; d0 + kChunk <= a.head_dim; d0 += kChunk) {
+    attention_values<V, NQ, kChunk / V::W>(scores, lds, a.v, a.ldv, keys, d0, out, a.ldo);
+  }
   for (; d0 < a.head_dim; d0 += V::W) attention_values<V, NQ, 1>(scores, lds, a.v, a.ldv, keys, d0, out, a.ldo);
 }
 

@@ -13,6 +13,8 @@ namespace {
 struct V8 {
   using T = __m256;
   static constexpr int W = 8;
+  // Architectural vector registers: how many accumulators a micro-kernel can keep.
+  static constexpr int kRegisters = 16;
   static T load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
   static T set1(float v) { return _mm256_set1_ps(v); }

@@ -13,6 +13,8 @@ namespace {
 struct V16 {
   using T = __m512;
   static constexpr int W = 16;
+  // Architectural vector registers: how many accumulators a micro-kernel can keep.
+  static constexpr int kRegisters = 32;
   static T load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
   static T set1(float v) { return _mm512_set1_ps(v); }

@@ -13,6 +13,8 @@ namespace {
 struct V4 {
   using T = float32x4_t;
   static constexpr int W = 4;
+  // Architectural vector registers: how many accumulators a micro-kernel can keep.
+  static constexpr int kRegisters = 32;
   static T load(const float* p) { return vld1q_f32(p); }
   static void store(float* p, T v) { vst1q_f32(p, v); }
   static T set1(float v) { return vdupq_n_f32(v); }

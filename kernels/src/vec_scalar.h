@@ -56,6 +56,8 @@ inline uint16_t float_to_half(float f) {
 struct V1 {
   using T = float;
   static constexpr int W = 1;
+  // Architectural vector registers: how many accumulators a micro-kernel can keep.
+  static constexpr int kRegisters = 16;
   static T load(const float* p) { return *p; }
   static void store(float* p, T v) { *p = v; }
   static T set1(float v) { return v; }
