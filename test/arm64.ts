@@ -3,15 +3,18 @@
 // cross-built for aarch64. The build makes the addon (scripts/build-arm64.sh) and the set-up
 // fetches the Node (scripts/fetch-arm64-node.sh), on x86 machines only: on arm64 the tests
 // run natively instead. Emulation checks results, not speed.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 import { expect } from 'vitest';
 import { repoRoot } from '../src/paths.js';
+import { runToExit } from './helpers.js';
 
 /** Whether this machine checks arm64 under emulation (x86) rather than natively. */
 export const EMULATES_ARM64 = process.arch === 'x64';
+
+/** qemu's user-mode emulator with the cross toolchain's loader and libraries (libc, libstdc++). */
+export const QEMU_ARM64 = ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'];
 
 /** Runs `entry` (a .ts file under the repository root) with `args`; returns its stdout. */
 export async function runOnArm64(entry: string, args: string[] = []): Promise<string> {
@@ -36,19 +39,9 @@ export async function runOnArm64(entry: string, args: string[] = []): Promise<st
     packages: 'external',
     logLevel: 'error',
   });
-  const child = spawn('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, program, ...args], {
-    env: { ...process.env, CHORUS_ADDON: addon },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.on('error', (error) => resolve({ code: null, error }));
-    child.on('close', (code) => resolve({ code }));
-  });
+  const [emulator, ...options] = QEMU_ARM64;
+  const exit = await runToExit(emulator, [...options, node, program, ...args], { ...process.env, CHORUS_ADDON: addon });
   expect(exit.error, 'cannot run qemu-aarch64-static: apt-get install qemu-user-static').toBeUndefined();
-  expect(exit.code, `${entry} failed on arm64:\n${stderr.slice(-4000)}`).toBe(0);
-  return stdout;
+  expect(exit.code, `${entry} failed on arm64:\n${exit.stderr.slice(-4000)}`).toBe(0);
+  return exit.stdout;
 }

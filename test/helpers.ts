@@ -1,4 +1,5 @@
 // Shared test fixtures: the small attributed clips in test/fixtures/audio and the default model.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +46,29 @@ export function decodeF16(b64: string): Float32Array {
   const out = new Float32Array(bytes.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = halfToFloat(bytes.readUInt16LE(2 * i));
   return out;
+}
+
+export interface ProgramExit {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** set when the program could not be started at all */
+  error?: Error;
+}
+
+/**
+ * Runs a program to its end and collects what it printed. Asynchronous on purpose: minutes of
+ * blocking a vitest worker would time out vitest's own RPC.
+ */
+export async function runToExit(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ProgramExit> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => {
+    child.on('error', (error) => resolve({ stdout, stderr, code: null, signal: null, error }));
+    child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal }));
+  });
 }

@@ -1,28 +1,20 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/paths.js';
+import { EMULATES_ARM64, QEMU_ARM64 } from '../arm64.js';
+import { runToExit } from '../helpers.js';
 
 // Each binary runs every instruction-set variant the CPU has (scalar, AVX2, AVX-512, its
 // VNNI/BF16 forms, AMX), forcing each in turn, so a machine tests every path below its own.
-// Spawned asynchronously: a minute of blocking the worker would time out vitest's own RPC.
 /** Runs one kernel test binary and expects it to pass; returns what it printed. */
 async function runKernelTests(binary: string, emulator: string[] = [], options: string[] = []): Promise<string> {
   const [command, ...args] = [...emulator, binary, ...options];
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.on('error', (error) => resolve({ code: null, signal: null, error }));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
+  const exit = await runToExit(command, args);
   expect(exit.error, `cannot run ${command}: ${emulator.length > 0 ? 'install it (scripts/setup.sh does), then ' : ''}build ${binary} with npm run build:native`).toBeUndefined();
-  const summary = stdout.trim().split('\n').pop() ?? '';
-  expect(summary, `${binary} died (signal ${exit.signal}):\n${stderr.slice(-4000)}`).toMatch(/^\d+ passed, 0 failed$/);
+  const summary = exit.stdout.trim().split('\n').pop() ?? '';
+  expect(summary, `${binary} died (signal ${exit.signal}):\n${exit.stderr.slice(-4000)}`).toMatch(/^\d+ passed, 0 failed$/);
   expect(exit.code).toBe(0);
-  return stdout;
+  return exit.stdout;
 }
 
 describe('compute kernels', () => {
@@ -40,13 +32,12 @@ describe('compute kernels', () => {
   // extension, so the int8 products take sdot; a Cortex-A57 (ARMv8.0, no dot product) runs
   // the weight tests again on the fallback, chosen by the same detection a real one meets.
   const arm64Tests = join(repoRoot(), 'build', 'arm64', 'kernels', 'kernel_tests');
-  const qemu = ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'];
-  it.runIf(process.arch === 'x64')('the arm64 (NEON) variants match the scalar reference under qemu', async () => {
-    expect(await runKernelTests(arm64Tests, qemu)).toMatch(/weight variants at neon: int8-neon-sdot /);
+  it.runIf(EMULATES_ARM64)('the arm64 (NEON) variants match the scalar reference under qemu', async () => {
+    expect(await runKernelTests(arm64Tests, QEMU_ARM64)).toMatch(/weight variants at neon: int8-neon-sdot /);
   }, 900_000);
 
-  it.runIf(process.arch === 'x64')('the int8 products without sdot (ARMv8.0) match it too', async () => {
-    const printed = await runKernelTests(arm64Tests, [...qemu, '-cpu', 'cortex-a57'], ['--weights']);
+  it.runIf(EMULATES_ARM64)('the int8 products without sdot (ARMv8.0) match it too', async () => {
+    const printed = await runKernelTests(arm64Tests, [...QEMU_ARM64, '-cpu', 'cortex-a57'], ['--weights']);
     expect(printed).toMatch(/weight variants at neon: int8-neon /);
   }, 900_000);
 });
