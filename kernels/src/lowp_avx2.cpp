@@ -3,6 +3,7 @@
 // vpmaddubsw (u8 x s8 into saturating int16) could saturate with the +128 offset.
 #include <immintrin.h>
 
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -115,6 +116,41 @@ void bf16_tile(const LowpArgs& g, int row, int panel, int cols) {
   }
 }
 
+// bf16 over a panel already widened to fp32 (widen_bf16_panel): per pair of k, the even
+// values of columns 0-7 and 8-15, then the odd ones. Each row gets the fused multiply-adds
+// of bf16_tile in the same order (even k, then odd), so its results are bf16_tile's bit for
+// bit; with B widened once, 6 rows fit the 16 registers (12 accumulators, one k of B, the
+// broadcast). Every loop over the rows is unrolled so that the accumulators stay in registers.
+constexpr int kBf16WideMr = 6;
+
+template <int MR>
+void bf16_wide_tile(const LowpArgs& g, const float* wb, int row, int col0, int cols) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  const float* ar[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) ar[i] = g.a_f32 + static_cast<size_t>(row + i) * g.lda;
+  const int k = g.k;
+  // Reduction index kk's 16 values sit at wb + (kk / 2) * 32 + (kk % 2) * 16.
+  for (int kk = 0; kk < k; ++kk) {
+    const float* bk = wb + static_cast<size_t>(kk / 2) * 32 + (kk % 2) * 16;
+    const __m256 b0 = _mm256_load_ps(bk), b1 = _mm256_load_ps(bk + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 av = _mm256_broadcast_ss(ar[i] + kk);
+      acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+    }
+  }
+  __m256i m0, m1;
+  column_masks(cols, &m0, &m1);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    finish_row(g, g.c + static_cast<size_t>(row + i) * g.ldc + col0, col0, acc[i][0], acc[i][1], m0, m1);
+  }
+}
+
 template <int... I>
 constexpr LowpTileTable<sizeof...(I)> q8_tiles(std::integer_sequence<int, I...>) {
   return {{&q8_tile<I + 1>...}};
@@ -142,9 +178,67 @@ struct Bf16 {
 size_t int16_row_bytes(int k) { return static_cast<size_t>(k + 3) / 4 * 4 * sizeof(int16_t); }
 size_t no_row_bytes(int) { return 0; }
 
+// From this many rows on, a block of bf16 rows widens each panel once into a per-thread
+// fp32 copy that all its row tiles read: widening in every tile took two instructions per
+// four multiply-adds, and held the 4 registers that keep bf16_tile at 4 rows (46-72 % of the
+// FMA ceiling at the encoder's shapes, 86-88 % widened once). Below it (decoder steps) B is
+// read once anyway, and a copy would only add to that. (The same for int8, widened to int16,
+// measured level with bf16_tile's int8 counterpart, so int8 reads its panels as they are.)
+constexpr int kWidenRows = 12;
+constexpr int kWideMc = 96;  // rows per block, a multiple of kBf16WideMr
+
+struct WideScratch {
+  AlignedArray<float> values;
+  size_t size = 0;
+  float* get(size_t need) {
+    if (need > size) {
+      values.reset(static_cast<float*>(aligned_alloc_bytes(need * sizeof(float))));
+      size = need;
+    }
+    return values.get();
+  }
+};
+thread_local WideScratch t_wide;
+
+void widen_bf16_panel(const LowpArgs& g, int panel, float* out) {
+  const uint8_t* b = g.b + panel * g.panel_bytes;
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const int pairs = (g.k + 1) / 2;
+  for (int q = 0; q < pairs; ++q) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(q) * 64 + 32));
+    float* o = out + static_cast<size_t>(q) * 32;
+    _mm256_store_ps(o, _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)));
+    _mm256_store_ps(o + 8, _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)));
+    _mm256_store_ps(o + 16, _mm256_castsi256_ps(_mm256_and_si256(w0, high)));
+    _mm256_store_ps(o + 24, _mm256_castsi256_ps(_mm256_and_si256(w1, high)));
+  }
+}
+
+template <int... I>
+constexpr auto bf16_wide_tiles(std::integer_sequence<int, I...>) {
+  return std::array<void (*)(const LowpArgs&, const float*, int, int, int), sizeof...(I)>{{&bf16_wide_tile<I + 1>...}};
+}
+constexpr auto kBf16WideTiles = bf16_wide_tiles(std::make_integer_sequence<int, kBf16WideMr>{});
+
+void bf16_range(const LowpArgs& g, int r0, int r1, int p0, int p1) {
+  if (r1 - r0 < kWidenRows) return lowp_range<Bf16>(g, r0, r1, p0, p1);
+  float* wide = t_wide.get(static_cast<size_t>((g.k + 1) / 2) * 32);
+  for (int rb = r0; rb < r1; rb += kWideMc) {
+    const int mc = lowp_min(kWideMc, r1 - rb);
+    for (int p = p0; p < p1; ++p) {
+      widen_bf16_panel(g, p, wide);
+      const int cols = lowp_min(kPanel, g.n - p * kPanel);
+      for (int t = 0; t < mc; t += kBf16WideMr) {
+        kBf16WideTiles[lowp_min(kBf16WideMr, mc - t) - 1](g, wide, rb + t, p * kPanel, cols);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const LowpKernel kQ8Avx2 = {kQ8Mr, 1, &int16_row_bytes, &quantize_rows<int16_t, 0>, &lowp_range<Q8>};
-const LowpKernel kBf16Avx2 = {kBf16Mr, 1, &no_row_bytes, nullptr, &lowp_range<Bf16>};
+const LowpKernel kBf16Avx2 = {kBf16Mr, 1, &no_row_bytes, nullptr, &bf16_range};
 
 }  // namespace chorus::kernels::detail

@@ -68,7 +68,7 @@ namespace chorus::kernels::reference {
 
 void quantize_symmetric(const float* x, int k, int8_t* q, float* scale) {
   float mx = 0.0f;
-  for (int i = 0; i < k; ++i) mx = std::fmax(mx, std::fabs(x[i]));
+  for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(x[i]));  // x is finite: fmax's NaN rule, a libm call, is not needed
   const float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
   for (int i = 0; i < k; ++i) {
     const float v = std::nearbyint(x[i] * inv);

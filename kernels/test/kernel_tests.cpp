@@ -415,10 +415,80 @@ void test_weights(ck::ThreadPool& pool2) {
         "to_bf16 rounding");
 }
 
+// Ranked products: the columns near each row's top (by int8 score) and every column from
+// exact_from on are the bf16 product's, bit for bit; the rest are the int8 product's.
+void test_ranked(ck::ThreadPool& pool2) {
+  const int n = 40 * ck::kPanel + 5, k = 96, exact_from = 600, m = 4;
+  std::vector<float> b = random_vec(static_cast<size_t>(n) * k);
+  // Near-ties with column 7 in other panels, so that a row's top spans several panels.
+  for (int copy : {100, 101, 350, 520}) {
+    for (int kk = 0; kk < k; ++kk) {
+      b[static_cast<size_t>(copy) * k + kk] = b[static_cast<size_t>(7) * k + kk] * (1.0f + 0.002f * (copy % 7));
+    }
+  }
+  std::vector<float> a = random_vec(static_cast<size_t>(m) * k, -0.3f, 0.3f);
+  for (int i = 0; i < 2; ++i) {
+    for (int kk = 0; kk < k; ++kk) a[static_cast<size_t>(i) * k + kk] += 2.0f * b[static_cast<size_t>(7) * k + kk];
+  }
+  a[static_cast<size_t>(1) * k + 5] = 40.0f;  // an outlier widens the row's int8 step, and its margin
+  const ck::Bf16Matrix exact = ck::to_bf16_nk(b.data(), n, k, k);
+  const ck::RankedMatrix ranked = ck::rank_copy(exact);
+  CHECK(ranked.coarse.n == n && ranked.column_norm > 0 && ranked.column_step > 0, "rank_copy shape and norms");
+  const int tail = exact_from / ck::kPanel * ck::kPanel;
+  for (ck::Isa isa : available_isas()) {
+    ck::force_isa(isa);
+    std::vector<float> got(static_cast<size_t>(m) * n), want(got.size()), coarse(got.size());
+    ck::gemm(m, a.data(), k, exact, want.data(), n, nullptr, false, &pool2);
+    ck::gemm(m, a.data(), k, ranked.coarse, coarse.data(), n, nullptr, false, &pool2);
+    ck::RankedCounts counts;
+    ck::gemm_ranked(m, a.data(), k, ranked, exact, exact_from, got.data(), n, &pool2, &counts);
+    bool tail_exact = true, rule_kept = true, top_exact = true;
+    int rescored_panels = 0;
+    for (int i = 0; i < m; ++i) {
+      const float* g = got.data() + static_cast<size_t>(i) * n;
+      const float* w = want.data() + static_cast<size_t>(i) * n;
+      const float* q = coarse.data() + static_cast<size_t>(i) * n;
+      for (int j = tail; j < n; ++j) tail_exact = tail_exact && g[j] == w[j];
+      const float floor = *std::max_element(q, q + tail) - ck::rank_margin(a.data() + static_cast<size_t>(i) * k, k, ranked);
+      for (int p = 0; p < tail / ck::kPanel; ++p) {
+        const bool near_top = std::any_of(q + p * ck::kPanel, q + (p + 1) * ck::kPanel, [&](float v) { return v >= floor; });
+        rescored_panels += near_top;
+        const float* from = near_top ? w : q;
+        rule_kept = rule_kept && std::equal(g + p * ck::kPanel, g + (p + 1) * ck::kPanel, from + p * ck::kPanel);
+      }
+      const int best = static_cast<int>(std::max_element(w, w + exact_from) - w);
+      top_exact = top_exact && static_cast<int>(std::max_element(g, g + exact_from) - g) == best && g[best] == w[best];
+    }
+    CHECK(tail_exact, "gemm_ranked isa=%s: columns from exact_from's panel on are bf16's", ck::isa_name(isa));
+    CHECK(rule_kept, "gemm_ranked isa=%s: panels near the int8 top are bf16's, the others int8's", ck::isa_name(isa));
+    CHECK(top_exact, "gemm_ranked isa=%s: each row's top column and score are bf16's", ck::isa_name(isa));
+    CHECK(counts.rows == m && counts.panels == rescored_panels && rescored_panels >= 2 * m &&
+              rescored_panels < m * tail / ck::kPanel / 2,
+          "gemm_ranked isa=%s counts %lld panels (%d expected) of %d", ck::isa_name(isa), counts.panels, rescored_panels,
+          m * tail / ck::kPanel);
+    // A row alone, and without threads, gets the same scores as in the batch.
+    bool alone = true;
+    std::vector<float> row(n);
+    for (int i = 0; i < m; ++i) {
+      ck::gemm_ranked(1, a.data() + static_cast<size_t>(i) * k, k, ranked, exact, exact_from, row.data(), n, nullptr);
+      alone = alone && std::equal(row.begin(), row.end(), got.begin() + static_cast<ptrdiff_t>(i) * n);
+    }
+    CHECK(alone, "gemm_ranked isa=%s: a row's scores do not depend on the rows beside it", ck::isa_name(isa));
+  }
+  ck::force_isa(ck::detect_isa());
+  // The margin: kRankMargin deviations of a score's rounding error.
+  std::vector<float> unit(k, 0.0f);
+  unit[3] = 127.0f;
+  const double sd = std::sqrt((1.0 * ranked.column_norm * ranked.column_norm +
+                               127.0 * 127.0 * ranked.column_step * ranked.column_step) / 12.0);
+  CHECK(std::fabs(ck::rank_margin(unit.data(), k, ranked) - ck::kRankMargin * sd) <= 1e-4 * sd, "rank_margin %g",
+        ck::rank_margin(unit.data(), k, ranked));
+}
+
 // A row's result must not depend on the rows beside it: decoder steps batch hypotheses and
 // each must get the logits it would get alone (bitwise, on every variant and thread count).
 void test_lowp_batch_invariance(ck::ThreadPool& pool2) {
-  const int m = 29, n = 300, k = 385;
+  const int m = 101, n = 300, k = 385;  // past a 96-row block of the AVX2 widened panels
   const std::vector<float> a = random_vec(static_cast<size_t>(m) * k), b = random_vec(static_cast<size_t>(n) * k);
   const std::vector<float> bias = random_vec(n);
   for (ck::Precision p : {ck::Precision::Bf16, ck::Precision::Int8}) {
@@ -1109,6 +1179,7 @@ int main(int argc, char** argv) {
   }
   test_lowp(pool1, pool2);
   test_weights(pool2);
+  test_ranked(pool2);
   test_lowp_batch_invariance(pool2);
   test_lowp_amx(pool2);
   if (weights_only) {

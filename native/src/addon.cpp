@@ -135,6 +135,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       int_opt("streamSessions", options.stream_sessions);
       int_opt("maxStreamingWindows", options.max_streaming_windows);
       int_opt("streamStreamingWindows", options.stream_streaming_windows);
+      int_opt("textTokens", options.text_tokens);
       if (o.Has("precision") && !o.Get("precision").IsUndefined()) {
         const Napi::Value p = o.Get("precision");
         const std::string name = p.IsString() ? p.As<Napi::String>().Utf8Value() : std::string();

@@ -30,6 +30,11 @@ struct BackendOptions {
   // Cross-attention heads, [decoder layer, head], whose weights follow the audio closely enough
   // to time words; decode can return their attention when asked.
   std::vector<std::pair<int, int>> alignment_heads;
+  // Tokens [0, text_tokens) are text; the special tokens and timestamps after them are always
+  // scored exactly. With a bf16 vocabulary and text_tokens > 0, decode ranks the text tokens
+  // by int8 scores and scores the top again in bf16 (kernels::gemm_ranked); 0 scores every
+  // token at the vocabulary's precision.
+  int text_tokens = 0;
 };
 
 // One encoder run: normalised log-mel [n_mels][mel_frames] into a window slot.

@@ -37,6 +37,14 @@ class CpuBackend final : public Backend {
         threads_(opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency())),
         mel_(model_.dims.n_mels),
         alignment_slot_(static_cast<size_t>(model_.dims.n_text_layer) * model_.dims.n_head, -1) {
+    if (opt.text_tokens < 0 || opt.text_tokens > model_.dims.n_vocab) {
+      throw std::invalid_argument("text_tokens " + std::to_string(opt.text_tokens) + " is outside the vocabulary of " +
+                                  std::to_string(model_.dims.n_vocab));
+    }
+    if (opt.text_tokens > 0 && model_.token_embedding.precision == kernels::Precision::Bf16) {
+      token_ranking_ = kernels::rank_copy(model_.token_embedding.bf16);
+      text_tokens_ = opt.text_tokens;
+    }
     const auto& heads = opt.alignment_heads;
     for (size_t k = 0; k < heads.size(); ++k) {
       const auto [layer, head] = heads[k];
@@ -56,7 +64,7 @@ class CpuBackend final : public Backend {
   std::string device_name() const override {
     return std::string("cpu-") + kernels::isa_name(kernels::active_isa()) + "-x" + std::to_string(threads_.size());
   }
-  size_t weight_bytes() const override { return model_.weight_bytes; }
+  size_t weight_bytes() const override { return model_.weight_bytes + token_ranking_.bytes(); }
   const ModelPrecision& precision() const override { return model_.precision; }
   int alignment_head_count() const override { return alignment_head_count_; }
   PoolStats pool_stats() const override {
@@ -97,6 +105,8 @@ class CpuBackend final : public Backend {
 
  private:
   void encode_batch(const std::vector<EncodeJob>& jobs);
+  // logits[rows][n_vocab] of the final hidden rows h[rows][n_state].
+  void vocabulary_scores(int rows, const float* h, float* logits);
   void layer_norm(const float* x, float* out, int rows, const Norm& n) {
     const int s = model_.dims.n_state;
     threads_.parallel_for((rows + 15) / 16, [&](int block) {
@@ -145,6 +155,9 @@ class CpuBackend final : public Backend {
   std::vector<float> cols_, x1_, x_, h_, qkv_, attn_, ffn_, scores_, packed_;
   std::vector<float> dx_, dh_, dqkv_, dq_, dattn_, dffn_, dscores_, dlast_, dlogits_;
   std::vector<int> extra_items_;  // decode: the items that asked for an extra logits row
+  // The output projection's int8 copy that ranks the text tokens, when text_tokens_ > 0.
+  kernels::RankedMatrix token_ranking_;
+  int text_tokens_ = 0;
   kernels::AlignedArray<uint16_t> bf16_kv_;  // 64-byte aligned: the bf16 kernels load B panels aligned
   size_t bf16_kv_values_ = 0;
 };
@@ -466,6 +479,16 @@ void CpuBackend::encode_batch(const std::vector<EncodeJob>& jobs) {
   }
 }
 
+void CpuBackend::vocabulary_scores(int rows, const float* h, float* logits) {
+  const auto& d = model_.dims;
+  if (text_tokens_ > 0) {
+    kernels::gemm_ranked(rows, h, d.n_state, token_ranking_, model_.token_embedding.bf16, text_tokens_, logits, d.n_vocab,
+                         &threads_);
+  } else {
+    gemm(rows, h, d.n_state, model_.token_embedding, logits, d.n_vocab, nullptr, false, &threads_);
+  }
+}
+
 void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, float* attention, float* extra_logits) {
   const auto& d = model_.dims;
   const int s = d.n_state, hd = d.head_dim(), heads = d.n_head;
@@ -611,11 +634,11 @@ void CpuBackend::decode(const std::vector<DecodeItem>& items, float* logits, flo
   for (size_t e = 0; e < extra_items.size(); ++e) gather(n_items + static_cast<int>(e), first_row[extra_items[e]] + items[extra_items[e]].extra_row);
   layer_norm(dlast_.data(), dh_.data(), n_out, model_.decoder_ln);
   if (extra_items.empty()) {
-    gemm(n_items, dh_.data(), s, model_.token_embedding, logits, d.n_vocab, nullptr, false, &threads_);
+    vocabulary_scores(n_items, dh_.data(), logits);
     return;
   }
   ensure(dlogits_, static_cast<size_t>(n_out) * d.n_vocab);
-  gemm(n_out, dh_.data(), s, model_.token_embedding, dlogits_.data(), d.n_vocab, nullptr, false, &threads_);
+  vocabulary_scores(n_out, dh_.data(), dlogits_.data());
   const size_t row_bytes = static_cast<size_t>(d.n_vocab) * sizeof(float);
   std::memcpy(logits, dlogits_.data(), n_items * row_bytes);
   for (size_t e = 0; e < extra_items.size(); ++e) {

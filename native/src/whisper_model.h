@@ -57,9 +57,10 @@ struct DecoderLayer {
 //  - fp32, bf16: every linear layer and the token embedding;
 //  - int8: the linear layers in int8, the token embedding (the output projection, which ranks
 //    51,864 tokens by small logit gaps) in bf16;
-//  - int8-encoder: the encoder's linear layers in int8, the decoder as bf16. A decoder step is
-//    bound by the bf16 output projection either way (int8 layers there save 4 %), and int8
+//  - int8-encoder: the encoder's linear layers in int8, the decoder as bf16. A decoder step was
+//    bound by the bf16 output projection either way (int8 layers there saved 4 %), and int8
 //    decoder layers are what made int8 write words on a music clip of the evaluation.
+// A bf16 output projection is also ranked by an int8 copy (CpuBackend, kernels::gemm_ranked).
 struct ModelPrecision {
   kernels::Precision encoder = kernels::Precision::Fp32;
   kernels::Precision decoder = kernels::Precision::Fp32;

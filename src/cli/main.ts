@@ -1,8 +1,6 @@
-// `chorus` command line: transcribe files, fetch models, serve the gateway.
-import { runCluster } from './cluster-command.js';
-import { runModelCommand } from './model-command.js';
-import { runServe } from './serve-command.js';
-import { runTranscribe } from './transcribe-command.js';
+// `chorus` command line: transcribe files, fetch models, serve the gateway. Each command's
+// module loads only when it runs: the gateway's (WebRTC, NATS, metrics) took 200 ms of every
+// `chorus transcribe`.
 
 const USAGE = `usage:
   chorus transcribe FILE... [--model NAME|PATH] [--json] [--language L] [--threads N]
@@ -19,13 +17,13 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'transcribe':
-      return runTranscribe(rest);
+      return (await import('./transcribe-command.js')).runTranscribe(rest);
     case 'model':
-      return runModelCommand(rest);
+      return (await import('./model-command.js')).runModelCommand(rest);
     case 'serve':
-      return runServe(rest);
+      return (await import('./serve-command.js')).runServe(rest);
     case 'cluster':
-      return runCluster(rest);
+      return (await import('./cluster-command.js')).runCluster(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -37,7 +35,6 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
-
 
 main(process.argv.slice(2)).then(
   (code) => {

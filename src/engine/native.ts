@@ -59,6 +59,13 @@ export interface NativeLoadOptions {
   streamStreamingWindows?: number;
   /** [layer, head, layer, head, ...]: the decoder cross-attention heads that time words */
   alignmentHeads?: Int32Array;
+  /**
+   * Tokens below this are text, the special tokens and timestamps from it on (eot first). With
+   * a bf16 vocabulary, decode then reads the output projection as int8 and scores only the
+   * text tokens near each row's top again in bf16, and every special token and timestamp
+   * (kernels::gemm_ranked); absent or 0: every token at the vocabulary's precision.
+   */
+  textTokens?: number;
 }
 
 export interface NativeEngine {

@@ -135,6 +135,7 @@ export class WhisperModel {
         streamSessions: options.perStream?.sessions,
         streamStreamingWindows: options.perStream?.streamingWindows,
         alignmentHeads: Int32Array.from(config.alignmentHeads.flat()),
+        textTokens: tokenizer.special.eot,
       });
     } catch (err) {
       native.close();

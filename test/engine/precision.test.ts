@@ -43,14 +43,16 @@ function argmax(x: Float32Array): number {
 }
 
 describe('weight precision', () => {
-  it('loads each precision and reports it, with weights a half (bf16) and about 0.4 (int8, its vocabulary projection in bf16) of fp32', () => {
+  // Every precision but fp32 also holds the vocabulary projection's int8 copy that ranks it
+  // (test/engine/vocabulary-ranking.test.ts): an eighth of tiny.en's fp32 weights.
+  it('loads each precision and reports it, with weights about 0.65 (bf16) and 0.54 (int8, its vocabulary projection in bf16) of fp32', () => {
     for (const [precision, model] of models) expect(model.info.precision).toBe(precision);
     const bytes = (p: Precision) => models.get(p)!.info.weightBytes;
     // Norms, biases, position tables and the conv stem stay fp32, so the ratios are a little higher.
-    expect(bytes('bf16') / bytes('fp32')).toBeGreaterThan(0.5);
-    expect(bytes('bf16') / bytes('fp32')).toBeLessThan(0.6);
-    expect(bytes('int8') / bytes('fp32')).toBeGreaterThan(0.38);
-    expect(bytes('int8') / bytes('fp32')).toBeLessThan(0.44);
+    expect(bytes('bf16') / bytes('fp32')).toBeGreaterThan(0.62);
+    expect(bytes('bf16') / bytes('fp32')).toBeLessThan(0.7);
+    expect(bytes('int8') / bytes('fp32')).toBeGreaterThan(0.5);
+    expect(bytes('int8') / bytes('fp32')).toBeLessThan(0.58);
     // int8-encoder: int8 encoder layers, the rest as bf16.
     expect(bytes('int8-encoder')).toBeGreaterThan(bytes('int8'));
     expect(bytes('int8-encoder')).toBeLessThan(bytes('bf16'));
@@ -66,10 +68,10 @@ describe('weight precision', () => {
   }
 
   // Kullback-Leibler divergence from fp32's next-token distribution, which weighs tokens by
-  // how likely decoding is to pick them. Measured on this window: bf16 6e-5, int8 5e-3 (int8
-  // moves the 100th likeliest token's log-probability by up to 0.46, but that token has
-  // p < 1e-4); the limits leave 4x headroom.
-  const MAX_KL: Record<Exclude<Precision, 'fp32'>, number> = { bf16: 2.5e-4, int8: 0.02, 'int8-encoder': 0.02 };
+  // how likely decoding is to pick them. Measured on this window: bf16 1.4e-3 (6e-5 before
+  // the vocabulary was ranked: the tokens far below the top keep int8 scores, which move the
+  // log-sum-exp a little), int8 3.3e-3, int8-encoder 4.3e-4; the limits leave 4x headroom.
+  const MAX_KL: Record<Exclude<Precision, 'fp32'>, number> = { bf16: 6e-3, int8: 0.02, 'int8-encoder': 0.02 };
   for (const precision of ['bf16', 'int8', 'int8-encoder'] as const) {
     it(`keeps the first-step distribution within KL ${MAX_KL[precision]} of fp32's, same argmax (${precision})`, async () => {
       const want = await firstStep(models.get('fp32')!);
