@@ -25,6 +25,26 @@ void rescore(const float* a, int lda, const Bf16Matrix& exact, int panel, int co
        false, nullptr);
 }
 
+// Every panel of row[0, cols) holding a value at or above floor, ascending.
+void panels_from(const float* row, int cols, float floor, std::vector<int>& panels) {
+  panels.clear();
+  for (int p = 0; p * kPanel < cols; ++p) {
+    const float* x = row + p * kPanel;
+    bool hit = false;
+    for (int c = 0; c < kPanel; ++c) hit |= x[c] >= floor;
+    if (hit) panels.push_back(p);
+  }
+}
+
+// sum of exp(row[j] - best) over the columns of the panels.
+double panel_mass(const float* row, float best, const std::vector<int>& panels) {
+  double sum = 0.0;
+  for (int p : panels) {
+    for (int c = 0; c < kPanel; ++c) sum += std::exp(static_cast<double>(row[p * kPanel + c]) - best);
+  }
+  return sum;
+}
+
 }  // namespace
 
 RankedMatrix rank_copy(const Bf16Matrix& exact) {
@@ -78,19 +98,31 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
     const int ranked_cols = tail_panel * kPanel;  // columns before it are still int8 scores
     int top[kProbe];
     const int found = top_k(row, ranked_cols, kProbe, top);
-    const float floor = row[top[0]] - rank_margin(ai, exact.k, ranked);
+    const float best = row[top[0]], margin = rank_margin(ai, exact.k, ranked);
+    // The int8 mass of the ranked columns, relative to the best, and how much of it the int8
+    // columns may keep (kRankTailError over a score's error deviation).
+    RangeStats head, none;
+    logit_stats(row, ranked_cols, ranked_cols, &head, &none);
+    const double mass = std::exp(head.log_sum_exp - best);
+    const double may_keep = mass * kRankTailError * kRankMargin / std::max(margin, 1e-30f);
     // Panels to score again, ascending; marked before any is rescored, since rescoring
     // overwrites the int8 scores that decide them. Kept per thread: no allocation per step.
     thread_local std::vector<int> panels;
     panels.clear();
-    if (found == kProbe && row[top[kProbe - 1]] >= floor) {
-      for (int j = 0; j < ranked_cols; ++j) {
-        if (row[j] >= floor && (panels.empty() || panels.back() != j / kPanel)) panels.push_back(j / kPanel);
-      }
-    } else {
+    float floor = best - margin;
+    if (found < kProbe || row[top[kProbe - 1]] < floor) {
       for (int t = 0; t < found && row[top[t]] >= floor; ++t) panels.push_back(top[t] / kPanel);
       std::sort(panels.begin(), panels.end());
       panels.erase(std::unique(panels.begin(), panels.end()), panels.end());
+    } else {
+      panels_from(row, ranked_cols, floor, panels);
+    }
+    // A flat row spreads its mass over many columns under the margin, where int8's errors
+    // would move the log-sum-exp: lower the floor a margin at a time until the panels hold
+    // enough of it.
+    while (mass - panel_mass(row, best, panels) > may_keep && static_cast<int>(panels.size()) < tail_panel) {
+      floor -= margin;
+      panels_from(row, ranked_cols, floor, panels);
     }
     for (size_t p = 0; p < panels.size();) {
       size_t run = 1;

@@ -165,7 +165,8 @@ void column(const Weights& b, int j, float* out);
 //  - every column from exact_from on (Whisper's special tokens and timestamps, whose ranges
 //    the decoding rules compare with each other), and
 //  - each panel of [0, exact_from) holding a column whose int8 score is within kRankMargin
-//    standard deviations of that score's rounding error of the row's int8 maximum there.
+//    standard deviations of that score's rounding error of the row's int8 maximum there,
+//    and more under it while the rest could move the row's log-sum-exp by kRankTailError.
 // The other columns keep their int8 scores: within a few rounding errors of the bf16 ones,
 // and far enough below the top that they could not change a choice.
 struct RankedMatrix {
@@ -182,6 +183,11 @@ RankedMatrix rank_copy(const Bf16Matrix& exact);
 // column that bf16 scores highest never scored more than 2.03 deviations under the int8
 // maximum (int8 alone picked another column on 2.7 % of the steps).
 constexpr float kRankMargin = 4.0f;
+// A flat row (music, a word the model is unsure of) holds much of its mass under the margin,
+// where int8's errors moved the log-sum-exp by up to 0.2 (base): the floor then goes down a
+// margin at a time until the int8 columns' share of the row's int8 mass, times the deviation
+// of an int8 score's error (about the most they can move the log-sum-exp by), is under this.
+constexpr double kRankTailError = 0.05;
 // The margin of one row of A: kRankMargin times the standard deviation that rounding A's row
 // (step max|a| / 127) and a column (step column_step) to int8 gives its score, both errors
 // uniform over a step.
