@@ -16,32 +16,26 @@ constexpr int kProbe = 16;
 
 size_t panel_values(int k) { return static_cast<size_t>((k + 1) / 2) * 32; }
 
-// Scores columns [panel * kPanel, (panel + count) * kPanel) of one row again from bf16.
-void rescore(const float* a, int lda, const Bf16Matrix& exact, int panel, int count, float* row) {
+// Scores columns [panel * kPanel, (panel + count) * kPanel) of one row again from bf16; pool
+// splits them by columns when the row is ranked alone (a decoder step of one hypothesis).
+void rescore(const float* a, int lda, const Bf16Matrix& exact, int panel, int count, float* row, ThreadPool* pool) {
   const size_t stride = panel_values(exact.k);
   const int col0 = panel * kPanel;
   const int cols = std::min(count * kPanel, exact.n - col0);
   gemm(1, a, lda, Bf16Panels{exact.data.get() + panel * stride, cols, exact.k, stride}, row + col0, cols, nullptr,
-       false, nullptr);
+       false, pool);
 }
 
-// Every panel of row[0, cols) holding a value at or above floor, ascending.
-void panels_from(const float* row, int cols, float floor, std::vector<int>& panels) {
-  panels.clear();
-  for (int p = 0; p * kPanel < cols; ++p) {
-    const float* x = row + p * kPanel;
-    bool hit = false;
-    for (int c = 0; c < kPanel; ++c) hit |= x[c] >= floor;
-    if (hit) panels.push_back(p);
-  }
+float panel_max(const float* x) {
+  float m = x[0];
+  for (int c = 1; c < kPanel; ++c) m = std::max(m, x[c]);
+  return m;
 }
 
-// sum of exp(row[j] - best) over the columns of the panels.
-double panel_mass(const float* row, float best, const std::vector<int>& panels) {
-  double sum = 0.0;
-  for (int p : panels) {
-    for (int c = 0; c < kPanel; ++c) sum += std::exp(static_cast<double>(row[p * kPanel + c]) - best);
-  }
+// sum of exp(x[c] - best) over one panel.
+float panel_mass(const float* x, float best) {
+  float sum = 0.0f;
+  for (int c = 0; c < kPanel; ++c) sum += std::exp(x[c] - best);
   return sum;
 }
 
@@ -92,6 +86,8 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
     return;
   }
   std::atomic<long long> rescored{0};
+  // Rows rank in parallel; a row alone spreads its rescoring over the pool instead.
+  ThreadPool* rescore_pool = m == 1 ? pool : nullptr;
   auto rank_row = [&](int i) {
     const float* ai = a + static_cast<size_t>(i) * lda;
     float* row = c + static_cast<size_t>(i) * ldc;
@@ -104,30 +100,53 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
     RangeStats head, none;
     logit_stats(row, ranked_cols, ranked_cols, &head, &none);
     const double mass = std::exp(head.log_sum_exp - best);
+    // (A zero margin means int8 rounds nothing here: its scores are exact.)
     const double may_keep = mass * kRankTailError * kRankMargin / std::max(margin, 1e-30f);
-    // Panels to score again, ascending; marked before any is rescored, since rescoring
-    // overwrites the int8 scores that decide them. Kept per thread: no allocation per step.
+    // Panels to score again, marked before any is rescored, since rescoring overwrites the
+    // int8 scores that decide them. Kept per thread: no allocation per step.
     thread_local std::vector<int> panels;
+    thread_local std::vector<float> maxima;
     panels.clear();
+    const int n_panels = tail_panel;
     float floor = best - margin;
+    bool scanned = false;  // maxima holds every panel's int8 maximum
     if (found < kProbe || row[top[kProbe - 1]] < floor) {
       for (int t = 0; t < found && row[top[t]] >= floor; ++t) panels.push_back(top[t] / kPanel);
       std::sort(panels.begin(), panels.end());
       panels.erase(std::unique(panels.begin(), panels.end()), panels.end());
     } else {
-      panels_from(row, ranked_cols, floor, panels);
+      maxima.resize(n_panels);
+      for (int p = 0; p < n_panels; ++p) maxima[p] = panel_max(row + p * kPanel);
+      scanned = true;
+      for (int p = 0; p < n_panels; ++p) {
+        if (maxima[p] >= floor) panels.push_back(p);
+      }
     }
     // A flat row spreads its mass over many columns under the margin, where int8's errors
-    // would move the log-sum-exp: lower the floor a margin at a time until the panels hold
-    // enough of it.
-    while (mass - panel_mass(row, best, panels) > may_keep && static_cast<int>(panels.size()) < tail_panel) {
+    // would move the log-sum-exp: lower the floor a margin at a time, adding each band's
+    // panels and their mass, until the int8 columns left may keep what they hold.
+    double covered = 0.0;
+    for (int p : panels) covered += panel_mass(row + p * kPanel, best);
+    while (margin > 0.0f && mass - covered > may_keep && static_cast<int>(panels.size()) < n_panels) {
+      if (!scanned) {
+        maxima.resize(n_panels);
+        for (int p = 0; p < n_panels; ++p) maxima[p] = panel_max(row + p * kPanel);
+        scanned = true;
+      }
+      const float above = floor;
       floor -= margin;
-      panels_from(row, ranked_cols, floor, panels);
+      for (int p = 0; p < n_panels; ++p) {
+        if (maxima[p] >= floor && maxima[p] < above) {
+          panels.push_back(p);
+          covered += panel_mass(row + p * kPanel, best);
+        }
+      }
     }
+    std::sort(panels.begin(), panels.end());
     for (size_t p = 0; p < panels.size();) {
       size_t run = 1;
       while (p + run < panels.size() && panels[p + run] == panels[p] + static_cast<int>(run)) ++run;
-      rescore(ai, lda, exact, panels[p], static_cast<int>(run), row);
+      rescore(ai, lda, exact, panels[p], static_cast<int>(run), row, rescore_pool);
       p += run;
     }
     if (counts) rescored += static_cast<long long>(panels.size());

@@ -496,6 +496,11 @@ void test_ranked(ck::ThreadPool& pool2) {
       alone = alone && std::equal(row.begin(), row.end(), got.begin() + static_cast<ptrdiff_t>(i) * n);
     }
     CHECK(alone, "gemm_ranked isa=%s: a row's scores do not depend on the rows beside it", ck::isa_name(isa));
+    // A zero row has a zero margin (int8 rounds nothing) and a flat top: it must still end.
+    std::vector<float> zero(k, 0.0f);
+    ck::gemm_ranked(1, zero.data(), k, ranked, exact, exact_from, row.data(), n, &pool2);
+    CHECK(std::all_of(row.begin(), row.end(), [](float v) { return v == 0.0f; }), "gemm_ranked isa=%s: a zero row scores 0",
+          ck::isa_name(isa));
   }
   ck::force_isa(ck::detect_isa());
   // The margin: kRankMargin deviations of a score's rounding error.
