@@ -110,14 +110,18 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
     const int n_panels = tail_panel;
     float floor = best - margin;
     bool scanned = false;  // maxima holds every panel's int8 maximum
+    auto scan = [&] {
+      if (scanned) return;
+      maxima.resize(n_panels);
+      for (int p = 0; p < n_panels; ++p) maxima[p] = panel_max(row + p * kPanel);
+      scanned = true;
+    };
     if (found < kProbe || row[top[kProbe - 1]] < floor) {
       for (int t = 0; t < found && row[top[t]] >= floor; ++t) panels.push_back(top[t] / kPanel);
       std::sort(panels.begin(), panels.end());
       panels.erase(std::unique(panels.begin(), panels.end()), panels.end());
     } else {
-      maxima.resize(n_panels);
-      for (int p = 0; p < n_panels; ++p) maxima[p] = panel_max(row + p * kPanel);
-      scanned = true;
+      scan();
       for (int p = 0; p < n_panels; ++p) {
         if (maxima[p] >= floor) panels.push_back(p);
       }
@@ -128,11 +132,7 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
     double covered = 0.0;
     for (int p : panels) covered += panel_mass(row + p * kPanel, best);
     while (margin > 0.0f && mass - covered > may_keep && static_cast<int>(panels.size()) < n_panels) {
-      if (!scanned) {
-        maxima.resize(n_panels);
-        for (int p = 0; p < n_panels; ++p) maxima[p] = panel_max(row + p * kPanel);
-        scanned = true;
-      }
+      scan();
       const float above = floor;
       floor -= margin;
       for (int p = 0; p < n_panels; ++p) {
