@@ -14,12 +14,10 @@ namespace {
 // this many are within the margin, and a full scan runs only when all of them are.
 constexpr int kProbe = 16;
 
-size_t panel_values(int k) { return static_cast<size_t>((k + 1) / 2) * 32; }
-
 // Scores columns [panel * kPanel, (panel + count) * kPanel) of one row again from bf16; pool
 // splits them by columns when the row is ranked alone (a decoder step of one hypothesis).
 void rescore(const float* a, int lda, const Bf16Matrix& exact, int panel, int count, float* row, ThreadPool* pool) {
-  const size_t stride = panel_values(exact.k);
+  const size_t stride = bf16_panels_size(kPanel, exact.k);
   const int col0 = panel * kPanel;
   const int cols = std::min(count * kPanel, exact.n - col0);
   gemm(1, a, lda, Bf16Panels{exact.data.get() + panel * stride, cols, exact.k, stride}, row + col0, cols, nullptr,
@@ -77,7 +75,7 @@ void gemm_ranked(int m, const float* a, int lda, const RankedMatrix& ranked, con
   // The always-exact columns from the panel that holds exact_from: one product for all rows.
   const int tail_panel = exact_from / kPanel;
   if (tail_panel * kPanel < n) {
-    const size_t stride = panel_values(exact.k);
+    const size_t stride = bf16_panels_size(kPanel, exact.k);
     gemm(m, a, lda, Bf16Panels{exact.data.get() + tail_panel * stride, n - tail_panel * kPanel, exact.k, stride},
          c + tail_panel * kPanel, ldc, nullptr, false, pool);
   }
